@@ -1,0 +1,8 @@
+/* mmds.h - umbrella header: everything mmds offers. */
+#ifndef MMDS_H
+#define MMDS_H
+
+#include <mmds/common.h>
+#include <mmds/map.h>
+
+#endif /* MMDS_H */

@@ -1,0 +1,602 @@
+/*
+ * mmds/map.h - layer 1: the mapping core.
+ *
+ * A mmds_map is a file (or anonymous memory) mapped into a range of address
+ * space that is reserved once, at open, for the map's whole life.  The file
+ * is mapped at the start of that range, so growing the map never moves its
+ * base address: pointers into it stay valid across mmds_map_resize(), and
+ * the read/write path takes no lock.
+ *
+ * Offsets are always relative to the start of the map (for a window, the
+ * start of the window, not of the file).  Every accessor checks
+ * offset + length against the current size without overflowing, so an
+ * offset near UINT64_MAX is -ERANGE, never a wild access.
+ *
+ * Thread-safety: a map may be used by many threads at once.  Reads, writes,
+ * atomics and cursors take no lock; resize, sync, lock and close serialise
+ * among themselves.  Concurrent plain writes to overlapping bytes are the
+ * caller's business (use the atomics); mmds_map_close() must not race with
+ * any other call on the same map.
+ *
+ * Durability words: data written through a shared map is *published* at
+ * once - every process mapping the file sees it, and it survives kill -9 of
+ * the writer, since the page cache keeps it.  It is *durable* (survives
+ * power loss) only after mmds_map_sync(..., MMDS_SYNC_DURABLE).
+ */
+#ifndef MMDS_MAP_H
+#define MMDS_MAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <mmds/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* An open mapping.  Opaque. */
+typedef struct mmds_map mmds_map;
+
+/* Access mode (mmds_map_opts.access).  0 means MMDS_RDWR. */
+enum mmds_access {
+	MMDS_READ = 1,  /* reads only; writes are -EACCES */
+	MMDS_WRITE = 2, /* writes only; reads are -EACCES */
+	MMDS_RDWR = 3
+};
+
+/* Open flags (mmds_map_opts.flags), combined with |. */
+enum mmds_map_flag {
+	/* Create the file if it does not exist (mode from opts.mode).  The
+	 * creation itself is race-free: O_CREAT|O_EXCL, then a plain open if
+	 * someone else created it first. */
+	MMDS_MAP_CREATE = 1u << 0,
+	/* With CREATE: fail with -EEXIST if the file exists. */
+	MMDS_MAP_EXCL = 1u << 1,
+	/* Empty an existing file first (then grow it to opts.size). */
+	MMDS_MAP_TRUNCATE = 1u << 2,
+	/* Private copy-on-write mapping: writes are never carried to the file
+	 * nor seen by other processes.  The default is shared. */
+	MMDS_MAP_PRIVATE = 1u << 3,
+	/* Prefault the page tables of the whole map at open (and of each new
+	 * range at growth); for a file this reads ahead. */
+	MMDS_MAP_POPULATE = 1u << 4,
+	/* mlock() the map at open and each new range at growth; failure to
+	 * lock (RLIMIT_MEMLOCK) fails the open with -EAGAIN/-ENOMEM/-EPERM. */
+	MMDS_MAP_LOCK = 1u << 5,
+	/* MAP_NORESERVE: no swap is reserved for a private or anonymous map. */
+	MMDS_MAP_NORESERVE = 1u << 6,
+	/* MAP_NOCACHE where the OS has it; -ENOTSUP where it does not (Linux). */
+	MMDS_MAP_NOCACHE = 1u << 7,
+	/* MAP_SYNC through MAP_SHARED_VALIDATE: stores reach persistent memory
+	 * without msync.  Only DAX files allow it: elsewhere the open fails
+	 * with -ENOTSUP.  Requires a shared, writable map. */
+	MMDS_MAP_SYNC = 1u << 8,
+	/* Place the map at exactly opts.addr (page-aligned).  Never replaces
+	 * an existing mapping: an occupied range is -EEXIST. */
+	MMDS_MAP_FIXED = 1u << 9,
+	/* Unlink the file when the map is closed (path opens only). */
+	MMDS_MAP_UNLINK = 1u << 10
+};
+
+/* Sync levels, named for what they guarantee. */
+enum mmds_sync_level {
+	/* msync(MS_ASYNC): write-back is scheduled; returns at once.  Gives no
+	 * guarantee against power loss. */
+	MMDS_SYNC_ASYNC = 1,
+	/* msync(MS_SYNC): the range's dirty pages are written to the file and
+	 * the call waits for the write; the device may still cache them. */
+	MMDS_SYNC_SYNC = 2,
+	/* MS_SYNC then fdatasync(): the data, and the file size, are on stable
+	 * storage; after a create or resize the parent directory is fsynced too,
+	 * so the file itself survives power loss. */
+	MMDS_SYNC_DURABLE = 3
+};
+
+/*
+ * Flush policy: when mmds writes dirty data back by itself.  Writes through
+ * every path count: mmds_map_write/writev, cursors, the atomics, and pointer
+ * writes the caller reports with mmds_map_mark_dirty().  Only the dirty
+ * range is synced.
+ */
+enum mmds_flush_mode {
+	MMDS_FLUSH_MANUAL = 0, /* only mmds_map_sync()/mmds_map_flush() (default) */
+	MMDS_FLUSH_ALWAYS,     /* after every write, in the writing thread */
+	MMDS_FLUSH_BYTES,      /* when `every` bytes were written since the
+	                          last flush, in the writing thread */
+	MMDS_FLUSH_WRITES,     /* after every `every` writes, in the writing
+	                          thread */
+	MMDS_FLUSH_MILLIS      /* every `every` milliseconds, if anything is
+	                          dirty, by the process's background flusher
+	                          thread (shared by all maps, running only while
+	                          some map uses this mode) */
+};
+
+typedef struct mmds_flush_policy {
+	enum mmds_flush_mode mode;
+	uint64_t every;              /* N for BYTES, WRITES, MILLIS (> 0) */
+	enum mmds_sync_level level;  /* how far each flush goes;
+	                                0 = MMDS_SYNC_SYNC */
+} mmds_flush_policy;
+
+/* Huge pages (mmds_map_opts.huge). */
+enum mmds_huge {
+	MMDS_HUGE_NONE = 0,  /* normal pages */
+	/* The best the machine gives: explicit HugeTLB pages (anonymous
+	 * memory, memfd, hugetlbfs files), else transparent huge pages
+	 * (2 MiB-aligned reservation + MADV_HUGEPAGE), else normal pages. */
+	MMDS_HUGE_TRY = 1,
+	/* As TRY, but fail the open (-ENOMEM, -ENOTSUP) instead of falling
+	 * back to normal pages. */
+	MMDS_HUGE_STRICT = 2
+};
+
+/*
+ * Options for the open functions.  A NULL pointer or a zero field means the
+ * default, so designated initializers read well:
+ *
+ *   mmds_map_open(&m, "data", &(mmds_map_opts){ .flags = MMDS_MAP_CREATE,
+ *                                               .size = 1 << 20 });
+ */
+typedef struct mmds_map_opts {
+	unsigned access;   /* enum mmds_access; 0 = MMDS_RDWR */
+	unsigned flags;    /* enum mmds_map_flag bits */
+	unsigned mode;     /* permissions of a created file; 0 = 0600 */
+	uint64_t offset;   /* file offset of the window; any value, not only
+	                      page multiples */
+	uint64_t size;     /* bytes to map; 0 = from offset to the end of the
+	                      file.  A writable map grows a shorter file to
+	                      offset + size (disk space allocated); a read-only
+	                      one is -ERANGE.  Required for anonymous maps. */
+	uint64_t capacity; /* address space reserved for growth; 0 = the larger
+	                      of the size and MMDS_MAP_DEFAULT_CAPACITY.  Rounded
+	                      up to the page size; never less than size. */
+	void *addr;        /* with MMDS_MAP_FIXED, the exact address; otherwise
+	                      a hint (may be NULL) */
+	mmds_flush_policy flush; /* default: MMDS_FLUSH_MANUAL */
+	unsigned huge;     /* enum mmds_huge; default MMDS_HUGE_NONE */
+	size_t huge_page_size; /* HugeTLB page size to ask for; 0 = the
+	                          system's default (usually 2 MiB) */
+} mmds_map_opts;
+
+/* Address space reserved by default (1 GiB on 64-bit, 64 MiB on 32-bit). */
+#if UINTPTR_MAX > 0xffffffffu
+#define MMDS_MAP_DEFAULT_CAPACITY ((uint64_t)1 << 30)
+#else
+#define MMDS_MAP_DEFAULT_CAPACITY ((uint64_t)1 << 26)
+#endif
+
+/*
+ * mmds_map_open - map a file by path.
+ *
+ * On success *out is the new map and 0 is returned.  On failure *out is set
+ * to NULL (so mmds_map_close(*out) is always safe) and the result is:
+ *   -EINVAL  out or path NULL, unknown flags or access, EXCL without CREATE,
+ *            CREATE or TRUNCATE with MMDS_READ, SYNC with PRIVATE or READ,
+ *            FIXED with an unaligned or NULL addr, capacity below size
+ *   -ENOENT  no such file and no CREATE;  -EEXIST  CREATE|EXCL on an
+ *            existing file, or FIXED over an occupied range
+ *   -EACCES  the file's permissions forbid the access
+ *   -ERANGE  a read-only map asks for more than the file holds, or
+ *            offset + size overflows
+ *   -ENOSPC, -EFBIG  the file could not be grown to offset + size
+ *   -ENOTSUP MMDS_MAP_SYNC on a non-DAX file, MMDS_MAP_NOCACHE on Linux
+ *   or another negative errno from the system.
+ * A zero-length file opens as a zero-size map (every access but a zero-length
+ * one at offset 0 is -ERANGE) that mmds_map_resize() can grow.  A created
+ * file's directory entry is made durable by the first durable sync.
+ */
+MMDS_API int mmds_map_open(mmds_map **out, const char *path,
+			   const mmds_map_opts *opts);
+
+/*
+ * mmds_map_open_fd - map an open file descriptor.
+ *
+ * The map keeps its own duplicate of fd (close-on-exec): the caller still
+ * owns fd and may close it at once.  The fd's open mode must allow the
+ * requested access (-EACCES otherwise).  CREATE, EXCL, UNLINK are -EINVAL
+ * here; TRUNCATE works.  The map has no path, so a durable sync does not
+ * fsync a directory.  Errors as for mmds_map_open(), plus -EBADF.
+ */
+MMDS_API int mmds_map_open_fd(mmds_map **out, int fd,
+			      const mmds_map_opts *opts);
+
+/*
+ * mmds_map_open_anon - map anonymous, zero-filled memory of opts->size bytes.
+ *
+ * Shared anonymous memory (the default) is backed by a memfd, so children
+ * forked later share it and other processes can map it through
+ * mmds_map_fd() (passed over a Unix socket, or /proc/PID/fd/N; the fd is
+ * close-on-exec).  MMDS_MAP_PRIVATE gives process-private memory with no fd.
+ * opts must not be NULL: opts->size is required (0 is allowed and gives an
+ * empty map to grow).  CREATE, EXCL, TRUNCATE, UNLINK, SYNC and a non-zero
+ * offset are -EINVAL.  Syncing anonymous memory does nothing and returns 0.
+ */
+MMDS_API int mmds_map_open_anon(mmds_map **out, const mmds_map_opts *opts);
+
+/*
+ * mmds_map_close - unmap, close the fd, unlink if MMDS_MAP_UNLINK.
+ *
+ * Accepts NULL (returns 0).  Does not sync: data written through a shared
+ * map is already published and reaches the file through the page cache; call
+ * mmds_map_sync() first if it must be durable.  Returns 0, or the first
+ * error of munmap/close/unlink (the map is freed regardless).  Pointers into
+ * the map are invalid afterwards.  Must not race with other calls on m.
+ */
+MMDS_API int mmds_map_close(mmds_map *m);
+
+/* ---- Access -------------------------------------------------------------- */
+
+/*
+ * mmds_map_read - copy len bytes at offset off into buf.
+ * mmds_map_write - copy len bytes from buf to offset off.
+ *
+ * 0 on success; -EINVAL (m NULL, or buf NULL with len > 0), -ERANGE
+ * (off + len beyond the size or overflowing), -EACCES (the access mode
+ * forbids it).  A zero-length access at any off <= size succeeds.  No lock,
+ * no allocation, no system call.  Thread-safe; concurrent writes to the same
+ * bytes interleave as plain memcpy would.
+ */
+MMDS_API int mmds_map_read(const mmds_map *m, uint64_t off, void *buf,
+			   size_t len);
+MMDS_API int mmds_map_write(mmds_map *m, uint64_t off, const void *buf,
+			    size_t len);
+
+/*
+ * mmds_map_writev - write iovcnt buffers back to back starting at off.
+ *
+ * All or nothing: the whole range is checked before the first byte is
+ * written.  0 on success; errors as mmds_map_write(), and -EINVAL for a
+ * negative iovcnt or a NULL iov with iovcnt > 0.
+ */
+MMDS_API int mmds_map_writev(mmds_map *m, uint64_t off,
+			     const struct iovec *iov, int iovcnt);
+
+/*
+ * Zero-copy access.
+ *
+ * mmds_map_data() returns the base address of the map.  It never changes
+ * for the life of the map (resize keeps it), and is NULL only for NULL m.
+ * mmds_map_ptr() returns data + off if [off, off + len) lies inside the map,
+ * else NULL.
+ *
+ * Contract for raw pointers: bytes below mmds_map_size() may be read and
+ * (with write access) written directly.  A pointer past the size after a
+ * shrink, or into a file truncated by someone else, faults (SIGSEGV or
+ * SIGBUS) unless the access runs under the mmds guard.  Writes through a
+ * pointer are published like mmds_map_write() and made durable by
+ * mmds_map_sync().  Valid until mmds_map_close().
+ */
+MMDS_API void *mmds_map_data(const mmds_map *m);
+MMDS_API void *mmds_map_ptr(const mmds_map *m, uint64_t off, uint64_t len);
+
+/* mmds_map_size - current size in bytes (0 for NULL m).  Lock-free. */
+MMDS_API uint64_t mmds_map_size(const mmds_map *m);
+
+/* mmds_map_fd - the map's file descriptor (a memfd for shared anonymous
+ * memory), or -1 when it has none (private anonymous, NULL m).  Owned by the
+ * map: do not close it. */
+MMDS_API int mmds_map_fd(const mmds_map *m);
+
+/* mmds_page_size - the system page size in bytes. */
+MMDS_API size_t mmds_page_size(void);
+
+/* ---- Cursor -------------------------------------------------------------- */
+
+/*
+ * A cursor reads (and writes) a map sequentially, like a file position.
+ * It is a plain struct owned by the caller (no allocation); several cursors
+ * may read one map at once.  One cursor must not be shared between threads
+ * without a lock.  The fields are private: use the functions.
+ */
+typedef struct mmds_cursor {
+	mmds_map *map;
+	uint64_t pos;
+} mmds_cursor;
+
+/* mmds_cursor_init - start a cursor at offset 0 of m.  0, or -EINVAL. */
+MMDS_API int mmds_cursor_init(mmds_cursor *c, mmds_map *m);
+
+/*
+ * mmds_cursor_read - copy up to n bytes from the position and advance.
+ * Returns the number of bytes copied: n, fewer at the end of the map, 0 at
+ * the end.  -EINVAL, -EACCES as for mmds_map_read().
+ */
+MMDS_API ssize_t mmds_cursor_read(mmds_cursor *c, void *buf, size_t n);
+
+/*
+ * mmds_cursor_write - copy n bytes to the position and advance.  Never
+ * grows the map: 0 if all n bytes fit, -ERANGE (nothing written) if not.
+ * Returns n on success.
+ */
+MMDS_API ssize_t mmds_cursor_write(mmds_cursor *c, const void *buf, size_t n);
+
+/*
+ * mmds_cursor_read_line - copy one line, up to and including its '\n' (or
+ * up to the end of the map for a last line without one), into buf and
+ * NUL-terminate it.  Returns the line's length (without the NUL), 0 at the
+ * end of the map.  -ENOBUFS if the line and its NUL do not fit in cap bytes:
+ * the position is left unchanged, so the caller can retry with a larger
+ * buffer.  -EINVAL for a NULL buf or cap 0.
+ */
+MMDS_API ssize_t mmds_cursor_read_line(mmds_cursor *c, char *buf, size_t cap);
+
+/*
+ * mmds_cursor_seek - move the position like lseek(): whence is SEEK_SET,
+ * SEEK_CUR or SEEK_END.  Returns the new position.  -EINVAL for another
+ * whence or a negative result; -ERANGE for a position beyond the size.
+ */
+MMDS_API int64_t mmds_cursor_seek(mmds_cursor *c, int64_t off, int whence);
+
+/* mmds_cursor_tell - the current position. */
+MMDS_API uint64_t mmds_cursor_tell(const mmds_cursor *c);
+
+/* ---- Atomics ------------------------------------------------------------- */
+
+/*
+ * Atomic operations on naturally aligned 32- and 64-bit words of the map,
+ * sequentially consistent, atomic across threads and across processes
+ * sharing the map.  off must be a multiple of the word size and
+ * off + size <= map size.  Each read-modify-write stores the previous value
+ * in *old (old may be NULL).  Returns 0, or -EINVAL (NULL m or value
+ * pointer, misaligned off), -ERANGE, -EACCES (loads need read access,
+ * stores need write access, read-modify-writes need both).
+ *
+ * The address off is aligned relative to the map's base; for a window at an
+ * unaligned file offset, the base itself is aligned as the file offset is,
+ * so an offset is aligned when the absolute address is: see mmds_map_data().
+ */
+MMDS_API int mmds_map_load64(const mmds_map *m, uint64_t off, uint64_t *val);
+MMDS_API int mmds_map_store64(mmds_map *m, uint64_t off, uint64_t val);
+MMDS_API int mmds_map_add64(mmds_map *m, uint64_t off, uint64_t v,
+			    uint64_t *old);
+MMDS_API int mmds_map_sub64(mmds_map *m, uint64_t off, uint64_t v,
+			    uint64_t *old);
+MMDS_API int mmds_map_and64(mmds_map *m, uint64_t off, uint64_t v,
+			    uint64_t *old);
+MMDS_API int mmds_map_or64(mmds_map *m, uint64_t off, uint64_t v,
+			   uint64_t *old);
+MMDS_API int mmds_map_xor64(mmds_map *m, uint64_t off, uint64_t v,
+			    uint64_t *old);
+MMDS_API int mmds_map_xchg64(mmds_map *m, uint64_t off, uint64_t v,
+			     uint64_t *old);
+/*
+ * mmds_map_cas64 - strong compare-and-exchange: if the word equals
+ * *expected, store desired and return 1; otherwise store the word's value in
+ * *expected and return 0.  Negative errno as above.
+ */
+MMDS_API int mmds_map_cas64(mmds_map *m, uint64_t off, uint64_t *expected,
+			    uint64_t desired);
+
+MMDS_API int mmds_map_load32(const mmds_map *m, uint64_t off, uint32_t *val);
+MMDS_API int mmds_map_store32(mmds_map *m, uint64_t off, uint32_t val);
+MMDS_API int mmds_map_add32(mmds_map *m, uint64_t off, uint32_t v,
+			    uint32_t *old);
+MMDS_API int mmds_map_sub32(mmds_map *m, uint64_t off, uint32_t v,
+			    uint32_t *old);
+MMDS_API int mmds_map_and32(mmds_map *m, uint64_t off, uint32_t v,
+			    uint32_t *old);
+MMDS_API int mmds_map_or32(mmds_map *m, uint64_t off, uint32_t v,
+			   uint32_t *old);
+MMDS_API int mmds_map_xor32(mmds_map *m, uint64_t off, uint32_t v,
+			    uint32_t *old);
+MMDS_API int mmds_map_xchg32(mmds_map *m, uint64_t off, uint32_t v,
+			     uint32_t *old);
+MMDS_API int mmds_map_cas32(mmds_map *m, uint64_t off, uint32_t *expected,
+			    uint32_t desired);
+
+/* ---- Size ---------------------------------------------------------------- */
+
+/*
+ * mmds_map_resize - grow or shrink the map (and its file) to new_size.
+ *
+ * The base address never moves.  Growth allocates the disk space first
+ * (fallocate where the file system has it), so a full disk is -ENOSPC here,
+ * never a SIGBUS later; a process over RLIMIT_FSIZE gets -EFBIG.  Growth
+ * beyond the reserved capacity is -EFBIG.  On any error the map and the file
+ * keep their previous size and content.  Shrinking cuts the file; bytes
+ * beyond the new size are gone, and raw pointers into them fault.
+ * A window grows the file only as far as offset + new_size.  A private map
+ * grows over the file's existing bytes only (-ERANGE beyond them) since its
+ * writes never reach the file; anonymous maps grow freely.
+ * -EACCES on a read-only map.  Serialised with other resizes; concurrent
+ * reads and writes below min(old, new) size are safe.
+ */
+MMDS_API int mmds_map_resize(mmds_map *m, uint64_t new_size);
+
+/*
+ * mmds_map_refresh - adopt the current size of the file after another
+ * process resized it: the map becomes as large as the file allows (within
+ * the window and the capacity).  Returns the new size (>= 0) or a negative
+ * errno.  The file is never changed.
+ */
+MMDS_API int64_t mmds_map_refresh(mmds_map *m);
+
+/* ---- Durability ---------------------------------------------------------- */
+
+/*
+ * mmds_map_sync - write back the whole map at the given level.
+ * mmds_map_sync_range - write back [off, off + len) (rounded out to pages;
+ * len 0 means "to the end").
+ *
+ * 0 on success; -EINVAL (bad level), -ERANGE, -EIO and other errors of
+ * msync/fdatasync/fsync.  Private and anonymous maps have nothing to write
+ * back: they return 0 and touch no file.  Thread-safe.
+ */
+MMDS_API int mmds_map_sync(mmds_map *m, enum mmds_sync_level level);
+MMDS_API int mmds_map_sync_range(mmds_map *m, uint64_t off, uint64_t len,
+				 enum mmds_sync_level level);
+
+/* ---- Advice, prefetch, residency ----------------------------------------- */
+
+enum mmds_advice {
+	MMDS_ADV_NORMAL = 0,
+	MMDS_ADV_RANDOM,
+	MMDS_ADV_SEQUENTIAL,
+	MMDS_ADV_WILLNEED,
+	MMDS_ADV_DONTNEED,   /* drop the pages: a shared file map rereads them
+	                        from the file; a private or anonymous map loses
+	                        its changes and reads zeros (or the file) */
+	MMDS_ADV_HUGEPAGE,   /* -ENOTSUP without transparent huge pages */
+	MMDS_ADV_NOHUGEPAGE
+};
+
+/*
+ * mmds_map_advise - madvise() over [off, off + len).  The range is rounded
+ * out to whole pages, except for MMDS_ADV_DONTNEED, which is rounded in so
+ * that no byte outside the range is dropped.  len 0 means "to the end".
+ * 0, -EINVAL, -ERANGE, -ENOTSUP, or the system's error.
+ */
+MMDS_API int mmds_map_advise(mmds_map *m, uint64_t off, uint64_t len,
+			     enum mmds_advice advice);
+
+/*
+ * mmds_map_prefetch - ask the kernel to read [off, off + len) of the file
+ * into the page cache in the background (posix_fadvise WILLNEED); for
+ * anonymous memory, madvise WILLNEED.  len 0 means "to the end".  Returns
+ * at once.  0, -ERANGE, or the system's error.
+ */
+MMDS_API int mmds_map_prefetch(mmds_map *m, uint64_t off, uint64_t len);
+
+/*
+ * mmds_map_touch - fault in [off, off + len) now, so later accesses take no
+ * page fault: for writing when the map is writable, else for reading.
+ * Contents are unchanged.  len 0 means "to the end".  0, -ERANGE, -ENOMEM,
+ * -EFAULT (the file is shorter than the map).
+ */
+MMDS_API int mmds_map_touch(mmds_map *m, uint64_t off, uint64_t len);
+
+/*
+ * mmds_map_lock / mmds_map_unlock - mlock()/munlock() [off, off + len)
+ * (rounded out to pages; len 0 means "to the end").
+ * mmds_map_lock_all / mmds_map_unlock_all - the whole map; after lock_all,
+ * ranges added by a later resize are locked too, as with MMDS_MAP_LOCK.
+ * 0, -ERANGE, -ENOMEM or -EAGAIN (RLIMIT_MEMLOCK), -EPERM.
+ */
+MMDS_API int mmds_map_lock(mmds_map *m, uint64_t off, uint64_t len);
+MMDS_API int mmds_map_unlock(mmds_map *m, uint64_t off, uint64_t len);
+MMDS_API int mmds_map_lock_all(mmds_map *m);
+MMDS_API int mmds_map_unlock_all(mmds_map *m);
+
+/* ---- Flush policy -------------------------------------------------------- */
+
+/*
+ * mmds_map_set_flush - change the map's flush policy (see enum
+ * mmds_flush_mode).  Pending dirty data stays pending and counts toward the
+ * new policy.  0, or -EINVAL (NULL, unknown mode or level, every == 0 for a
+ * mode that needs it).  Thread-safe.
+ * mmds_map_get_flush - the policy in force.  0, or -EINVAL.
+ */
+MMDS_API int mmds_map_set_flush(mmds_map *m, const mmds_flush_policy *policy);
+MMDS_API int mmds_map_get_flush(const mmds_map *m, mmds_flush_policy *policy);
+
+/*
+ * mmds_map_mark_dirty - report a write made through a raw pointer into
+ * [off, off + len), so the flush policy counts it and the next flush covers
+ * it.  0, -EINVAL, -ERANGE.  Lock-free.
+ */
+MMDS_API int mmds_map_mark_dirty(mmds_map *m, uint64_t off, uint64_t len);
+
+/*
+ * mmds_map_pending - bytes written (through any counted path) since the
+ * last flush; 0 for NULL m.  Lock-free.
+ */
+MMDS_API uint64_t mmds_map_pending(const mmds_map *m);
+
+/*
+ * mmds_map_flush - sync the dirty range now, at the policy's level, and
+ * reset the pending count.  0 when nothing is dirty (no system call);
+ * otherwise as mmds_map_sync_range().
+ */
+MMDS_API int mmds_map_flush(mmds_map *m);
+
+/* ---- SIGBUS guard -------------------------------------------------------- */
+
+/*
+ * Every mmds accessor (read, write, writev, cursors, atomics, touch) runs
+ * under the SIGBUS guard: if the file was truncated under the map by this or
+ * another process, the access returns -EFAULT instead of killing the
+ * process, and works again once the file has grown back.  A hardware memory
+ * error (BUS_MCEERR_AR) inside a map returns -EIO.  A SIGBUS that is not
+ * mmds's (outside every live map, or outside a guarded access) goes to the
+ * handler that was installed before mmds (SA_SIGINFO or plain), or gets the
+ * default action, as if mmds were not there; SIG_IGN is honoured.
+ *
+ * The handler is installed once per process, the first time a map is opened
+ * or a guard runs.  A program that installs its own SIGBUS handler after that
+ * should call mmds_guard_install() afterwards, so that mmds chains to it.
+ */
+
+/*
+ * mmds_guard_run - call fn(arg) under the guard, for code that works on raw
+ * pointers into maps.  Returns fn's result, or -EFAULT (-EIO for a hardware
+ * memory error) if a SIGBUS hit a live mmds map while fn ran: fn was then
+ * abandoned where it faulted, so it must not hold locks or own resources it
+ * would release later.  Guards nest: an inner fault returns from the
+ * innermost guard only.  Thread-safe; a fault in one thread never disturbs
+ * another.
+ */
+MMDS_API int mmds_guard_run(int (*fn)(void *arg), void *arg);
+
+/*
+ * mmds_guard_install - install the process-wide SIGBUS handler now (it is
+ * otherwise installed by the first open), remembering the current handler to
+ * chain to.  Idempotent unless another handler replaced mmds's since: then
+ * mmds reinstalls itself in front of it.  0, or a negative errno.
+ */
+MMDS_API int mmds_guard_install(void);
+
+/* ---- Huge pages ---------------------------------------------------------- */
+
+enum mmds_huge_kind {
+	MMDS_HUGE_KIND_NONE = 0,  /* normal pages were set up */
+	MMDS_HUGE_KIND_THP = 1,   /* transparent huge pages were requested */
+	MMDS_HUGE_KIND_HUGETLB = 2 /* explicit HugeTLB pages back the map */
+};
+
+typedef struct mmds_hugepage_info {
+	enum mmds_huge_kind kind; /* what mmds set up at open */
+	size_t page_size;         /* HugeTLB page size, or the PMD size for
+	                             THP; the base page size otherwise */
+	/* What the kernel actually gave, in bytes, from /proc/self/smaps for
+	 * the map's range at the time of the call: */
+	uint64_t anon_huge;       /* AnonHugePages */
+	uint64_t shmem_pmd;       /* ShmemPmdMapped */
+	uint64_t file_pmd;        /* FilePmdMapped */
+	uint64_t hugetlb;         /* Private_Hugetlb + Shared_Hugetlb */
+	uint64_t huge_bytes;      /* the sum of the four */
+} mmds_hugepage_info;
+
+/*
+ * mmds_map_hugepages - report what huge pages back the map right now.
+ * 0, -EINVAL, or -ENOTSUP where /proc/self/smaps cannot be read.  Reads
+ * /proc: not for hot paths.
+ */
+MMDS_API int mmds_map_hugepages(const mmds_map *m, mmds_hugepage_info *info);
+
+/* ---- Information --------------------------------------------------------- */
+
+typedef struct mmds_map_info {
+	uint64_t size;     /* current size in bytes */
+	uint64_t capacity; /* address space reserved: the most it can grow to */
+	uint64_t offset;   /* file offset of the window (0 for a whole file) */
+	const char *path;  /* the path it was opened with, or NULL (fd, anon);
+	                      owned by the map */
+	void *data;        /* base address, as mmds_map_data() */
+	int fd;            /* as mmds_map_fd() */
+	unsigned access;   /* enum mmds_access actually in force */
+	unsigned flags;    /* enum mmds_map_flag bits in force, including
+	                      MMDS_MAP_LOCK after mmds_map_lock_all() */
+	int anonymous;     /* 1 for anonymous memory */
+} mmds_map_info;
+
+/* mmds_map_get_info - fill *info.  0, or -EINVAL for NULL arguments. */
+MMDS_API int mmds_map_get_info(const mmds_map *m, mmds_map_info *info);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MMDS_MAP_H */
