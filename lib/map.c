@@ -642,6 +642,8 @@ int mmds_map_read(const mmds_map *m, uint64_t off, void *buf, size_t len)
 		return -EACCES;
 	if (!in_range(off, len, load_size(m)))
 		return -ERANGE;
+	if (len == 0)
+		return 0;
 	mmds__guard_push(&g);
 	if (sigsetjmp(g.env, 0))
 		return mmds__guard_error(&g);
@@ -660,6 +662,8 @@ int mmds_map_write(mmds_map *m, uint64_t off, const void *buf, size_t len)
 		return -EACCES;
 	if (!in_range(off, len, load_size(m)))
 		return -ERANGE;
+	if (len == 0)
+		return 0;
 	mmds__guard_push(&g);
 	if (sigsetjmp(g.env, 0))
 		return mmds__guard_error(&g);
@@ -678,6 +682,8 @@ static int gather(unsigned char *dst, const struct iovec *iov, int iovcnt)
 	if (sigsetjmp(g.env, 0))
 		return mmds__guard_error(&g);
 	for (size_t i = 0, at = 0; i < (size_t)iovcnt; i++) {
+		if (iov[i].iov_len == 0)
+			continue;
 		memcpy(dst + at, iov[i].iov_base, iov[i].iov_len);
 		at += iov[i].iov_len;
 	}
@@ -759,6 +765,8 @@ ssize_t mmds_cursor_read(mmds_cursor *c, void *buf, size_t n)
 		n = SSIZE_MAX;
 	if (n > avail)
 		n = (size_t)avail;
+	if (n == 0)
+		return 0;
 	mmds__guard_push(&g);
 	if (sigsetjmp(g.env, 0))
 		return mmds__guard_error(&g);

@@ -147,14 +147,20 @@ typedef struct mmds_map_opts {
 	uint64_t offset;   /* file offset of the window; any value, not only
 	                      page multiples */
 	uint64_t size;     /* bytes to map; 0 = from offset to the end of the
-	                      file.  A writable map grows a shorter file to
+	                      file.  A shared writable map, or any map opened
+	                      with CREATE or TRUNCATE, grows a shorter file to
 	                      offset + size (disk space allocated); a read-only
-	                      one is -ERANGE.  Required for anonymous maps. */
+	                      or private one is -ERANGE.  Required for
+	                      anonymous maps. */
 	uint64_t capacity; /* address space reserved for growth; 0 = the larger
 	                      of the size and MMDS_MAP_DEFAULT_CAPACITY.  Rounded
-	                      up to the page size; never less than size. */
-	void *addr;        /* with MMDS_MAP_FIXED, the exact address; otherwise
-	                      a hint (may be NULL) */
+	                      up to the page size.  Below an explicit size it is
+	                      -EINVAL; below the size of a file mapped whole
+	                      (size 0) the open is -EFBIG. */
+	void *addr;        /* with MMDS_MAP_FIXED, the exact address of the
+	                      reservation (for a window at an unaligned offset,
+	                      mmds_map_data() is addr + offset % page size);
+	                      otherwise a hint (may be NULL) */
 	mmds_flush_policy flush; /* default: MMDS_FLUSH_MANUAL */
 	unsigned huge;     /* enum mmds_huge; default MMDS_HUGE_NONE */
 	size_t huge_page_size; /* HugeTLB page size to ask for; 0 = the
@@ -308,8 +314,8 @@ MMDS_API ssize_t mmds_cursor_read(mmds_cursor *c, void *buf, size_t n);
 
 /*
  * mmds_cursor_write - copy n bytes to the position and advance.  Never
- * grows the map: 0 if all n bytes fit, -ERANGE (nothing written) if not.
- * Returns n on success.
+ * grows the map: returns n if all n bytes fit, -ERANGE (nothing written)
+ * if not; -EINVAL, -EACCES as for mmds_map_write().
  */
 MMDS_API ssize_t mmds_cursor_write(mmds_cursor *c, const void *buf, size_t n);
 
@@ -396,8 +402,10 @@ MMDS_API int mmds_map_cas32(mmds_map *m, uint64_t off, uint32_t *expected,
  * (fallocate where the file system has it), so a full disk is -ENOSPC here,
  * never a SIGBUS later; a process over RLIMIT_FSIZE gets -EFBIG.  Growth
  * beyond the reserved capacity is -EFBIG.  On any error the map and the file
- * keep their previous size and content.  Shrinking cuts the file; bytes
- * beyond the new size are gone, and raw pointers into them fault.
+ * keep their previous size and content.  Shrinking cuts the file to
+ * offset + new_size if the map reached the file's end (a window in the
+ * middle of a larger file leaves the file alone); bytes beyond the new size
+ * are gone from the map, and raw pointers into them fault.
  * A window grows the file only as far as offset + new_size.  A private map
  * grows over the file's existing bytes only (-ERANGE beyond them) since its
  * writes never reach the file; anonymous maps grow freely.
@@ -408,9 +416,10 @@ MMDS_API int mmds_map_resize(mmds_map *m, uint64_t new_size);
 
 /*
  * mmds_map_refresh - adopt the current size of the file after another
- * process resized it: the map becomes as large as the file allows (within
- * the window and the capacity).  Returns the new size (>= 0) or a negative
- * errno.  The file is never changed.
+ * process resized it: the map's size becomes the file's size minus the
+ * map's offset, capped at the capacity (the size given at open does not
+ * limit it).  Returns the new size (>= 0) or a negative errno.  The file is
+ * never changed; anonymous private maps just return their size.
  */
 MMDS_API int64_t mmds_map_refresh(mmds_map *m);
 
@@ -587,8 +596,9 @@ typedef struct mmds_map_info {
 	void *data;        /* base address, as mmds_map_data() */
 	int fd;            /* as mmds_map_fd() */
 	unsigned access;   /* enum mmds_access actually in force */
-	unsigned flags;    /* enum mmds_map_flag bits in force, including
-	                      MMDS_MAP_LOCK after mmds_map_lock_all() */
+	unsigned flags;    /* the enum mmds_map_flag bits given at open, with
+	                      MMDS_MAP_LOCK set by mmds_map_lock_all() and
+	                      cleared by mmds_map_unlock_all() */
 	int anonymous;     /* 1 for anonymous memory */
 } mmds_map_info;
 
