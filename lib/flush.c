@@ -120,7 +120,7 @@ static int sync_granules(mmds_map *m, uint64_t w, int level)
 		err = mmds_map_sync_range(m, off, end - off,
 					  (enum mmds_sync_level)level);
 		if (err != -ERANGE)
-			break; /* -ERANGE: it shrank between the two; clamp again */
+			break; /* -ERANGE: it shrank meanwhile; clamp again */
 	}
 	return err;
 }
@@ -261,8 +261,8 @@ static void fl_sleep(uint64_t deadline)
 		uint64_t now = now_ns();
 
 		clock_gettime(fl.clock, &ts);
-		t = sat_add((uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec,
-			    deadline > now ? deadline - now : 0);
+		t = (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
+		t = sat_add(t, deadline > now ? deadline - now : 0);
 	}
 	/* Clamped for a 32-bit time_t: 68 years is "never" here. */
 	ts.tv_sec = (time_t)min64(t / NS_PER_S, INT32_MAX);
@@ -365,14 +365,15 @@ static void fl_unlink(struct mmds_map *m)
 static void fl_adopt(void)
 {
 	pthread_mutex_lock(&fl.lock);
-	if (fl.head == NULL || fl.running)
-		atomic_store_explicit(&fl_orphaned, false, memory_order_relaxed);
+	/* fl_start() clears the flag; on failure the next write tries again. */
+	if (fl.head != NULL && !fl.running)
+		(void)fl_start();
 	else
-		(void)fl_start(); /* on failure, the next write tries again */
+		atomic_store(&fl_orphaned, false);
 	pthread_mutex_unlock(&fl.lock);
 }
 
-/* ---- policy ---------------------------------------------------------------- */
+/* ---- policy -------------------------------------------------------------- */
 
 static int check_policy(const mmds_flush_policy *p)
 {
@@ -450,7 +451,7 @@ out:
 	return err;
 }
 
-/* ---- hooks for map.c ------------------------------------------------------- */
+/* ---- hooks for map.c ----------------------------------------------------- */
 
 int mmds__flush_open(struct mmds_map *m, const mmds_flush_policy *policy)
 {
@@ -593,7 +594,7 @@ void mmds__flush_synced(struct mmds_map *m, uint64_t off, uint64_t len,
 	store_max(&f->mark_writes, f->sync_seq);
 }
 
-/* ---- public API ------------------------------------------------------------ */
+/* ---- public API ---------------------------------------------------------- */
 
 int mmds_map_set_flush(mmds_map *m, const mmds_flush_policy *policy)
 {

@@ -45,7 +45,7 @@ struct mmds__flush {
 	_Atomic uint64_t mark_writes; /* nwrites at the last flush or claim */
 	_Atomic int error;        /* last error of a flush nobody returned */
 	pthread_mutex_t lock;     /* serialises this map's flushes */
-	bool inited;              /* flush_open got as far as lock; open/close */
+	bool inited;              /* lock is initialised; open/close only */
 	/* Under m->lock: the note count when the sync in progress started. */
 	uint64_t sync_seq;
 	bool sync_armed;

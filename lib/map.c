@@ -750,10 +750,23 @@ int mmds_cursor_init(mmds_cursor *c, mmds_map *m)
 	return 0;
 }
 
-ssize_t mmds_cursor_read(mmds_cursor *c, void *buf, size_t n)
+/* memcpy under the guard, for callers with live state across it. */
+static int copy_out(void *dst, const void *src, size_t n)
 {
 	struct mmds__guard g;
+
+	mmds__guard_push(&g);
+	if (sigsetjmp(g.env, 0))
+		return mmds__guard_error(&g);
+	memcpy(dst, src, n);
+	mmds__guard_pop(&g);
+	return 0;
+}
+
+ssize_t mmds_cursor_read(mmds_cursor *c, void *buf, size_t n)
+{
 	uint64_t size, avail;
+	int err;
 
 	if (c == NULL || c->map == NULL || (buf == NULL && n))
 		return -EINVAL;
@@ -767,11 +780,9 @@ ssize_t mmds_cursor_read(mmds_cursor *c, void *buf, size_t n)
 		n = (size_t)avail;
 	if (n == 0)
 		return 0;
-	mmds__guard_push(&g);
-	if (sigsetjmp(g.env, 0))
-		return mmds__guard_error(&g);
-	memcpy(buf, c->map->base + c->pos, n);
-	mmds__guard_pop(&g);
+	err = copy_out(buf, c->map->base + c->pos, n);
+	if (err)
+		return err;
 	c->pos += n;
 	return (ssize_t)n;
 }
@@ -1016,7 +1027,7 @@ static int set_backed(mmds_map *m, uint64_t old_size, uint64_t new_size)
 
 static int resize_locked(mmds_map *m, uint64_t new_size)
 {
-	uint64_t old_size = load_size(m), end, fsz;
+	uint64_t old_size = load_size(m), end, fsz = 0;
 	bool priv = atomic_load(&m->flags) & MMDS_MAP_PRIVATE;
 	int err;
 
@@ -1077,7 +1088,7 @@ int mmds_map_resize(mmds_map *m, uint64_t new_size)
 
 int64_t mmds_map_refresh(mmds_map *m)
 {
-	uint64_t fsz, size;
+	uint64_t fsz = 0, size = 0;
 	int err;
 
 	if (m == NULL)
@@ -1156,6 +1167,7 @@ int mmds_map_sync_range(mmds_map *m, uint64_t off, uint64_t len,
 	if (err || m->anonymous || (atomic_load(&m->flags) & MMDS_MAP_PRIVATE) ||
 	    end <= start)
 		goto out;
+	mmds__flush_presync(m);
 	if (msync(m->resv + start, end - start,
 		  level == MMDS_SYNC_ASYNC ? MS_ASYNC : MS_SYNC) != 0) {
 		err = neg_errno();
@@ -1270,8 +1282,10 @@ int mmds_map_prefetch(mmds_map *m, uint64_t off, uint64_t len)
 	return 0;
 }
 
-/* Fault pages in by hand: a read per page, or an atomic no-op write. */
-static void touch_by_hand(mmds_map *m, size_t start, size_t end, bool write)
+/* Fault pages in by hand: a read per page, or an atomic no-op write.  Not
+ * inlined: its loop must not share a frame with the guard's sigsetjmp. */
+__attribute__((noinline)) static void touch_by_hand(mmds_map *m, size_t start,
+						   size_t end, bool write)
 {
 	size_t ps = mmds__page_size();
 

@@ -225,10 +225,13 @@ MMDS_API int mmds_map_open_anon(mmds_map **out, const mmds_map_opts *opts);
 /*
  * mmds_map_close - unmap, close the fd, unlink if MMDS_MAP_UNLINK.
  *
- * Accepts NULL (returns 0).  Does not sync: data written through a shared
- * map is already published and reaches the file through the page cache; call
- * mmds_map_sync() first if it must be durable.  Returns 0, or the first
- * error of munmap/close/unlink (the map is freed regardless).  Pointers into
+ * Accepts NULL (returns 0).  Under MMDS_FLUSH_MANUAL it does not sync: data
+ * written through a shared map is already published and reaches the file
+ * through the page cache; call mmds_map_sync() first if it must be durable.
+ * Under any other flush policy it flushes what is pending first, at the
+ * policy's level.  Returns 0, the error of that flush or of an earlier
+ * background flush not yet reported, or the first error of
+ * munmap/close/unlink (the map is freed regardless).  Pointers into
  * the map are invalid afterwards.  Must not race with other calls on m.
  */
 MMDS_API int mmds_map_close(mmds_map *m);
@@ -495,7 +498,8 @@ MMDS_API int mmds_map_unlock_all(mmds_map *m);
  * mmds_map_set_flush - change the map's flush policy (see enum
  * mmds_flush_mode).  Pending dirty data stays pending and counts toward the
  * new policy.  0, or -EINVAL (NULL, unknown mode or level, every == 0 for a
- * mode that needs it).  Thread-safe.
+ * mode that needs it), -EAGAIN or -ENOMEM if the flusher thread cannot be
+ * started (the same errors from open).  Thread-safe.
  * mmds_map_get_flush - the policy in force.  0, or -EINVAL.
  */
 MMDS_API int mmds_map_set_flush(mmds_map *m, const mmds_flush_policy *policy);
@@ -504,20 +508,26 @@ MMDS_API int mmds_map_get_flush(const mmds_map *m, mmds_flush_policy *policy);
 /*
  * mmds_map_mark_dirty - report a write made through a raw pointer into
  * [off, off + len), so the flush policy counts it and the next flush covers
- * it.  0, -EINVAL, -ERANGE.  Lock-free.
+ * it.  0, -EINVAL, -ERANGE.  Lock-free.  Under MMDS_FLUSH_MANUAL nothing is
+ * tracked and it only checks its arguments.
  */
 MMDS_API int mmds_map_mark_dirty(mmds_map *m, uint64_t off, uint64_t len);
 
 /*
  * mmds_map_pending - bytes written (through any counted path) since the
- * last flush; 0 for NULL m.  Lock-free.
+ * last flush; 0 for NULL m and always 0 under MMDS_FLUSH_MANUAL, which
+ * tracks nothing.  Lock-free.
  */
 MMDS_API uint64_t mmds_map_pending(const mmds_map *m);
 
 /*
  * mmds_map_flush - sync the dirty range now, at the policy's level, and
  * reset the pending count.  0 when nothing is dirty (no system call);
- * otherwise as mmds_map_sync_range().
+ * otherwise as mmds_map_sync_range().  Under MMDS_FLUSH_MANUAL, where
+ * nothing is tracked, it syncs the whole map at MMDS_SYNC_SYNC.  An error
+ * of a flush nobody waited for (a write-triggered or background flush) is
+ * kept and returned once, by the next mmds_map_flush() or mmds_map_close().
+ * When it returns, every write counted before the call is synced.
  */
 MMDS_API int mmds_map_flush(mmds_map *m);
 
