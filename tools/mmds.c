@@ -1,0 +1,57 @@
+/* mmds.c - the mmds command-line tool: inspect, verify and watch mmds files.
+ * One subcommand per structure, each in its own tools/cmd_*.c. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include <mmds.h>
+
+#include "tool.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+#ifdef MMDS_TOOL_LOG
+	{ "log", mmds_tool_log, "info|verify|dump|tail a log directory" },
+#endif
+#ifdef MMDS_TOOL_COUNTERS
+	{ "counters", mmds_tool_counters, "list, watch or export a counters file" },
+#endif
+#ifdef MMDS_TOOL_RING
+	{ "ring", mmds_tool_ring, "info about a ring buffer" },
+#endif
+	{ NULL, NULL, NULL }
+};
+
+static int usage(FILE *out)
+{
+	fprintf(out, "usage: mmds COMMAND [ARGS...]\n\ncommands:\n");
+	for (const struct command *c = commands; c->name; c++)
+		fprintf(out, "  %-10s %s\n", c->name, c->summary);
+	fprintf(out, "  %-10s %s\n", "version", "print the library version");
+	fprintf(out, "\n'mmds COMMAND --help' describes each command.\n");
+	return out == stdout ? 0 : 2;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage(stderr);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0)
+		return usage(stdout);
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("mmds %s\n", mmds_version());
+		return 0;
+	}
+	for (const struct command *c = commands; c->name; c++)
+		if (strcmp(argv[1], c->name) == 0)
+			return c->run(argc - 1, argv + 1);
+	fprintf(stderr, "mmds: unknown command '%s'\n", argv[1]);
+	return usage(stderr);
+}
