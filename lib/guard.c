@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ucontext.h>
 
 #include <mmds/map.h>
 
@@ -113,23 +114,42 @@ static bool is_ours(const struct sigaction *sa)
 	return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == on_fault;
 }
 
+/* Call the earlier handler as the kernel would have: with its mask
+ * blocked, and reset to the default first if it asked for SA_RESETHAND. */
+static void call_prev(struct sigaction *prev, int sig, siginfo_t *si,
+		      void *uctx)
+{
+	struct sigaction p = *prev;
+	sigset_t block = p.sa_mask, old;
+
+	if (p.sa_flags & SA_RESETHAND) {
+		prev->sa_flags &= ~SA_SIGINFO;
+		prev->sa_handler = SIG_DFL;
+	}
+	if (!(p.sa_flags & SA_NODEFER))
+		sigaddset(&block, sig);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	if (p.sa_flags & SA_SIGINFO)
+		p.sa_sigaction(sig, si, uctx);
+	else
+		p.sa_handler(sig);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 /* Hand the signal on as if mmds had never installed a handler. */
 static void chain(int sig, siginfo_t *si, void *uctx)
 {
-	const struct sigaction *prev = sig == SIGBUS ? &prev_bus : &prev_segv;
+	struct sigaction *prev = sig == SIGBUS ? &prev_bus : &prev_segv;
 	bool sent = si->si_code <= 0; /* by kill(), sigqueue(), tgkill() */
 	struct sigaction dfl;
 
-	if (prev->sa_flags & SA_SIGINFO) {
-		prev->sa_sigaction(sig, si, uctx);
+	if ((prev->sa_flags & SA_SIGINFO) ||
+	    (prev->sa_handler != SIG_IGN && prev->sa_handler != SIG_DFL)) {
+		call_prev(prev, sig, si, uctx);
 		return;
 	}
 	if (prev->sa_handler == SIG_IGN && sent)
 		return;
-	if (prev->sa_handler != SIG_IGN && prev->sa_handler != SIG_DFL) {
-		prev->sa_handler(sig);
-		return;
-	}
 	/* Default action.  A fault cannot be ignored either: the kernel kills
 	 * a process that ignores or blocks a synchronous SIGBUS/SIGSEGV.
 	 * Returning re-runs the faulting instruction, which now meets the
@@ -152,6 +172,12 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 	    reg_contains((uintptr_t)si->si_addr)) {
 		g->code = sig == SIGBUS && code == BUS_MCEERR_AR ? -EIO : -EFAULT;
 		mmds__guard_top = g->prev;
+		/* The env was saved without the mask (no system call per
+		 * access): restore the interrupted code's mask by hand, since
+		 * a wrapper around this handler (a sanitizer's) may have
+		 * blocked signals we would otherwise leave blocked. */
+		pthread_sigmask(SIG_SETMASK,
+				&((ucontext_t *)uctx)->uc_sigmask, NULL);
 		siglongjmp(g->env, 1);
 	}
 	chain(sig, si, uctx);

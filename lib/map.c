@@ -288,6 +288,21 @@ static int probe_map_sync(mmds_map *m)
 	return err;
 }
 
+/* Back one huge page of an empty anonymous map and give it back. */
+static int probe_hugetlb(mmds_map *m)
+{
+	int err = 0;
+
+	if (m->fd >= 0 && ftruncate(m->fd, (off_t)m->granule) != 0)
+		return neg_errno();
+	err = back_range(m, 0, m->granule);
+	if (err == 0)
+		err = unback_range(m, 0, m->granule);
+	if (m->fd >= 0 && ftruncate(m->fd, 0) != 0 && err == 0)
+		err = neg_errno();
+	return err;
+}
+
 /* File sizes of HugeTLB files must be multiples of the huge page size. */
 static uint64_t file_end(const mmds_map *m, uint64_t end)
 {
@@ -361,6 +376,14 @@ static int place(mmds_map *m, const mmds_map_opts *o, uint64_t size, int kind,
 	err = reserve(m, o, align);
 	if (err)
 		return err;
+	if (kind == MMDS_HUGE_KIND_HUGETLB && m->anonymous && size == 0) {
+		/* Nothing is mapped yet, so nothing has shown whether the
+		 * kernel has a huge page to give: try one now, or the map
+		 * could never grow. */
+		err = probe_hugetlb(m);
+		if (err)
+			return err;
+	}
 	if ((o->flags & MMDS_MAP_SYNC) && size == 0) {
 		err = probe_map_sync(m);
 		if (err)
