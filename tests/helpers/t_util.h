@@ -23,7 +23,9 @@
  * Temp-dir fixture: use as a checked fixture (tcase_add_checked_fixture),
  * so each test, in its own forked process, gets its own directory under
  * $TMPDIR (or /tmp).  The directory is removed recursively by the teardown,
- * and also at exit when a failed assertion ends the test before it.
+ * or at exit if the process exits normally first.  Check ends a failed
+ * test's process with _exit(), so a failed test's directory stays behind
+ * (mmds-test.*) for inspection.
  */
 void t_tmpdir_setup(void);
 void t_tmpdir_teardown(void);
