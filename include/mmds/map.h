@@ -358,41 +358,41 @@ MMDS_API uint64_t mmds_cursor_tell(const mmds_cursor *c);
  * so an offset is aligned when the absolute address is: see mmds_map_data().
  */
 MMDS_API int mmds_map_load64(const mmds_map *m, uint64_t off, uint64_t *val);
+MMDS_API int mmds_map_load32(const mmds_map *m, uint64_t off, uint32_t *val);
 MMDS_API int mmds_map_store64(mmds_map *m, uint64_t off, uint64_t val);
+MMDS_API int mmds_map_store32(mmds_map *m, uint64_t off, uint32_t val);
 MMDS_API int mmds_map_add64(mmds_map *m, uint64_t off, uint64_t v,
 			    uint64_t *old);
+MMDS_API int mmds_map_add32(mmds_map *m, uint64_t off, uint32_t v,
+			    uint32_t *old);
 MMDS_API int mmds_map_sub64(mmds_map *m, uint64_t off, uint64_t v,
 			    uint64_t *old);
+MMDS_API int mmds_map_sub32(mmds_map *m, uint64_t off, uint32_t v,
+			    uint32_t *old);
 MMDS_API int mmds_map_and64(mmds_map *m, uint64_t off, uint64_t v,
 			    uint64_t *old);
+MMDS_API int mmds_map_and32(mmds_map *m, uint64_t off, uint32_t v,
+			    uint32_t *old);
 MMDS_API int mmds_map_or64(mmds_map *m, uint64_t off, uint64_t v,
 			   uint64_t *old);
+MMDS_API int mmds_map_or32(mmds_map *m, uint64_t off, uint32_t v,
+			   uint32_t *old);
 MMDS_API int mmds_map_xor64(mmds_map *m, uint64_t off, uint64_t v,
 			    uint64_t *old);
+MMDS_API int mmds_map_xor32(mmds_map *m, uint64_t off, uint32_t v,
+			    uint32_t *old);
 MMDS_API int mmds_map_xchg64(mmds_map *m, uint64_t off, uint64_t v,
 			     uint64_t *old);
+MMDS_API int mmds_map_xchg32(mmds_map *m, uint64_t off, uint32_t v,
+			     uint32_t *old);
+
 /*
- * mmds_map_cas64 - strong compare-and-exchange: if the word equals
- * *expected, store desired and return 1; otherwise store the word's value in
- * *expected and return 0.  Negative errno as above.
+ * mmds_map_cas64, mmds_map_cas32 - strong compare-and-exchange: if the
+ * word equals *expected, store desired and return 1; otherwise store the
+ * word's value in *expected and return 0.  Negative errno as above.
  */
 MMDS_API int mmds_map_cas64(mmds_map *m, uint64_t off, uint64_t *expected,
 			    uint64_t desired);
-
-MMDS_API int mmds_map_load32(const mmds_map *m, uint64_t off, uint32_t *val);
-MMDS_API int mmds_map_store32(mmds_map *m, uint64_t off, uint32_t val);
-MMDS_API int mmds_map_add32(mmds_map *m, uint64_t off, uint32_t v,
-			    uint32_t *old);
-MMDS_API int mmds_map_sub32(mmds_map *m, uint64_t off, uint32_t v,
-			    uint32_t *old);
-MMDS_API int mmds_map_and32(mmds_map *m, uint64_t off, uint32_t v,
-			    uint32_t *old);
-MMDS_API int mmds_map_or32(mmds_map *m, uint64_t off, uint32_t v,
-			   uint32_t *old);
-MMDS_API int mmds_map_xor32(mmds_map *m, uint64_t off, uint32_t v,
-			    uint32_t *old);
-MMDS_API int mmds_map_xchg32(mmds_map *m, uint64_t off, uint32_t v,
-			     uint32_t *old);
 MMDS_API int mmds_map_cas32(mmds_map *m, uint64_t off, uint32_t *expected,
 			    uint32_t desired);
 
