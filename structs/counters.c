@@ -919,10 +919,12 @@ struct named {
 	size_t idx;
 };
 
-static void metric_name(const mmds_counter_info *e, char *out)
+/* The metric name of e: the label sanitised, then "_id<ID>" when dup,
+ * then "_total" for a counter. */
+static void metric_name(const mmds_counter_info *e, int dup, char *out)
 {
 	const unsigned char *s = (const unsigned char *)e->label;
-	size_t n = 0, len;
+	size_t n = 0;
 
 	if (*s >= '0' && *s <= '9')
 		out[n++] = '_';
@@ -936,10 +938,13 @@ static void metric_name(const mmds_counter_info *e, char *out)
 			out[n++] = '_';
 	}
 	out[n] = 0;
-	len = n;
-	if (e->kind == MMDS_COUNTER &&
-	    (len < 6 || strcmp(out + len - 6, "_total") != 0))
-		memcpy(out + len, "_total", 7);
+	if (e->kind == MMDS_COUNTER && n >= 6 &&
+	    strcmp(out + n - 6, "_total") == 0)
+		out[n -= 6] = 0;
+	if (dup)
+		n += (size_t)sprintf(out + n, "_id%d", e->id);
+	if (e->kind == MMDS_COUNTER)
+		memcpy(out + n, "_total", 7);
 }
 
 static int cmp_named(const void *x, const void *y)
@@ -1034,7 +1039,7 @@ int mmds_counters_export(mmds_counters *c, FILE *out, unsigned format)
 			return -ENOMEM;
 		}
 		for (int i = 0; i < n; i++) {
-			metric_name(&e[i], names[i].name);
+			metric_name(&e[i], 0, names[i].name);
 			names[i].idx = (size_t)i;
 		}
 		/* Two labels may sanitise to one name: the later ids get
@@ -1045,8 +1050,7 @@ int mmds_counters_export(mmds_counters *c, FILE *out, unsigned format)
 				first = i;
 				continue;
 			}
-			snprintf(names[i].name + strlen(names[i].name), 32,
-				 "_id%d", e[names[i].idx].id);
+			metric_name(&e[names[i].idx], 1, names[i].name);
 		}
 		for (int i = 0; i < n; i++) {
 			const mmds_counter_info *x = &e[names[i].idx];
