@@ -95,6 +95,47 @@ static void store_state(struct mmds__cnt_record *r, uint64_t w,
 	atomic_store_explicit((_Atomic uint64_t *)(void *)&r->state, w, mo);
 }
 
+/* The record's fields after the state word are copied word by word with
+ * relaxed atomics: readers copy them seqlock-style (check the state word
+ * before and after) while an allocator may be writing them. */
+#define REC_WORDS (MMDS__CNT_RECORD_SIZE / 8)
+
+static void rec_load(const struct mmds__cnt_record *r,
+		     struct mmds__cnt_record *out)
+{
+	const _Atomic uint64_t *w = (const _Atomic uint64_t *)(const void *)r;
+	uint64_t img[REC_WORDS];
+
+	img[0] = 0;
+	for (unsigned i = 1; i < REC_WORDS; i++)
+		img[i] = atomic_load_explicit((_Atomic uint64_t *)(uintptr_t)&w[i],
+					      memory_order_relaxed);
+	memcpy(out, img, sizeof(img));
+}
+
+static void rec_store(struct mmds__cnt_record *r,
+		      const struct mmds__cnt_record *in)
+{
+	_Atomic uint64_t *w = (_Atomic uint64_t *)(void *)r;
+	uint64_t img[REC_WORDS];
+
+	memcpy(img, in, sizeof(img));
+	for (unsigned i = 1; i < REC_WORDS; i++)
+		atomic_store_explicit(&w[i], img[i], memory_order_relaxed);
+}
+
+/* The stripes field alone (the word at offset 16 holds kind and stripes). */
+static uint32_t rec_stripes(const struct mmds__cnt_record *r)
+{
+	struct mmds__cnt_record tmp;
+	uint64_t w = atomic_load_explicit(
+		(_Atomic uint64_t *)(uintptr_t)((const uint8_t *)r + 16),
+		memory_order_relaxed);
+
+	memcpy(&tmp.kind, &w, 8);
+	return tmp.stripes;
+}
+
 static _Atomic uint64_t *val(const mmds_counters *c, uint32_t id)
 {
 	return (_Atomic uint64_t *)(void *)(c->base + c->values_off +
@@ -358,10 +399,8 @@ static void unlock_alloc(mmds_counters *c)
 /* ---- reading records ----------------------------------------------------- */
 
 /* A head record's stripe count, or 0 if it is impossible. */
-static uint32_t stripes_of(const mmds_counters *c, uint32_t id,
-			   const struct mmds__cnt_record *r)
+static uint32_t stripes_of(const mmds_counters *c, uint32_t id, uint32_t s)
 {
-	uint32_t s = r->stripes;
 
 	if (s == 0 || s > MMDS_COUNTERS_MAX_STRIPES || s > c->cap - id)
 		return 0;
@@ -374,16 +413,18 @@ static int read_entry(const mmds_counters *c, uint32_t id,
 		      mmds_counter_info *out)
 {
 	const struct mmds__cnt_record *r = rec(c, id);
+	struct mmds__cnt_record img;
 	uint64_t s1 = load_state(r), s2, sum = 0;
 	uint32_t stripes, kind, len;
 
 	if (STATE(s1) != MMDS__CNT_ACTIVE)
 		return -ENOENT;
-	kind = r->kind;
-	stripes = stripes_of(c, id, r);
-	len = r->label_len;
-	memcpy(out->label, r->label, sizeof(out->label));
-	memcpy(out->help, r->help, sizeof(out->help));
+	rec_load(r, &img);
+	kind = img.kind;
+	stripes = stripes_of(c, id, img.stripes);
+	len = img.label_len;
+	memcpy(out->label, img.label, sizeof(out->label));
+	memcpy(out->help, img.help, sizeof(out->help));
 	for (uint32_t k = 0; k < stripes; k++)
 		sum += atomic_load_explicit(val(c, id + k), memory_order_relaxed);
 	atomic_thread_fence(memory_order_acquire);
@@ -460,6 +501,7 @@ static int alloc_locked(void *arg)
 	mmds_counters *c = a->c;
 	uint64_t now = now_ns();
 	uint32_t run = 0, cand = UINT32_MAX;
+	struct mmds__cnt_record img;
 
 	for (uint32_t i = 0; i < c->cap; i++) {
 		struct mmds__cnt_record *r = rec(c, i);
@@ -488,19 +530,16 @@ static int alloc_locked(void *arg)
 			    memory_order_relaxed);
 		atomic_thread_fence(memory_order_release);
 		atomic_store_explicit(val(c, cand + k), 0, memory_order_relaxed);
-		r->free_ns = 0;
-		r->kind = a->kind;
-		r->stripes = a->stripes;
-		r->head = cand;
-		memset(r->label, 0, sizeof(r->label));
-		memset(r->help, 0, sizeof(r->help));
+		memset(&img, 0, sizeof(img));
+		img.kind = a->kind;
+		img.stripes = a->stripes;
+		img.head = cand;
 		if (k == 0) {
-			r->label_len = (uint32_t)a->len;
-			memcpy(r->label, a->label, a->len);
-			memcpy(r->help, a->help, a->help_len);
-		} else {
-			r->label_len = 0;
+			img.label_len = (uint32_t)a->len;
+			memcpy(img.label, a->label, a->len);
+			memcpy(img.help, a->help, a->help_len);
 		}
+		rec_store(r, &img);
 	}
 	/* Stripes first, the head last: a reader that sees the head active
 	 * sees every stripe made. */
@@ -563,8 +602,7 @@ static int find_fn(void *arg)
 	for (uint32_t i = 0; i < a->c->cap; i++) {
 		const struct mmds__cnt_record *r = rec(a->c, i);
 
-		if (STATE(load_state(r)) != MMDS__CNT_ACTIVE ||
-		    r->label_len != a->len)
+		if (STATE(load_state(r)) != MMDS__CNT_ACTIVE)
 			continue;
 		if (read_entry_retry(a->c, i, &info) == 0 &&
 		    memcmp(info.label, a->label, a->len + 1) == 0)
@@ -596,11 +634,12 @@ static int free_locked(void *arg)
 	mmds_counters *c = a->c;
 	struct mmds__cnt_record *r = rec(c, a->id);
 	uint64_t w = load_state(r), now = now_ns();
+	struct mmds__cnt_record img;
 	uint32_t stripes;
 
 	if (STATE(w) != MMDS__CNT_ACTIVE)
 		return -ENOENT;
-	stripes = stripes_of(c, a->id, r);
+	stripes = stripes_of(c, a->id, rec_stripes(r));
 	if (stripes == 0)
 		stripes = 1;
 	/* The head first: readers stop seeing the counter before its
@@ -611,7 +650,9 @@ static int free_locked(void *arg)
 
 		if (k > 0 && (STATE(sw) != MMDS__CNT_STRIPE || s->head != a->id))
 			break;
-		s->free_ns = now;
+		rec_load(s, &img);
+		img.free_ns = now;
+		rec_store(s, &img);
 		store_state(s, MAKE_STATE(GEN(sw), MMDS__CNT_FREED),
 			    memory_order_release);
 	}
@@ -661,7 +702,7 @@ static int op_fn(void *arg)
 
 	if (STATE(load_state(r)) != MMDS__CNT_ACTIVE)
 		return -ENOENT;
-	stripes = stripes_of(c, a->id, r);
+	stripes = stripes_of(c, a->id, rec_stripes(r));
 	if (stripes == 0)
 		return -EBADMSG;
 	p = val(c, a->id);
@@ -807,7 +848,7 @@ static int slot_fn(void *arg)
 
 	if (STATE(load_state(r)) != MMDS__CNT_ACTIVE)
 		return -ENOENT;
-	stripes = stripes_of(a->c, a->id, r);
+	stripes = stripes_of(a->c, a->id, rec_stripes(r));
 	if (stripes == 0)
 		return -EBADMSG;
 	a->slot = (uint64_t *)(void *)val(a->c, a->id + my_stripe(stripes));

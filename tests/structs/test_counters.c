@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -715,6 +716,122 @@ START_TEST(test_reader_never_sees_half_made_entries)
 }
 END_TEST
 
+/* ---- threads ---------------------------------------------------------------- */
+
+struct thr {
+	mmds_counters *c;
+	int plain, striped, n;
+	long m;
+	pthread_barrier_t *b;
+	int failures;
+};
+
+static void *count_thread(void *arg)
+{
+	struct thr *t = arg;
+	uint64_t *ps = mmds_counters_slot(t->c, t->plain);
+	uint64_t *ss = mmds_counters_slot(t->c, t->striped);
+
+	pthread_barrier_wait(t->b);
+	for (long i = 0; i < t->m; i++) {
+		if (mmds_counters_inc(t->c, t->plain, NULL) != 0 ||
+		    mmds_counters_add(t->c, t->striped, 2, NULL) != 0)
+			t->failures++;
+		mmds_slot_inc(ps);
+		mmds_slot_inc(ss);
+	}
+	return NULL;
+}
+
+START_TEST(test_threads_count_exactly_plain_and_striped)
+{
+	long m = iterations(20000);
+	mmds_counters *c = create("c", 32, 0, 0);
+	pthread_barrier_t b;
+	pthread_t th[4];
+	struct thr t[4];
+	uint64_t v;
+	int plain = mmds_counters_alloc(c, "p", NULL);
+	int striped = mmds_counters_alloc(c, "s", &(mmds_counter_def){ .stripes = 4 });
+
+	pthread_barrier_init(&b, NULL, 4);
+	for (int i = 0; i < 4; i++) {
+		t[i] = (struct thr){ c, plain, striped, i, m, &b, 0 };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, count_thread, &t[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_int_eq(t[i].failures, 0);
+	}
+	ck_assert_int_eq(mmds_counters_get(c, plain, &v), 0);
+	ck_assert_uint_eq(v, 4 * 2 * (uint64_t)m);
+	ck_assert_int_eq(mmds_counters_get(c, striped, &v), 0);
+	ck_assert_uint_eq(v, 4 * 3 * (uint64_t)m);
+	pthread_barrier_destroy(&b);
+	mmds_counters_close(c);
+}
+END_TEST
+
+static void *alloc_free_thread(void *arg)
+{
+	struct thr *t = arg;
+
+	pthread_barrier_wait(t->b);
+	for (long i = 0; i < t->m; i++) {
+		char l[32], h[48];
+		int id;
+
+		snprintf(l, sizeof(l), "t%d_%ld", t->n, i % 5);
+		snprintf(h, sizeof(h), "help of %s", l);
+		id = mmds_counters_alloc(t->c, l, &(mmds_counter_def){ .help = h });
+		if (id == -ENOSPC)
+			continue;
+		if (id < 0 || mmds_counters_add(t->c, id, 3, NULL) != 0 ||
+		    mmds_counters_free(t->c, id) != 0)
+			t->failures++;
+	}
+	return NULL;
+}
+
+START_TEST(test_threads_list_while_others_allocate_and_free)
+{
+	long m = iterations(2000);
+	mmds_counters *c = create("c", 16, 0, 1);
+	pthread_barrier_t b;
+	pthread_t th[2];
+	struct thr t[2];
+	mmds_counter_info snap[16];
+	long seen = 0;
+
+	pthread_barrier_init(&b, NULL, 3);
+	for (int i = 0; i < 2; i++) {
+		t[i] = (struct thr){ c, 0, 0, i, m, &b, 0 };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, alloc_free_thread, &t[i]), 0);
+	}
+	pthread_barrier_wait(&b);
+	for (int r = 0; r < 200; r++) {
+		int n = mmds_counters_snapshot(c, snap, 16);
+
+		ck_assert_int_ge(n, 0);
+		for (int i = 0; i < n && i < 16; i++) {
+			char h[48];
+
+			snprintf(h, sizeof(h), "help of %s", snap[i].label);
+			ck_assert_str_eq(snap[i].help, h);
+			ck_assert_uint_eq(snap[i].value % 3, 0);
+			seen++;
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_int_eq(t[i].failures, 0);
+	}
+	(void)seen;
+	pthread_barrier_destroy(&b);
+	mmds_counters_close(c);
+}
+END_TEST
+
 /* ---- snapshot, reset, export ---------------------------------------------------- */
 
 START_TEST(test_snapshot_lists_every_counter_in_id_order)
@@ -1248,6 +1365,10 @@ Suite *counters_suite(void)
 	tcase_add_test(tc, test_killed_writers_lose_none_of_their_completed_increments);
 	tcase_add_test(tc, test_allocation_lock_of_a_killed_process_is_taken_over);
 	tcase_add_test(tc, test_reader_never_sees_half_made_entries);
+
+	tc = tcase(s, "threads", 60);
+	tcase_add_test(tc, test_threads_count_exactly_plain_and_striped);
+	tcase_add_test(tc, test_threads_list_while_others_allocate_and_free);
 
 	tc = tcase(s, "export", 10);
 	tcase_add_test(tc, test_snapshot_lists_every_counter_in_id_order);
