@@ -1122,6 +1122,73 @@ START_TEST(test_json_export_parses)
 }
 END_TEST
 
+/* ---- the mmds tool ------------------------------------------------------------- */
+
+/* Run `mmds counters ARGS > out` and return its exit status. */
+static int run_tool(const char *args, const char *out)
+{
+	const char *top = getenv("top_builddir");
+	char tool[4096], cmd[8192];
+	int st;
+
+	snprintf(tool, sizeof(tool), "%s/tools/mmds", top ? top : ".");
+	if (access(tool, X_OK) != 0)
+		t_skip("the mmds tool is not built at %s", tool);
+	snprintf(cmd, sizeof(cmd), "%s counters %s > %s 2>&1", tool, args, out);
+	st = system(cmd);
+	ck_assert(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+START_TEST(test_tool_lists_watches_and_exports)
+{
+	mmds_counters *c = create("c", 8, 0, 0);
+	char args[4096], why[600], *text;
+	const char *out = t_path("out");
+	size_t len;
+	int objects = 0;
+
+	mmds_counters_add(c, mmds_counters_alloc(c, "jobs_done", NULL), 41, NULL);
+	mmds_counters_sub(c, mmds_counters_alloc(c, "queue", &(mmds_counter_def){
+							      .kind = MMDS_GAUGE }),
+			  2, NULL);
+	mmds_counters_close(c);
+	snprintf(args, sizeof(args), "%s", t_path("c"));
+	ck_assert_int_eq(run_tool(args, out), 0);
+	text = t_read_file(out, &len);
+	ck_assert_ptr_nonnull(strstr(text, " 41  jobs_done\n"));
+	ck_assert_ptr_nonnull(strstr(text, " -2  queue\n"));
+	free(text);
+	snprintf(args, sizeof(args), "--json %s", t_path("c"));
+	ck_assert_int_eq(run_tool(args, out), 0);
+	text = t_read_file(out, &len);
+	ck_assert_ptr_nonnull(json_value(text, &objects));
+	ck_assert_int_eq(objects, 3);
+	free(text);
+	snprintf(args, sizeof(args), "--prometheus %s", t_path("c"));
+	ck_assert_int_eq(run_tool(args, out), 0);
+	text = t_read_file(out, &len);
+	ck_assert_msg(prometheus_valid(text, why, sizeof(why)), "%s", why);
+	ck_assert_ptr_nonnull(strstr(text, "\njobs_done_total 41\n"));
+	free(text);
+	snprintf(args, sizeof(args), "--watch 0.05 --count 2 %s", t_path("c"));
+	ck_assert_int_eq(run_tool(args, out), 0);
+	text = t_read_file(out, &len);
+	ck_assert_ptr_nonnull(strstr(text, "RATE/S"));
+	ck_assert_ptr_nonnull(strstr(strstr(text, "-- ") + 1, "\n-- "));
+	ck_assert_ptr_nonnull(strstr(text, "0.0  jobs_done\n"));
+	free(text);
+	/* errors: a foreign file, no file, bad usage */
+	t_write_file(t_path("junk"), "not a counters file", 19);
+	snprintf(args, sizeof(args), "%s", t_path("junk"));
+	ck_assert_int_eq(run_tool(args, out), 1);
+	snprintf(args, sizeof(args), "%s", t_path("missing"));
+	ck_assert_int_eq(run_tool(args, out), 1);
+	ck_assert_int_eq(run_tool("--watch 0 x", out), 2);
+	ck_assert_int_eq(run_tool("", out), 2);
+}
+END_TEST
+
 /* ---- corrupt, truncated, foreign and hostile files ---------------------------- */
 
 static void rewrite_header(const char *path, void (*edit)(unsigned char *h))
@@ -1390,6 +1457,9 @@ Suite *counters_suite(void)
 	tcase_add_test(tc, test_reset_one_and_all);
 	tcase_add_test(tc, test_prometheus_export_is_valid_text_format);
 	tcase_add_test(tc, test_json_export_parses);
+
+	tc = tcase(s, "tool", 30);
+	tcase_add_test(tc, test_tool_lists_watches_and_exports);
 
 	tc = tcase(s, "hostile", 30);
 	tcase_add_test(tc, test_corrupt_truncated_and_foreign_files_are_refused);
