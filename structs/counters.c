@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -45,16 +47,34 @@ struct mmds_counters {
 	uint64_t created_ns;
 };
 
-/* Each thread adds to stripe (its number % stripes) of a striped counter. */
+/* Each thread adds to stripe (its number % stripes) of a striped counter.
+ * A thread's number is the CPU it first ran on plus a per-process count,
+ * so threads of one process differ, and so do single-threaded processes
+ * running on different CPUs.  A forked child draws a number afresh. */
 static _Atomic uint32_t next_thread_stripe;
 static _Thread_local uint32_t thread_stripe = UINT32_MAX;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void reset_stripe_in_child(void)
+{
+	thread_stripe = UINT32_MAX;
+}
+
+static void register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, reset_stripe_in_child);
+}
 
 static uint32_t my_stripe(uint32_t stripes)
 {
-	if (thread_stripe == UINT32_MAX)
-		thread_stripe = atomic_fetch_add_explicit(&next_thread_stripe, 1,
-							  memory_order_relaxed) &
+	if (thread_stripe == UINT32_MAX) {
+		int cpu = sched_getcpu();
+
+		thread_stripe = ((cpu > 0 ? (uint32_t)cpu : 0u) +
+				 atomic_fetch_add_explicit(&next_thread_stripe, 1,
+							   memory_order_relaxed)) &
 				0x7fffffffu;
+	}
 	return thread_stripe % stripes;
 }
 
@@ -316,6 +336,7 @@ int mmds_counters_open(mmds_counters **out, const char *path,
 		if (err < 0)
 			return err;
 	}
+	pthread_once(&atfork_once, register_atfork);
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return -ENOMEM;
