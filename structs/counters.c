@@ -516,33 +516,13 @@ static int reusable(const mmds_counters *c, const struct mmds__cnt_record *r,
 	}
 }
 
-static int alloc_locked(void *arg)
+/* Write the counter a at ids cand.. (all reusable; the lock is held) and
+ * publish it. */
+static void make_counter(const mmds_counters *c, uint32_t cand,
+			 const struct alloc_args *a)
 {
-	struct alloc_args *a = arg;
-	mmds_counters *c = a->c;
-	uint64_t now = now_ns();
-	uint32_t run = 0, cand = UINT32_MAX;
 	struct mmds__cnt_record img;
 
-	for (uint32_t i = 0; i < c->cap; i++) {
-		struct mmds__cnt_record *r = rec(c, i);
-		uint64_t w = load_state(r);
-
-		if (STATE(w) == MMDS__CNT_ACTIVE && r->label_len == a->len &&
-		    memcmp(r->label, a->label, a->len) == 0 &&
-		    r->label[a->len] == 0) {
-			if (r->kind != a->kind || r->stripes != a->stripes)
-				return -EEXIST;
-			return (int)i;
-		}
-		if (cand != UINT32_MAX)
-			continue;
-		run = reusable(c, r, now) ? run + 1 : 0;
-		if (run == a->stripes)
-			cand = i + 1 - a->stripes;
-	}
-	if (cand == UINT32_MAX)
-		return -ENOSPC;
 	for (uint32_t k = 0; k < a->stripes; k++) {
 		struct mmds__cnt_record *r = rec(c, cand + k);
 		uint64_t gen = GEN(load_state(r)) + 1;
@@ -572,6 +552,35 @@ static int alloc_locked(void *arg)
 						   MMDS__CNT_ACTIVE),
 			    memory_order_release);
 	}
+}
+
+static int alloc_locked(void *arg)
+{
+	struct alloc_args *a = arg;
+	mmds_counters *c = a->c;
+	uint64_t now = now_ns();
+	uint32_t run = 0, cand = UINT32_MAX;
+
+	for (uint32_t i = 0; i < c->cap; i++) {
+		struct mmds__cnt_record *r = rec(c, i);
+		uint64_t w = load_state(r);
+
+		if (STATE(w) == MMDS__CNT_ACTIVE && r->label_len == a->len &&
+		    memcmp(r->label, a->label, a->len) == 0 &&
+		    r->label[a->len] == 0) {
+			if (r->kind != a->kind || r->stripes != a->stripes)
+				return -EEXIST;
+			return (int)i;
+		}
+		if (cand != UINT32_MAX)
+			continue;
+		run = reusable(c, r, now) ? run + 1 : 0;
+		if (run == a->stripes)
+			cand = i + 1 - a->stripes;
+	}
+	if (cand == UINT32_MAX)
+		return -ENOSPC;
+	make_counter(c, cand, a);
 	return (int)cand;
 }
 
@@ -1135,6 +1144,67 @@ int mmds_counters_export(mmds_counters *c, FILE *out, unsigned format)
 
 /* ---- emmap's API ---------------------------------------------------------- */
 
+struct open_n_args {
+	mmds_counters *c;
+	uint32_t n;
+};
+
+/* j if label is "counter_<j>" in canonical decimal, else UINT32_MAX. */
+static uint32_t counter_number(const char *label, uint32_t len)
+{
+	uint64_t j = 0;
+
+	if (len <= 8 || len > 18 || memcmp(label, "counter_", 8) != 0 ||
+	    (label[8] == '0' && len > 9))
+		return UINT32_MAX;
+	for (uint32_t i = 8; i < len; i++) {
+		if (label[i] < '0' || label[i] > '9')
+			return UINT32_MAX;
+		j = j * 10 + (uint64_t)(label[i] - '0');
+	}
+	return j < UINT32_MAX ? (uint32_t)j : UINT32_MAX;
+}
+
+/* One pass instead of n allocations: ids 0..n-1 must be free or hold
+ * counter_<id>, and no other id may hold a counter_<j> with j < n. */
+static int open_n_locked(void *arg)
+{
+	struct open_n_args *a = arg;
+	mmds_counters *c = a->c;
+	uint64_t now = now_ns();
+
+	for (uint32_t i = 0; i < c->cap; i++) {
+		const struct mmds__cnt_record *r = rec(c, i);
+		uint64_t w = load_state(r);
+
+		if (STATE(w) == MMDS__CNT_ACTIVE) {
+			uint32_t len = r->label_len,
+				 j = len < MMDS_COUNTERS_LABEL_MAX ?
+					     counter_number(r->label, len) :
+					     UINT32_MAX;
+
+			if (j < a->n && (j != i || r->kind != MMDS_COUNTER ||
+					 r->stripes != 1))
+				return -EEXIST;
+			if (i < a->n && j != i)
+				return -EEXIST;
+		} else if (i < a->n && !reusable(c, r, now)) {
+			return -EEXIST;
+		}
+	}
+	for (uint32_t i = 0; i < a->n; i++) {
+		char label[32];
+		struct alloc_args al = { c, label, 0, "", 0, MMDS_COUNTER, 1 };
+
+		if (STATE(load_state(rec(c, i))) == MMDS__CNT_ACTIVE)
+			continue;
+		al.len = (size_t)snprintf(label, sizeof(label),
+					  "counter_%" PRIu32, i);
+		make_counter(c, i, &al);
+	}
+	return 0;
+}
+
 int mmds_counters_open_n(mmds_counters **out, const char *path, uint32_t n)
 {
 	mmds_counters *c;
@@ -1153,16 +1223,13 @@ int mmds_counters_open_n(mmds_counters **out, const char *path, uint32_t n)
 		return err;
 	if (c->cap < n)
 		err = -ERANGE;
-	for (uint32_t i = 0; err == 0 && i < n; i++) {
-		char label[32];
-		int id;
+	if (err == 0)
+		err = lock_alloc(c);
+	if (err == 0) {
+		struct open_n_args a = { c, n };
 
-		snprintf(label, sizeof(label), "counter_%" PRIu32, i);
-		id = mmds_counters_alloc(c, label, NULL);
-		if (id >= 0 && (uint32_t)id != i)
-			err = -EEXIST;
-		else if (id < 0)
-			err = id == -ENOSPC ? -EEXIST : id;
+		err = mmds_guard_run(open_n_locked, &a);
+		unlock_alloc(c);
 	}
 	if (err < 0) {
 		mmds_counters_close(c);

@@ -441,6 +441,40 @@ START_TEST(test_open_n_gives_ids_0_to_n_like_emmap)
 	ck_assert_int_eq(mmds_counters_open_n(&c, t_path("e"), 11), -ERANGE);
 	ck_assert_ptr_null(c);
 	ck_assert_int_eq(mmds_counters_open_n(&c, t_path("z"), 0), -EINVAL);
+	/* an id below n holding another label, or counter_<j> at another id */
+	c = create("other", 8, 0, 0);
+	ck_assert_int_eq(mmds_counters_alloc(c, "x", NULL), 0);
+	mmds_counters_close(c);
+	ck_assert_int_eq(mmds_counters_open_n(&c, t_path("other"), 4), -EEXIST);
+	c = create("moved", 8, 0, 0);
+	ck_assert_int_eq(mmds_counters_alloc(c, "pad", NULL), 0);
+	ck_assert_int_eq(mmds_counters_alloc(c, "counter_0", NULL), 1);
+	mmds_counters_close(c);
+	ck_assert_int_eq(mmds_counters_open_n(&c, t_path("moved"), 1), -EEXIST);
+	/* ids above n are the caller's: counter_5 at id 5 is fine with n 2 */
+	c = create("above", 8, 0, 0);
+	mmds_counters_close(c);
+	ck_assert_int_eq(mmds_counters_open_n(&c, t_path("above"), 2), 0);
+	ck_assert_int_eq(mmds_counters_alloc(c, "mine", NULL), 2);
+	mmds_counters_close(c);
+}
+END_TEST
+
+START_TEST(test_open_n_with_many_counters_is_one_pass)
+{
+	const uint32_t n = 50000;
+	mmds_counters *c = NULL;
+	uint64_t old = 1;
+
+	ck_assert_int_eq(mmds_counters_open_n(&c, t_path("big"), n), 0);
+	ck_assert_int_eq(mmds_counters_inc(c, (int)n - 1, &old), 0);
+	ck_assert_uint_eq(old, 0);
+	ck_assert_int_eq(mmds_counters_snapshot(c, NULL, 0), (int)n);
+	mmds_counters_close(c);
+	ck_assert_int_eq(mmds_counters_open_n(&c, t_path("big"), n), 0);
+	ck_assert_int_eq(mmds_counters_inc(c, (int)n - 1, &old), 0);
+	ck_assert_uint_eq(old, 1);
+	mmds_counters_close(c);
 }
 END_TEST
 
@@ -1439,6 +1473,7 @@ Suite *counters_suite(void)
 	tcase_add_test(tc, test_free_prefers_never_used_ids_over_waiting);
 	tcase_add_test(tc, test_values_and_labels_survive_reopen);
 	tcase_add_test(tc, test_open_n_gives_ids_0_to_n_like_emmap);
+	tcase_add_test(tc, test_open_n_with_many_counters_is_one_pass);
 	tcase_add_test(tc, test_open_flags);
 
 	tc = tcase(s, "processes", 60);
