@@ -55,9 +55,12 @@ static _Atomic uint32_t next_thread_stripe;
 static _Thread_local uint32_t thread_stripe = UINT32_MAX;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
+static void reset_lock_word_in_child(void);
+
 static void reset_stripe_in_child(void)
 {
 	thread_stripe = UINT32_MAX;
+	reset_lock_word_in_child();
 }
 
 static void register_atfork(void)
@@ -385,22 +388,84 @@ int mmds_counters_sync(mmds_counters *c)
 
 /* ---- the allocation lock ------------------------------------------------- */
 
+/* The lock word is pid << 32 | (the process's start time in clock ticks
+ * since boot, low 32 bits, from /proc/PID/stat; 0 without /proc), so a
+ * holder whose pid now names another process is known to be gone. */
+
+/* Start time of pid, 0 if unknown, UINT32_MAX if pid does not exist. */
+static uint32_t start_time_of(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long t = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? UINT32_MAX : 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	/* field 22; the command name (field 2) may hold spaces and ')' */
+	p = strrchr(buf, ')');
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL || sscanf(p + 1, "%llu", &t) != 1)
+		return 0;
+	return (uint32_t)t;
+}
+
+static int holder_gone(uint64_t holder)
+{
+	pid_t pid = (pid_t)(holder >> 32);
+	uint32_t start = (uint32_t)holder, now;
+
+	if (pid <= 0)
+		return 0;
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return 1;
+	now = start_time_of(pid);
+	return now == UINT32_MAX || (start != 0 && now != 0 && now != start);
+}
+
+static _Atomic uint64_t my_lock_word; /* this process's, 0 until known */
+
+static void reset_lock_word_in_child(void)
+{
+	atomic_store(&my_lock_word, 0);
+}
+
+static uint64_t lock_word(void)
+{
+	uint64_t w = atomic_load_explicit(&my_lock_word, memory_order_relaxed);
+	pid_t me;
+
+	if (w != 0)
+		return w;
+	me = getpid();
+	w = (uint64_t)(uint32_t)me << 32 | start_time_of(me);
+	atomic_store_explicit(&my_lock_word, w, memory_order_relaxed);
+	return w;
+}
+
 static int lock_alloc(mmds_counters *c)
 {
-	uint32_t me = (uint32_t)getpid();
+	uint64_t me = lock_word();
 	uint64_t deadline = mono_ns() + LOCK_TIMEOUT_NS;
 
 	for (;;) {
-		uint32_t holder = 0;
-		int rc = mmds_map_cas32(c->map, MMDS__CNT_LOCK_OFF, &holder, me);
+		uint64_t holder = 0;
+		int rc = mmds_map_cas64(c->map, MMDS__CNT_LOCK_OFF, &holder, me);
 
 		if (rc != 0)
 			return rc < 0 ? rc : 0;
 		/* A dead holder's lock is taken over (its half-made record is
 		 * RESERVED, which the next allocation reclaims). */
-		if (holder != me && holder <= INT_MAX &&
-		    kill((pid_t)holder, 0) < 0 && errno == ESRCH) {
-			rc = mmds_map_cas32(c->map, MMDS__CNT_LOCK_OFF, &holder,
+		if (holder >> 32 != me >> 32 && holder_gone(holder)) {
+			rc = mmds_map_cas64(c->map, MMDS__CNT_LOCK_OFF, &holder,
 					    me);
 			if (rc != 0)
 				return rc < 0 ? rc : 0;
@@ -414,7 +479,7 @@ static int lock_alloc(mmds_counters *c)
 
 static void unlock_alloc(mmds_counters *c)
 {
-	mmds_map_store32(c->map, MMDS__CNT_LOCK_OFF, 0);
+	mmds_map_store64(c->map, MMDS__CNT_LOCK_OFF, 0);
 }
 
 /* ---- reading records ----------------------------------------------------- */

@@ -9,7 +9,8 @@
 #define MMDS__CNT_FLAG_PACKED 1u  /* header flags: values 8 bytes apart */
 #define MMDS__CNT_RECORD_SIZE 256u
 #define MMDS__CNT_META_OFF 4096u
-#define MMDS__CNT_LOCK_OFF 256u   /* u32 allocation lock: holder's pid */
+#define MMDS__CNT_LOCK_OFF 256u   /* u64 allocation lock: holder's pid << 32 |
+                                     its start time (ticks, low 32 bits) */
 
 /* Structure parameters, in the common header's params. */
 struct mmds__cnt_params {

@@ -663,7 +663,7 @@ START_TEST(test_allocation_lock_of_a_killed_process_is_taken_over)
 	mmds_counters *c = create("c", 8, 0, 0);
 	pid_t dead = t_fork();
 	int fd;
-	uint32_t pid32;
+	uint64_t lock;
 	uint64_t reserved = (5ull << 8) | 1; /* generation 5, RESERVED */
 
 	if (dead == 0)
@@ -672,8 +672,8 @@ START_TEST(test_allocation_lock_of_a_killed_process_is_taken_over)
 	/* as if `dead` was killed while allocating id 0 */
 	fd = open(t_path("c"), O_RDWR | O_CLOEXEC);
 	ck_assert_int_ge(fd, 0);
-	pid32 = (uint32_t)dead;
-	ck_assert_int_eq(pwrite(fd, &pid32, 4, 256), 4);
+	lock = (uint64_t)(uint32_t)dead << 32 | 12345u;
+	ck_assert_int_eq(pwrite(fd, &lock, 8, 256), 8);
 	ck_assert_int_eq(pwrite(fd, &reserved, 8, META_OFF), 8);
 	close(fd);
 	ck_assert_int_eq(mmds_counters_snapshot(c, NULL, 0), 0);
@@ -684,6 +684,35 @@ START_TEST(test_allocation_lock_of_a_killed_process_is_taken_over)
 		ck_assert_int_eq(mmds_counters_describe(c, 0, &info), 0);
 		ck_assert_uint_eq(info.generation, 6);
 	}
+	mmds_counters_close(c);
+}
+END_TEST
+
+START_TEST(test_allocation_lock_of_a_reused_pid_is_taken_over)
+{
+	mmds_counters *c = create("c", 8, 0, 0);
+	pid_t live = t_fork();
+	uint64_t lock;
+	int fd;
+
+	if (live == 0) {
+		pause();
+		_exit(0);
+	}
+	if (access("/proc/self/stat", R_OK) != 0) {
+		kill(live, SIGKILL);
+		waitpid(live, NULL, 0);
+		t_skip("no /proc: a reused pid cannot be told from its holder");
+	}
+	/* `live` exists, but started at another time than the holder did */
+	fd = open(t_path("c"), O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	lock = (uint64_t)(uint32_t)live << 32 | 1u;
+	ck_assert_int_eq(pwrite(fd, &lock, 8, 256), 8);
+	close(fd);
+	ck_assert_int_eq(mmds_counters_alloc(c, "after", NULL), 0);
+	kill(live, SIGKILL);
+	waitpid(live, NULL, 0);
 	mmds_counters_close(c);
 }
 END_TEST
@@ -1481,6 +1510,7 @@ Suite *counters_suite(void)
 	tcase_add_test(tc, test_forked_processes_count_exactly_striped);
 	tcase_add_test(tc, test_killed_writers_lose_none_of_their_completed_increments);
 	tcase_add_test(tc, test_allocation_lock_of_a_killed_process_is_taken_over);
+	tcase_add_test(tc, test_allocation_lock_of_a_reused_pid_is_taken_over);
 	tcase_add_test(tc, test_reader_never_sees_half_made_entries);
 
 	tc = tcase(s, "threads", 60);
