@@ -1,0 +1,1305 @@
+/* counters.c - persistent counters in one shared file (mmds/counters.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mmds/counters.h>
+#include <mmds/map.h>
+
+#include "counters_format.h"
+#include "format.h"
+
+_Static_assert(sizeof(struct mmds__cnt_record) == MMDS__CNT_RECORD_SIZE,
+	       "a record is 256 bytes");
+_Static_assert(sizeof(struct mmds__cnt_params) == 48, "params layout");
+_Static_assert(sizeof(((struct mmds__cnt_record *)0)->label) ==
+		       MMDS_COUNTERS_LABEL_MAX, "label size");
+_Static_assert(sizeof(((struct mmds__cnt_record *)0)->help) ==
+		       MMDS_COUNTERS_HELP_MAX, "help size");
+
+#define LOCK_TIMEOUT_NS (5ull * 1000000000ull)
+#define STATE(w) ((unsigned)((w) & 0xffu))
+#define GEN(w) ((w) >> 8)
+#define MAKE_STATE(gen, st) (((gen) << 8) | (uint64_t)(st))
+
+struct mmds_counters {
+	mmds_map *map;
+	uint8_t *base;
+	uint32_t cap;
+	uint32_t stride;
+	uint32_t grace_ms;
+	int readonly;
+	uint64_t values_off;
+	uint64_t file_size;
+	uint64_t created_ns;
+};
+
+/* Each thread adds to stripe (its number % stripes) of a striped counter.
+ * A thread's number is the CPU it first ran on plus a per-process count,
+ * so threads of one process differ, and so do single-threaded processes
+ * running on different CPUs.  A forked child draws a number afresh. */
+static _Atomic uint32_t next_thread_stripe;
+static _Thread_local uint32_t thread_stripe = UINT32_MAX;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void reset_lock_word_in_child(void);
+
+static void reset_stripe_in_child(void)
+{
+	thread_stripe = UINT32_MAX;
+	reset_lock_word_in_child();
+}
+
+static void register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, reset_stripe_in_child);
+}
+
+static uint32_t my_stripe(uint32_t stripes)
+{
+	if (thread_stripe == UINT32_MAX) {
+		int cpu = sched_getcpu();
+
+		thread_stripe = ((cpu > 0 ? (uint32_t)cpu : 0u) +
+				 atomic_fetch_add_explicit(&next_thread_stripe, 1,
+							   memory_order_relaxed)) &
+				0x7fffffffu;
+	}
+	return thread_stripe % stripes;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static struct mmds__cnt_record *rec(const mmds_counters *c, uint32_t id)
+{
+	return (struct mmds__cnt_record *)(void *)(c->base + MMDS__CNT_META_OFF +
+						   (uint64_t)id *
+							   MMDS__CNT_RECORD_SIZE);
+}
+
+/* The state word, loaded with acquire: pairs with the release store that
+ * publishes a record. */
+static uint64_t load_state(const struct mmds__cnt_record *r)
+{
+	return atomic_load_explicit((_Atomic uint64_t *)(uintptr_t)&r->state,
+				    memory_order_acquire);
+}
+
+static void store_state(struct mmds__cnt_record *r, uint64_t w,
+			memory_order mo)
+{
+	atomic_store_explicit((_Atomic uint64_t *)(void *)&r->state, w, mo);
+}
+
+/* The record's fields after the state word are copied word by word with
+ * relaxed atomics: readers copy them seqlock-style (check the state word
+ * before and after) while an allocator may be writing them. */
+#define REC_WORDS (MMDS__CNT_RECORD_SIZE / 8)
+
+static void rec_load(const struct mmds__cnt_record *r,
+		     struct mmds__cnt_record *out)
+{
+	const _Atomic uint64_t *w = (const _Atomic uint64_t *)(const void *)r;
+	uint64_t img[REC_WORDS];
+
+	img[0] = 0;
+	for (unsigned i = 1; i < REC_WORDS; i++)
+		img[i] = atomic_load_explicit((_Atomic uint64_t *)(uintptr_t)&w[i],
+					      memory_order_relaxed);
+	memcpy(out, img, sizeof(img));
+}
+
+static void rec_store(struct mmds__cnt_record *r,
+		      const struct mmds__cnt_record *in)
+{
+	_Atomic uint64_t *w = (_Atomic uint64_t *)(void *)r;
+	uint64_t img[REC_WORDS];
+
+	memcpy(img, in, sizeof(img));
+	for (unsigned i = 1; i < REC_WORDS; i++)
+		atomic_store_explicit(&w[i], img[i], memory_order_relaxed);
+}
+
+/* The stripes field alone (the word at offset 16 holds kind and stripes). */
+static uint32_t rec_stripes(const struct mmds__cnt_record *r)
+{
+	struct mmds__cnt_record tmp;
+	uint64_t w = atomic_load_explicit(
+		(_Atomic uint64_t *)(uintptr_t)((const uint8_t *)r + 16),
+		memory_order_relaxed);
+
+	memcpy(&tmp.kind, &w, 8);
+	return tmp.stripes;
+}
+
+static _Atomic uint64_t *val(const mmds_counters *c, uint32_t id)
+{
+	return (_Atomic uint64_t *)(void *)(c->base + c->values_off +
+					    (uint64_t)id * c->stride);
+}
+
+static uint64_t round_page(uint64_t n)
+{
+	return (n + 4095u) & ~(uint64_t)4095u;
+}
+
+static void layout(uint32_t cap, uint32_t stride, uint64_t *values_off,
+		   uint64_t *file_size)
+{
+	*values_off = MMDS__CNT_META_OFF +
+		      round_page((uint64_t)cap * MMDS__CNT_RECORD_SIZE);
+	*file_size = *values_off + round_page((uint64_t)cap * stride);
+}
+
+/* ---- text validation ----------------------------------------------------- */
+
+/* 1 if s[0..len) is valid UTF-8 (no overlongs, surrogates, or code points
+ * beyond U+10FFFF) without control characters. */
+static int text_ok(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned b = p[i], n, cp, min;
+
+		if (b < 0x80) {
+			if (b < 0x20 || b == 0x7f)
+				return 0;
+			i++;
+			continue;
+		}
+		if ((b & 0xe0) == 0xc0)
+			n = 1, cp = b & 0x1f, min = 0x80;
+		else if ((b & 0xf0) == 0xe0)
+			n = 2, cp = b & 0x0f, min = 0x800;
+		else if ((b & 0xf8) == 0xf0)
+			n = 3, cp = b & 0x07, min = 0x10000;
+		else
+			return 0;
+		if (len - i <= n)
+			return 0;
+		for (unsigned k = 1; k <= n; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		if (cp >= 0x80 && cp < 0xa0) /* C1 controls */
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+/* ---- open ---------------------------------------------------------------- */
+
+static int check_layout(mmds_counters *c)
+{
+	unsigned char page[sizeof(struct mmds__fmt_header)];
+	struct mmds__fmt_header h;
+	struct mmds__cnt_params p;
+	uint64_t size = mmds_map_size(c->map), values_off, file_size;
+	int err;
+
+	if (size < MMDS__FMT_HEADER_SIZE)
+		return -EBADMSG;
+	err = mmds_map_read(c->map, 0, page, sizeof(page));
+	if (err < 0)
+		return err;
+	err = mmds__fmt_check(page, size, MMDS__MAGIC_COUNTERS,
+			      MMDS__CNT_VERSION, &h);
+	if (err < 0)
+		return err;
+	if (h.params_size < sizeof(p))
+		return -EBADMSG;
+	memcpy(&p, h.params, sizeof(p));
+	if (p.capacity == 0 || p.capacity > MMDS_COUNTERS_MAX_CAPACITY ||
+	    p.record_size != MMDS__CNT_RECORD_SIZE ||
+	    (p.stride != 8 && p.stride != MMDS__FMT_CACHELINE) ||
+	    p.label_max != MMDS_COUNTERS_LABEL_MAX ||
+	    p.help_max != MMDS_COUNTERS_HELP_MAX ||
+	    p.meta_off != MMDS__CNT_META_OFF ||
+	    ((h.flags & MMDS__CNT_FLAG_PACKED) != 0) != (p.stride == 8) ||
+	    (h.flags & ~MMDS__CNT_FLAG_PACKED) != 0)
+		return -EBADMSG;
+	layout(p.capacity, p.stride, &values_off, &file_size);
+	if (p.values_off != values_off || p.file_size != file_size ||
+	    size < file_size)
+		return -EBADMSG;
+	c->cap = p.capacity;
+	c->stride = p.stride;
+	c->grace_ms = p.grace_ms;
+	c->values_off = values_off;
+	c->file_size = size;
+	c->created_ns = h.created_ns;
+	return 0;
+}
+
+/* Build a complete file under a temporary name and link it into place, so
+ * no opener ever sees it half-made.  0, -EEXIST (someone else's is there),
+ * or an error. */
+static int create_file(const char *path, const mmds_counters_opts *o)
+{
+	struct mmds__cnt_params p = { 0 };
+	struct mmds__fmt_header h;
+	mmds_map *m = NULL;
+	size_t plen = strlen(path);
+	char *tmp = malloc(plen + 16);
+	int fd, err;
+
+	if (tmp == NULL)
+		return -ENOMEM;
+	memcpy(tmp, path, plen);
+	memcpy(tmp + plen, ".tmp.XXXXXX", 12);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		free(tmp);
+		return err;
+	}
+	p.capacity = o->capacity ? o->capacity : MMDS_COUNTERS_DEFAULT_CAPACITY;
+	p.record_size = MMDS__CNT_RECORD_SIZE;
+	p.stride = (o->flags & MMDS_COUNTERS_PACKED) ? 8 : MMDS__FMT_CACHELINE;
+	p.label_max = MMDS_COUNTERS_LABEL_MAX;
+	p.help_max = MMDS_COUNTERS_HELP_MAX;
+	p.grace_ms = o->grace_ms ? o->grace_ms : MMDS_COUNTERS_DEFAULT_GRACE_MS;
+	p.meta_off = MMDS__CNT_META_OFF;
+	layout(p.capacity, p.stride, &p.values_off, &p.file_size);
+	err = fchmod(fd, o->mode ? o->mode : 0600) < 0 ? -errno : 0;
+	if (err == 0)
+		err = mmds__fmt_init(&h, MMDS__MAGIC_COUNTERS, MMDS__CNT_VERSION,
+				     (o->flags & MMDS_COUNTERS_PACKED) ?
+					     MMDS__CNT_FLAG_PACKED : 0,
+				     &p, sizeof(p));
+	if (err == 0)
+		err = mmds_map_open_fd(&m, fd,
+				       &(mmds_map_opts){ .size = p.file_size });
+	if (err == 0)
+		err = mmds_map_write(m, 0, &h, sizeof(h));
+	if (err == 0 && link(tmp, path) < 0)
+		err = -errno;
+	mmds_map_close(m);
+	close(fd);
+	unlink(tmp);
+	free(tmp);
+	return err;
+}
+
+int mmds_counters_open(mmds_counters **out, const char *path,
+		       const mmds_counters_opts *opts)
+{
+	static const mmds_counters_opts none;
+	const mmds_counters_opts *o = opts ? opts : &none;
+	const unsigned known = MMDS_COUNTERS_CREATE | MMDS_COUNTERS_EXCL |
+			       MMDS_COUNTERS_PACKED | MMDS_COUNTERS_READONLY;
+	mmds_counters *c;
+	int ro, err;
+
+	if (out)
+		*out = NULL;
+	if (out == NULL || path == NULL || (o->flags & ~known) ||
+	    o->capacity > MMDS_COUNTERS_MAX_CAPACITY ||
+	    ((o->flags & MMDS_COUNTERS_EXCL) &&
+	     !(o->flags & MMDS_COUNTERS_CREATE)) ||
+	    ((o->flags & MMDS_COUNTERS_CREATE) &&
+	     (o->flags & MMDS_COUNTERS_READONLY)))
+		return -EINVAL;
+	ro = (o->flags & MMDS_COUNTERS_READONLY) != 0;
+	if (o->flags & MMDS_COUNTERS_EXCL) {
+		err = create_file(path, o);
+		if (err < 0)
+			return err;
+	}
+	pthread_once(&atfork_once, register_atfork);
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	c->readonly = ro;
+	for (int tries = 0;; tries++) {
+		err = mmds_map_open(&c->map, path,
+				    &(mmds_map_opts){ .access = ro ? MMDS_READ :
+								     MMDS_RDWR });
+		if (err != -ENOENT || !(o->flags & MMDS_COUNTERS_CREATE) ||
+		    tries > 3)
+			break;
+		err = create_file(path, o);
+		if (err < 0 && err != -EEXIST)
+			break;
+	}
+	if (err == 0) {
+		c->base = mmds_map_data(c->map);
+		err = check_layout(c);
+	}
+	if (err < 0) {
+		mmds_map_close(c->map);
+		free(c);
+		return err;
+	}
+	*out = c;
+	return 0;
+}
+
+int mmds_counters_close(mmds_counters *c)
+{
+	int err;
+
+	if (c == NULL)
+		return 0;
+	err = mmds_map_close(c->map);
+	free(c);
+	return err;
+}
+
+int mmds_counters_sync(mmds_counters *c)
+{
+	if (c == NULL)
+		return -EINVAL;
+	return mmds_map_sync(c->map, MMDS_SYNC_DURABLE);
+}
+
+/* ---- the allocation lock ------------------------------------------------- */
+
+/* The lock word is pid << 32 | (the process's start time in clock ticks
+ * since boot, low 32 bits, from /proc/PID/stat; 0 without /proc), so a
+ * holder whose pid now names another process is known to be gone. */
+
+/* Start time of pid, 0 if unknown, UINT32_MAX if pid does not exist. */
+static uint32_t start_time_of(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long t = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? UINT32_MAX : 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	/* field 22; the command name (field 2) may hold spaces and ')' */
+	p = strrchr(buf, ')');
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (p == NULL || sscanf(p + 1, "%llu", &t) != 1)
+		return 0;
+	return (uint32_t)t;
+}
+
+static int holder_gone(uint64_t holder)
+{
+	pid_t pid = (pid_t)(holder >> 32);
+	uint32_t start = (uint32_t)holder, now;
+
+	if (pid <= 0)
+		return 0;
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return 1;
+	now = start_time_of(pid);
+	return now == UINT32_MAX || (start != 0 && now != 0 && now != start);
+}
+
+static _Atomic uint64_t my_lock_word; /* this process's, 0 until known */
+
+static void reset_lock_word_in_child(void)
+{
+	atomic_store(&my_lock_word, 0);
+}
+
+static uint64_t lock_word(void)
+{
+	uint64_t w = atomic_load_explicit(&my_lock_word, memory_order_relaxed);
+	pid_t me;
+
+	if (w != 0)
+		return w;
+	me = getpid();
+	w = (uint64_t)(uint32_t)me << 32 | start_time_of(me);
+	atomic_store_explicit(&my_lock_word, w, memory_order_relaxed);
+	return w;
+}
+
+static int lock_alloc(mmds_counters *c)
+{
+	uint64_t me = lock_word();
+	uint64_t deadline = mono_ns() + LOCK_TIMEOUT_NS;
+
+	for (;;) {
+		uint64_t holder = 0;
+		int rc = mmds_map_cas64(c->map, MMDS__CNT_LOCK_OFF, &holder, me);
+
+		if (rc != 0)
+			return rc < 0 ? rc : 0;
+		/* A dead holder's lock is taken over (its half-made record is
+		 * RESERVED, which the next allocation reclaims). */
+		if (holder >> 32 != me >> 32 && holder_gone(holder)) {
+			rc = mmds_map_cas64(c->map, MMDS__CNT_LOCK_OFF, &holder,
+					    me);
+			if (rc != 0)
+				return rc < 0 ? rc : 0;
+			continue;
+		}
+		if (mono_ns() > deadline)
+			return -ETIMEDOUT;
+		nanosleep(&(struct timespec){ .tv_nsec = 20000 }, NULL);
+	}
+}
+
+static void unlock_alloc(mmds_counters *c)
+{
+	mmds_map_store64(c->map, MMDS__CNT_LOCK_OFF, 0);
+}
+
+/* ---- reading records ----------------------------------------------------- */
+
+/* A head record's stripe count, or 0 if it is impossible. */
+static uint32_t stripes_of(const mmds_counters *c, uint32_t id, uint32_t s)
+{
+
+	if (s == 0 || s > MMDS_COUNTERS_MAX_STRIPES || s > c->cap - id)
+		return 0;
+	return s;
+}
+
+/* Read record id whole: 0, -ENOENT (not an allocated counter), -EBADMSG
+ * (impossible metadata), -EAGAIN (it changed while read). */
+static int read_entry(const mmds_counters *c, uint32_t id,
+		      mmds_counter_info *out)
+{
+	const struct mmds__cnt_record *r = rec(c, id);
+	struct mmds__cnt_record img;
+	uint64_t s1 = load_state(r), s2, sum = 0;
+	uint32_t stripes, kind, len;
+
+	if (STATE(s1) != MMDS__CNT_ACTIVE)
+		return -ENOENT;
+	rec_load(r, &img);
+	kind = img.kind;
+	stripes = stripes_of(c, id, img.stripes);
+	len = img.label_len;
+	memcpy(out->label, img.label, sizeof(out->label));
+	memcpy(out->help, img.help, sizeof(out->help));
+	for (uint32_t k = 0; k < stripes; k++)
+		sum += atomic_load_explicit(val(c, id + k), memory_order_relaxed);
+	atomic_thread_fence(memory_order_acquire);
+	s2 = atomic_load_explicit((_Atomic uint64_t *)(uintptr_t)&r->state,
+				  memory_order_relaxed);
+	if (s1 != s2)
+		return -EAGAIN;
+	if ((kind != MMDS_COUNTER && kind != MMDS_GAUGE) || stripes == 0 ||
+	    len == 0 || len >= MMDS_COUNTERS_LABEL_MAX ||
+	    memchr(out->label, 0, sizeof(out->label)) !=
+		    (void *)(out->label + len) ||
+	    !text_ok(out->label, len))
+		return -EBADMSG;
+	{
+		const char *nul = memchr(out->help, 0, sizeof(out->help));
+
+		if (nul == NULL || !text_ok(out->help, (size_t)(nul - out->help)))
+			return -EBADMSG;
+	}
+	out->id = (int)id;
+	out->kind = kind;
+	out->stripes = stripes;
+	out->generation = GEN(s1);
+	out->value = sum;
+	return 0;
+}
+
+static int read_entry_retry(const mmds_counters *c, uint32_t id,
+			    mmds_counter_info *out)
+{
+	int err = -EAGAIN;
+
+	for (int i = 0; i < 100 && err == -EAGAIN; i++)
+		err = read_entry(c, id, out);
+	return err == -EAGAIN ? -ENOENT : err;
+}
+
+/* ---- allocation ---------------------------------------------------------- */
+
+struct alloc_args {
+	mmds_counters *c;
+	const char *label;
+	size_t len;
+	const char *help;
+	size_t help_len;
+	unsigned kind;
+	uint32_t stripes;
+};
+
+static int reusable(const mmds_counters *c, const struct mmds__cnt_record *r,
+		    uint64_t now)
+{
+	uint64_t w = load_state(r), grace;
+
+	switch (STATE(w)) {
+	case MMDS__CNT_FREE:
+	case MMDS__CNT_RESERVED: /* left by a dead lock holder: we hold it */
+		return 1;
+	case MMDS__CNT_FREED:
+		if (c->grace_ms == UINT32_MAX)
+			return 0;
+		grace = (uint64_t)c->grace_ms * 1000000u;
+		/* A clock set back makes the slot reusable too early at
+		 * worst by the step: prefer that to never. */
+		return now < r->free_ns || now - r->free_ns >= grace;
+	default:
+		return 0;
+	}
+}
+
+/* Write the counter a at ids cand.. (all reusable; the lock is held) and
+ * publish it. */
+static void make_counter(const mmds_counters *c, uint32_t cand,
+			 const struct alloc_args *a)
+{
+	struct mmds__cnt_record img;
+
+	for (uint32_t k = 0; k < a->stripes; k++) {
+		struct mmds__cnt_record *r = rec(c, cand + k);
+		uint64_t gen = GEN(load_state(r)) + 1;
+
+		store_state(r, MAKE_STATE(gen, MMDS__CNT_RESERVED),
+			    memory_order_relaxed);
+		atomic_thread_fence(memory_order_release);
+		atomic_store_explicit(val(c, cand + k), 0, memory_order_relaxed);
+		memset(&img, 0, sizeof(img));
+		img.kind = a->kind;
+		img.stripes = a->stripes;
+		img.head = cand;
+		if (k == 0) {
+			img.label_len = (uint32_t)a->len;
+			memcpy(img.label, a->label, a->len);
+			memcpy(img.help, a->help, a->help_len);
+		}
+		rec_store(r, &img);
+	}
+	/* Stripes first, the head last: a reader that sees the head active
+	 * sees every stripe made. */
+	for (uint32_t k = a->stripes; k-- > 0;) {
+		struct mmds__cnt_record *r = rec(c, cand + k);
+		uint64_t gen = GEN(load_state(r));
+
+		store_state(r, MAKE_STATE(gen, k ? MMDS__CNT_STRIPE :
+						   MMDS__CNT_ACTIVE),
+			    memory_order_release);
+	}
+}
+
+static int alloc_locked(void *arg)
+{
+	struct alloc_args *a = arg;
+	mmds_counters *c = a->c;
+	uint64_t now = now_ns();
+	uint32_t run = 0, cand = UINT32_MAX;
+
+	for (uint32_t i = 0; i < c->cap; i++) {
+		struct mmds__cnt_record *r = rec(c, i);
+		uint64_t w = load_state(r);
+
+		if (STATE(w) == MMDS__CNT_ACTIVE && r->label_len == a->len &&
+		    memcmp(r->label, a->label, a->len) == 0 &&
+		    r->label[a->len] == 0) {
+			if (r->kind != a->kind || r->stripes != a->stripes)
+				return -EEXIST;
+			return (int)i;
+		}
+		if (cand != UINT32_MAX)
+			continue;
+		run = reusable(c, r, now) ? run + 1 : 0;
+		if (run == a->stripes)
+			cand = i + 1 - a->stripes;
+	}
+	if (cand == UINT32_MAX)
+		return -ENOSPC;
+	make_counter(c, cand, a);
+	return (int)cand;
+}
+
+int mmds_counters_alloc(mmds_counters *c, const char *label,
+			const mmds_counter_def *def)
+{
+	static const mmds_counter_def none;
+	const mmds_counter_def *d = def ? def : &none;
+	struct alloc_args a;
+	int rc;
+
+	if (c == NULL || label == NULL)
+		return -EINVAL;
+	a.c = c;
+	a.label = label;
+	a.len = strnlen(label, MMDS_COUNTERS_LABEL_MAX);
+	a.help = d->help ? d->help : "";
+	a.help_len = strnlen(a.help, MMDS_COUNTERS_HELP_MAX);
+	a.kind = d->kind ? d->kind : MMDS_COUNTER;
+	a.stripes = d->stripes ? d->stripes : 1;
+	if (a.len == 0 || a.len >= MMDS_COUNTERS_LABEL_MAX ||
+	    !text_ok(label, a.len) || a.help_len >= MMDS_COUNTERS_HELP_MAX ||
+	    !text_ok(a.help, a.help_len) ||
+	    (a.kind != MMDS_COUNTER && a.kind != MMDS_GAUGE) ||
+	    a.stripes > MMDS_COUNTERS_MAX_STRIPES ||
+	    (a.stripes > 1 && c->stride != MMDS__FMT_CACHELINE))
+		return -EINVAL;
+	if (c->readonly)
+		return -EACCES;
+	rc = lock_alloc(c);
+	if (rc < 0)
+		return rc;
+	rc = mmds_guard_run(alloc_locked, &a);
+	unlock_alloc(c);
+	return rc;
+}
+
+struct find_args {
+	mmds_counters *c;
+	const char *label;
+	size_t len;
+};
+
+static int find_fn(void *arg)
+{
+	struct find_args *a = arg;
+	mmds_counter_info info;
+
+	for (uint32_t i = 0; i < a->c->cap; i++) {
+		const struct mmds__cnt_record *r = rec(a->c, i);
+
+		if (STATE(load_state(r)) != MMDS__CNT_ACTIVE)
+			continue;
+		if (read_entry_retry(a->c, i, &info) == 0 &&
+		    memcmp(info.label, a->label, a->len + 1) == 0)
+			return (int)i;
+	}
+	return -ENOENT;
+}
+
+int mmds_counters_find(mmds_counters *c, const char *label)
+{
+	struct find_args a = { c, label, 0 };
+
+	if (c == NULL || label == NULL)
+		return -EINVAL;
+	a.len = strnlen(label, MMDS_COUNTERS_LABEL_MAX);
+	if (a.len == 0 || a.len >= MMDS_COUNTERS_LABEL_MAX)
+		return -ENOENT;
+	return mmds_guard_run(find_fn, &a);
+}
+
+struct free_args {
+	mmds_counters *c;
+	uint32_t id;
+};
+
+static int free_locked(void *arg)
+{
+	struct free_args *a = arg;
+	mmds_counters *c = a->c;
+	struct mmds__cnt_record *r = rec(c, a->id);
+	uint64_t w = load_state(r), now = now_ns();
+	struct mmds__cnt_record img;
+	uint32_t stripes;
+
+	if (STATE(w) != MMDS__CNT_ACTIVE)
+		return -ENOENT;
+	stripes = stripes_of(c, a->id, rec_stripes(r));
+	if (stripes == 0)
+		stripes = 1;
+	/* The head first: readers stop seeing the counter before its
+	 * stripes change. */
+	for (uint32_t k = 0; k < stripes; k++) {
+		struct mmds__cnt_record *s = rec(c, a->id + k);
+		uint64_t sw = load_state(s);
+
+		if (k > 0 && (STATE(sw) != MMDS__CNT_STRIPE || s->head != a->id))
+			break;
+		rec_load(s, &img);
+		img.free_ns = now;
+		rec_store(s, &img);
+		store_state(s, MAKE_STATE(GEN(sw), MMDS__CNT_FREED),
+			    memory_order_release);
+	}
+	return 0;
+}
+
+int mmds_counters_free(mmds_counters *c, int id)
+{
+	struct free_args a;
+	int rc;
+
+	if (c == NULL || id < 0 || (uint32_t)id >= c->cap)
+		return -EINVAL;
+	if (c->readonly)
+		return -EACCES;
+	a.c = c;
+	a.id = (uint32_t)id;
+	rc = lock_alloc(c);
+	if (rc < 0)
+		return rc;
+	rc = mmds_guard_run(free_locked, &a);
+	unlock_alloc(c);
+	return rc;
+}
+
+/* ---- operations ---------------------------------------------------------- */
+
+enum op { OP_ADD, OP_SUB, OP_GET, OP_SET, OP_XCHG, OP_CAS, OP_AND, OP_OR,
+	  OP_XOR };
+
+struct op_args {
+	mmds_counters *c;
+	uint32_t id;
+	enum op op;
+	uint64_t v;
+	uint64_t *out; /* old value, get's value, cas's expected */
+};
+
+static int op_fn(void *arg)
+{
+	struct op_args *a = arg;
+	const mmds_counters *c = a->c;
+	const struct mmds__cnt_record *r = rec(c, a->id);
+	uint32_t stripes;
+	_Atomic uint64_t *p;
+	uint64_t prev = 0;
+
+	if (STATE(load_state(r)) != MMDS__CNT_ACTIVE)
+		return -ENOENT;
+	stripes = stripes_of(c, a->id, rec_stripes(r));
+	if (stripes == 0)
+		return -EBADMSG;
+	p = val(c, a->id);
+	if (stripes > 1) {
+		switch (a->op) {
+		case OP_ADD:
+		case OP_SUB:
+			p = val(c, a->id + my_stripe(stripes));
+			break;
+		case OP_GET:
+			for (uint32_t k = 0; k < stripes; k++)
+				prev += atomic_load(val(c, a->id + k));
+			*a->out = prev;
+			return 0;
+		case OP_SET:
+			for (uint32_t k = 1; k < stripes; k++)
+				atomic_store(val(c, a->id + k), 0);
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	switch (a->op) {
+	case OP_ADD: prev = atomic_fetch_add(p, a->v); break;
+	case OP_SUB: prev = atomic_fetch_sub(p, a->v); break;
+	case OP_GET: prev = atomic_load(p); break;
+	case OP_SET: atomic_store(p, a->v); return 0;
+	case OP_XCHG: prev = atomic_exchange(p, a->v); break;
+	case OP_AND: prev = atomic_fetch_and(p, a->v); break;
+	case OP_OR: prev = atomic_fetch_or(p, a->v); break;
+	case OP_XOR: prev = atomic_fetch_xor(p, a->v); break;
+	case OP_CAS:
+		return atomic_compare_exchange_strong(p, a->out, a->v) ? 1 : 0;
+	}
+	if (a->out)
+		*a->out = prev;
+	return 0;
+}
+
+static int run_op(mmds_counters *c, int id, enum op op, uint64_t v,
+		  uint64_t *out)
+{
+	struct op_args a = { c, 0, op, v, out };
+
+	if (c == NULL || id < 0 || (uint32_t)id >= c->cap)
+		return -EINVAL;
+	if (c->readonly && op != OP_GET)
+		return -EACCES;
+	a.id = (uint32_t)id;
+	return mmds_guard_run(op_fn, &a);
+}
+
+int mmds_counters_add(mmds_counters *c, int id, uint64_t v, uint64_t *old)
+{
+	return run_op(c, id, OP_ADD, v, old);
+}
+
+int mmds_counters_sub(mmds_counters *c, int id, uint64_t v, uint64_t *old)
+{
+	return run_op(c, id, OP_SUB, v, old);
+}
+
+int mmds_counters_inc(mmds_counters *c, int id, uint64_t *old)
+{
+	return run_op(c, id, OP_ADD, 1, old);
+}
+
+int mmds_counters_dec(mmds_counters *c, int id, uint64_t *old)
+{
+	return run_op(c, id, OP_SUB, 1, old);
+}
+
+int mmds_counters_get(mmds_counters *c, int id, uint64_t *v)
+{
+	if (v == NULL)
+		return -EINVAL;
+	return run_op(c, id, OP_GET, 0, v);
+}
+
+int mmds_counters_set(mmds_counters *c, int id, uint64_t v)
+{
+	return run_op(c, id, OP_SET, v, NULL);
+}
+
+int mmds_counters_exchange(mmds_counters *c, int id, uint64_t v,
+			   uint64_t *old)
+{
+	return run_op(c, id, OP_XCHG, v, old);
+}
+
+int mmds_counters_cas(mmds_counters *c, int id, uint64_t *expected,
+		      uint64_t desired)
+{
+	if (expected == NULL)
+		return -EINVAL;
+	return run_op(c, id, OP_CAS, desired, expected);
+}
+
+int mmds_counters_and(mmds_counters *c, int id, uint64_t v, uint64_t *old)
+{
+	return run_op(c, id, OP_AND, v, old);
+}
+
+int mmds_counters_or(mmds_counters *c, int id, uint64_t v, uint64_t *old)
+{
+	return run_op(c, id, OP_OR, v, old);
+}
+
+int mmds_counters_xor(mmds_counters *c, int id, uint64_t v, uint64_t *old)
+{
+	return run_op(c, id, OP_XOR, v, old);
+}
+
+int mmds_counters_reset(mmds_counters *c, int id)
+{
+	return run_op(c, id, OP_SET, 0, NULL);
+}
+
+int mmds_counters_reset_all(mmds_counters *c)
+{
+	if (c == NULL)
+		return -EINVAL;
+	for (uint32_t i = 0; i < c->cap; i++) {
+		int err = run_op(c, (int)i, OP_SET, 0, NULL);
+
+		if (err < 0 && err != -ENOENT && err != -EBADMSG)
+			return err;
+	}
+	return 0;
+}
+
+struct slot_args {
+	mmds_counters *c;
+	uint32_t id;
+	uint64_t *slot;
+};
+
+static int slot_fn(void *arg)
+{
+	struct slot_args *a = arg;
+	const struct mmds__cnt_record *r = rec(a->c, a->id);
+	uint32_t stripes;
+
+	if (STATE(load_state(r)) != MMDS__CNT_ACTIVE)
+		return -ENOENT;
+	stripes = stripes_of(a->c, a->id, rec_stripes(r));
+	if (stripes == 0)
+		return -EBADMSG;
+	a->slot = (uint64_t *)(void *)val(a->c, a->id + my_stripe(stripes));
+	return 0;
+}
+
+uint64_t *mmds_counters_slot(mmds_counters *c, int id)
+{
+	struct slot_args a = { c, 0, NULL };
+
+	if (c == NULL || c->readonly || id < 0 || (uint32_t)id >= c->cap)
+		return NULL;
+	a.id = (uint32_t)id;
+	return mmds_guard_run(slot_fn, &a) == 0 ? a.slot : NULL;
+}
+
+/* ---- listing ------------------------------------------------------------- */
+
+struct describe_args {
+	mmds_counters *c;
+	uint32_t id;
+	mmds_counter_info *out;
+};
+
+static int describe_fn(void *arg)
+{
+	struct describe_args *a = arg;
+
+	return read_entry_retry(a->c, a->id, a->out);
+}
+
+int mmds_counters_describe(mmds_counters *c, int id, mmds_counter_info *out)
+{
+	struct describe_args a = { c, 0, out };
+
+	if (c == NULL || out == NULL || id < 0 || (uint32_t)id >= c->cap)
+		return -EINVAL;
+	a.id = (uint32_t)id;
+	return mmds_guard_run(describe_fn, &a);
+}
+
+struct snap_args {
+	mmds_counters *c;
+	mmds_counter_info *out;
+	size_t cap;
+};
+
+static int snap_fn(void *arg)
+{
+	struct snap_args *a = arg;
+	mmds_counter_info tmp;
+	int n = 0;
+
+	for (uint32_t i = 0; i < a->c->cap; i++) {
+		mmds_counter_info *e = (size_t)n < a->cap ? &a->out[n] : &tmp;
+
+		if (read_entry_retry(a->c, i, e) == 0)
+			n++;
+	}
+	return n;
+}
+
+int mmds_counters_snapshot(mmds_counters *c, mmds_counter_info *out,
+			   size_t cap)
+{
+	struct snap_args a = { c, out, cap };
+
+	if (c == NULL || (out == NULL && cap > 0))
+		return -EINVAL;
+	return mmds_guard_run(snap_fn, &a);
+}
+
+static int count_fn(void *arg)
+{
+	const mmds_counters *c = arg;
+	int n = 0;
+
+	for (uint32_t i = 0; i < c->cap; i++) {
+		unsigned s = STATE(load_state(rec(c, i)));
+
+		n += s == MMDS__CNT_ACTIVE || s == MMDS__CNT_STRIPE;
+	}
+	return n;
+}
+
+int mmds_counters_get_stat(mmds_counters *c, mmds_counters_stat *st)
+{
+	int n;
+
+	if (c == NULL || st == NULL)
+		return -EINVAL;
+	n = mmds_guard_run(count_fn, c);
+	if (n < 0)
+		return n;
+	memset(st, 0, sizeof(*st));
+	st->capacity = c->cap;
+	st->used = (uint32_t)n;
+	st->stride = c->stride;
+	st->grace_ms = c->grace_ms;
+	st->file_size = c->file_size;
+	st->created_ns = c->created_ns;
+	return 0;
+}
+
+/* ---- export -------------------------------------------------------------- */
+
+struct named {
+	char name[MMDS_COUNTERS_LABEL_MAX + 32];
+	size_t idx;
+};
+
+/* The metric name of e: the label sanitised, then "_id<ID>" when dup,
+ * then "_total" for a counter. */
+static void metric_name(const mmds_counter_info *e, int dup, char *out)
+{
+	const unsigned char *s = (const unsigned char *)e->label;
+	size_t n = 0;
+
+	if (*s >= '0' && *s <= '9')
+		out[n++] = '_';
+	for (; *s; s++) {
+		unsigned ch = *s;
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '_' || ch == ':')
+			out[n++] = (char)ch;
+		else if ((ch & 0xc0) != 0x80) /* one '_' per code point */
+			out[n++] = '_';
+	}
+	out[n] = 0;
+	if (e->kind == MMDS_COUNTER && n >= 6 &&
+	    strcmp(out + n - 6, "_total") == 0)
+		out[n -= 6] = 0;
+	if (dup)
+		n += (size_t)sprintf(out + n, "_id%d", e->id);
+	if (e->kind == MMDS_COUNTER)
+		memcpy(out + n, "_total", 7);
+}
+
+static int cmp_named(const void *x, const void *y)
+{
+	const struct named *a = x, *b = y;
+	int r = strcmp(a->name, b->name);
+
+	return r ? r : (a->idx > b->idx) - (a->idx < b->idx);
+}
+
+static void prom_text(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\\\", f);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+static void json_text(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+static void print_value(FILE *f, const mmds_counter_info *e)
+{
+	if (e->kind == MMDS_GAUGE)
+		fprintf(f, "%" PRId64, (int64_t)e->value);
+	else
+		fprintf(f, "%" PRIu64, e->value);
+}
+
+int mmds_counters_export(mmds_counters *c, FILE *out, unsigned format)
+{
+	mmds_counter_info *e = NULL;
+	struct named *names = NULL;
+	int n, want = 16;
+
+	if (c == NULL || out == NULL ||
+	    (format != MMDS_COUNTERS_PROMETHEUS && format != MMDS_COUNTERS_JSON))
+		return -EINVAL;
+	for (;;) {
+		mmds_counter_info *bigger = realloc(e, (size_t)want * sizeof(*e));
+
+		if (bigger == NULL) {
+			free(e);
+			return -ENOMEM;
+		}
+		e = bigger;
+		n = mmds_counters_snapshot(c, e, (size_t)want);
+		if (n < 0) {
+			free(e);
+			return n;
+		}
+		if (n <= want)
+			break;
+		want = n + 16;
+	}
+	if (format == MMDS_COUNTERS_JSON) {
+		fputs("{\"counters\":[", out);
+		for (int i = 0; i < n; i++) {
+			fprintf(out, "%s\n{\"id\":%d,\"label\":", i ? "," : "",
+				e[i].id);
+			json_text(out, e[i].label);
+			fprintf(out, ",\"kind\":\"%s\",\"help\":",
+				e[i].kind == MMDS_GAUGE ? "gauge" : "counter");
+			json_text(out, e[i].help);
+			fprintf(out, ",\"stripes\":%" PRIu32 ",\"value\":",
+				e[i].stripes);
+			print_value(out, &e[i]);
+			fputc('}', out);
+		}
+		fputs("\n]}\n", out);
+	} else {
+		names = calloc((size_t)n + 1, sizeof(*names));
+		if (names == NULL) {
+			free(e);
+			return -ENOMEM;
+		}
+		for (int i = 0; i < n; i++) {
+			metric_name(&e[i], 0, names[i].name);
+			names[i].idx = (size_t)i;
+		}
+		/* Two labels may sanitise to one name: the later ids get
+		 * _id<ID> so every metric name stays unique. */
+		qsort(names, (size_t)n, sizeof(*names), cmp_named);
+		for (int i = 1, first = 0; i < n; i++) {
+			if (strcmp(names[i].name, names[first].name) != 0) {
+				first = i;
+				continue;
+			}
+			metric_name(&e[names[i].idx], 1, names[i].name);
+		}
+		for (int i = 0; i < n; i++) {
+			const mmds_counter_info *x = &e[names[i].idx];
+			const char *nm = names[i].name;
+
+			fprintf(out, "# HELP %s ", nm);
+			prom_text(out, x->help[0] ? x->help : x->label);
+			fprintf(out, "\n# TYPE %s %s\n%s ", nm,
+				x->kind == MMDS_GAUGE ? "gauge" : "counter", nm);
+			print_value(out, x);
+			fputc('\n', out);
+		}
+		free(names);
+	}
+	free(e);
+	if (fflush(out) != 0 || ferror(out))
+		return -EIO;
+	return n;
+}
+
+/* ---- emmap's API ---------------------------------------------------------- */
+
+struct open_n_args {
+	mmds_counters *c;
+	uint32_t n;
+};
+
+/* j if label is "counter_<j>" in canonical decimal, else UINT32_MAX. */
+static uint32_t counter_number(const char *label, uint32_t len)
+{
+	uint64_t j = 0;
+
+	if (len <= 8 || len > 18 || memcmp(label, "counter_", 8) != 0 ||
+	    (label[8] == '0' && len > 9))
+		return UINT32_MAX;
+	for (uint32_t i = 8; i < len; i++) {
+		if (label[i] < '0' || label[i] > '9')
+			return UINT32_MAX;
+		j = j * 10 + (uint64_t)(label[i] - '0');
+	}
+	return j < UINT32_MAX ? (uint32_t)j : UINT32_MAX;
+}
+
+/* One pass instead of n allocations: ids 0..n-1 must be free or hold
+ * counter_<id>, and no other id may hold a counter_<j> with j < n. */
+static int open_n_locked(void *arg)
+{
+	struct open_n_args *a = arg;
+	mmds_counters *c = a->c;
+	uint64_t now = now_ns();
+
+	for (uint32_t i = 0; i < c->cap; i++) {
+		const struct mmds__cnt_record *r = rec(c, i);
+		uint64_t w = load_state(r);
+
+		if (STATE(w) == MMDS__CNT_ACTIVE) {
+			uint32_t len = r->label_len,
+				 j = len < MMDS_COUNTERS_LABEL_MAX ?
+					     counter_number(r->label, len) :
+					     UINT32_MAX;
+
+			if (j < a->n && (j != i || r->kind != MMDS_COUNTER ||
+					 r->stripes != 1))
+				return -EEXIST;
+			if (i < a->n && j != i)
+				return -EEXIST;
+		} else if (i < a->n && !reusable(c, r, now)) {
+			return -EEXIST;
+		}
+	}
+	for (uint32_t i = 0; i < a->n; i++) {
+		char label[32];
+		struct alloc_args al = { c, label, 0, "", 0, MMDS_COUNTER, 1 };
+
+		if (STATE(load_state(rec(c, i))) == MMDS__CNT_ACTIVE)
+			continue;
+		al.len = (size_t)snprintf(label, sizeof(label),
+					  "counter_%" PRIu32, i);
+		make_counter(c, i, &al);
+	}
+	return 0;
+}
+
+int mmds_counters_open_n(mmds_counters **out, const char *path, uint32_t n)
+{
+	mmds_counters *c;
+	int err;
+
+	if (out)
+		*out = NULL;
+	if (out == NULL || path == NULL || n == 0 ||
+	    n > MMDS_COUNTERS_MAX_CAPACITY)
+		return -EINVAL;
+	err = mmds_counters_open(&c, path,
+				 &(mmds_counters_opts){
+					 .flags = MMDS_COUNTERS_CREATE,
+					 .capacity = n });
+	if (err < 0)
+		return err;
+	if (c->cap < n)
+		err = -ERANGE;
+	if (err == 0)
+		err = lock_alloc(c);
+	if (err == 0) {
+		struct open_n_args a = { c, n };
+
+		err = mmds_guard_run(open_n_locked, &a);
+		unlock_alloc(c);
+	}
+	if (err < 0) {
+		mmds_counters_close(c);
+		return err;
+	}
+	*out = c;
+	return 0;
+}
