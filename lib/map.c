@@ -1229,6 +1229,17 @@ int mmds_map_sync_range(mmds_map *m, uint64_t off, uint64_t len,
 		err = neg_errno();
 		goto out;
 	}
+#ifdef HAVE_SYNC_FILE_RANGE
+	/* Linux's MS_ASYNC only marks pages dirty, which they already are:
+	 * start the write-back for real, without waiting for it. */
+	if (level == MMDS_SYNC_ASYNC &&
+	    sync_file_range(m->fd, (off_t)(m->offset - m->delta + start),
+			    (off_t)(end - start), SYNC_FILE_RANGE_WRITE) != 0 &&
+	    errno != ESPIPE && errno != EINVAL) {
+		err = neg_errno();
+		goto out;
+	}
+#endif
 	if (level == MMDS_SYNC_DURABLE) {
 		if (fdatasync(m->fd) != 0) {
 			err = neg_errno();
@@ -1236,6 +1247,10 @@ int mmds_map_sync_range(mmds_map *m, uint64_t off, uint64_t len,
 		}
 		if (m->path && atomic_exchange(&m->dir_dirty, false)) {
 			err = fsync_parent(m->path);
+			/* A directory that is gone holds no entry to make
+			 * durable: that is no reason to fail every later sync. */
+			if (err == -ENOENT || err == -ENOTDIR)
+				err = 0;
 			if (err) {
 				atomic_store(&m->dir_dirty, true);
 				goto out;

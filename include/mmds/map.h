@@ -83,11 +83,16 @@ enum mmds_map_flag {
 
 /* Sync levels, named for what they guarantee. */
 enum mmds_sync_level {
-	/* msync(MS_ASYNC): write-back is scheduled; returns at once.  Gives no
-	 * guarantee against power loss. */
+	/* Start writing the range's dirty pages back and return at once
+	 * (msync(MS_ASYNC), and on Linux, where that alone does nothing,
+	 * sync_file_range(SYNC_FILE_RANGE_WRITE)).  No guarantee against power
+	 * loss. */
 	MMDS_SYNC_ASYNC = 1,
 	/* msync(MS_SYNC): the range's dirty pages are written to the file and
-	 * the call waits for the write; the device may still cache them. */
+	 * the call waits for the write.  POSIX promises no more (the device
+	 * may still cache them); Linux also flushes the device's cache for the
+	 * range on most file systems, but not the file's size or directory
+	 * entry. */
 	MMDS_SYNC_SYNC = 2,
 	/* MS_SYNC then fdatasync(): the data, and the file size, are on stable
 	 * storage; after a create or resize the parent directory is fsynced too,

@@ -2297,6 +2297,29 @@ START_TEST(test_sync_levels_put_data_in_file)
 }
 END_TEST
 
+/* Once the file and its directory are gone there is no entry to make
+ * durable: the durable sync still succeeds, every time. */
+START_TEST(test_durable_sync_after_directory_removed_succeeds)
+{
+	char dir[4096], file[sizeof(dir) + 8];
+	mmds_map *m = NULL;
+
+	snprintf(dir, sizeof(dir), "%s", t_path("d"));
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	snprintf(file, sizeof(file), "%s/f", dir);
+	ck_assert_int_eq(mmds_map_open(&m, file, &(mmds_map_opts){
+				.flags = MMDS_MAP_CREATE, .size = 4096 }), 0);
+	ck_assert_int_eq(mmds_map_write(m, 0, "x", 1), 0);
+	ck_assert_int_eq(unlink(file), 0);
+	ck_assert_int_eq(rmdir(dir), 0);
+	ck_assert_int_eq(mmds_map_sync(m, MMDS_SYNC_DURABLE), 0);
+	ck_assert_int_eq(mmds_map_resize(m, 8192), 0);
+	ck_assert_int_eq(mmds_map_sync(m, MMDS_SYNC_DURABLE), 0);
+	ck_assert_int_eq(mmds_map_sync(m, MMDS_SYNC_DURABLE), 0);
+	ck_assert_int_eq(mmds_map_close(m), 0);
+}
+END_TEST
+
 START_TEST(test_sync_bad_level_is_einval)
 {
 	const char *p = make_file("f", 4096);
@@ -3061,6 +3084,7 @@ Suite *map_suite(void)
 	tc = tcase(s, "sync", 20);
 	tcase_add_test(tc, test_sync_levels_put_data_in_file);
 	tcase_add_test(tc, test_sync_bad_level_is_einval);
+	tcase_add_test(tc, test_durable_sync_after_directory_removed_succeeds);
 	tcase_add_test(tc, test_sync_range_out_of_range_is_erange);
 	tcase_add_test(tc, test_sync_private_and_anonymous_return_zero);
 
