@@ -478,7 +478,8 @@ static int list_segments(mmds_log *L, uint64_t **out, size_t *n)
 		free(v);
 		return rc;
 	}
-	qsort(v, cnt, sizeof(*v), cmp_u64);
+	if (cnt > 1)
+		qsort(v, cnt, sizeof(*v), cmp_u64);
 	*out = v;
 	*n = cnt;
 	return 0;
