@@ -1532,21 +1532,27 @@ static int seg_reach(mmds_log *L, struct seg *s, int *has, uint64_t k)
 		seg_unmap(s);
 		*has = 0;
 	}
-	rc = seg_open(L, k, 0, s);
-	if (rc == 0) {
-		*has = 1;
-		return 0;
+	for (int tries = 0;; tries++) {
+		rc = seg_open(L, k, 0, s);
+		if (rc == 0) {
+			*has = 1;
+			return 0;
+		}
+		if (rc != -ENOENT)
+			return rc;
+		rc = list_segments(L, &v, &n);
+		if (rc)
+			return rc;
+		rc = n == 0 || k < v[0] ? -ENOENT : k > v[n - 1] ? -EAGAIN : -EBADMSG;
+		if (n && k < v[0] && L->writer == 0)
+			atomic_store_explicit(&L->first, v[0] * L->dsize,
+					      memory_order_relaxed);
+		free(v);
+		/* -EBADMSG may be the segment appearing between the open and
+		 * the listing: look again before calling it a gap */
+		if (rc != -EBADMSG || tries == 2)
+			return rc;
 	}
-	if (rc != -ENOENT)
-		return rc;
-	rc = list_segments(L, &v, &n);
-	if (rc)
-		return rc;
-	rc = n == 0 || k < v[0] ? -ENOENT : k > v[n - 1] ? -EAGAIN : -EBADMSG;
-	if (n && k < v[0] && L->writer == 0)
-		atomic_store_explicit(&L->first, v[0] * L->dsize, memory_order_relaxed);
-	free(v);
-	return rc;
 }
 
 /* Read the record at *pos (skipping padding and aborted records), using

@@ -485,6 +485,8 @@ START_TEST(test_threads_append_while_other_process_follows)
 				T_CHILD_ASSERT(rc == 0);
 				continue;
 			}
+			if (rc != 0)
+				fprintf(stderr, "next = %d at %llu\n", rc, (unsigned long long)mmds_log_iter_lsn(it));
 			T_CHILD_ASSERT(rc == 0);
 			T_CHILD_ASSERT(rec.lsn >= last);
 			last = rec.lsn;
