@@ -89,6 +89,8 @@ struct mmds_log {
 	_Atomic uint64_t tail;   /* next LSN to reserve, | TAIL_ROLL (acq/rel) */
 	_Atomic uint64_t durable; /* (acq/rel) */
 	_Atomic uint64_t first;  /* oldest kept LSN (relaxed) */
+	_Atomic uint64_t pub;    /* a record boundary below which everything
+	                            is committed: where walks start (relaxed) */
 	_Atomic int dir_dirty;   /* a segment was created or deleted */
 	uint64_t idx0;           /* segment index of table entry 0 */
 	/* Segment table: entries are set (release) before the tail enters
@@ -796,12 +798,21 @@ static uint64_t published_end(mmds_log *L)
 {
 	uint64_t from = atomic_load_explicit(&L->durable, memory_order_acquire);
 	uint64_t first = atomic_load_explicit(&L->first, memory_order_relaxed);
+	uint64_t pub = atomic_load_explicit(&L->pub, memory_order_relaxed);
+	uint64_t end;
 
 	if (from < first)
 		from = first;
-	return walk_committed(L, from,
-			      atomic_load_explicit(&L->tail, memory_order_acquire) &
-				      ~TAIL_ROLL);
+	if (from < pub)
+		from = pub;
+	end = walk_committed(L, from,
+			     atomic_load_explicit(&L->tail, memory_order_acquire) &
+				     ~TAIL_ROLL);
+	while (pub < end && !atomic_compare_exchange_weak_explicit(
+				    &L->pub, &pub, end, memory_order_relaxed,
+				    memory_order_relaxed))
+		;
+	return end;
 }
 
 static int sync_range(mmds_log *L, uint64_t from, uint64_t to)
@@ -1116,6 +1127,7 @@ static int recover(mmds_log *L, const uint64_t *idx, size_t n)
 	}
 	rep->end_lsn = pos;
 	atomic_store_explicit(&L->tail, pos, memory_order_release);
+	atomic_store_explicit(&L->pub, pos, memory_order_relaxed);
 	d = hint < pos ? hint : pos;
 	atomic_store_explicit(&L->durable, d, memory_order_release);
 	if (rep->segments_removed && fsync(L->dirfd) != 0)
