@@ -54,7 +54,11 @@ struct seg_live {
 	/* Everything below it was durable when stored (release; read with
 	 * acquire).  A hint for recovery: it may lag behind. */
 	_Atomic uint64_t durable;
-	uint64_t reserved[7];
+	/* The writer's tail + 1, stored (release) by a clean close and
+	 * cleared by the next writer open: nothing was written beyond it, so
+	 * recovery need not look for stale bytes there.  0: unknown. */
+	_Atomic uint64_t clean_end;
+	uint64_t reserved[6];
 	/* Futex word, on its own cache line: bumped (release) by the writer
 	 * after a commit when waiters != 0. */
 	_Atomic uint32_t seq;
@@ -1096,8 +1100,12 @@ static int recover(mmds_log *L, const uint64_t *idx, size_t n)
 		struct seg *s = seg_get(L, idx[ci]);
 
 		int was_short = s->fsize < L->seg_size;
+		uint64_t clean = atomic_load_explicit(&s->live->clean_end,
+						      memory_order_acquire);
 
-		rep->bytes_cut += zero_tail(L, s, cut);
+		if (!(rep->reason == MMDS_LOG_CUT_UNFINISHED && clean == cut + 1 &&
+		      ci + 1 == n && !was_short))
+			rep->bytes_cut += zero_tail(L, s, cut);
 		if (was_short) {
 			rc = mmds_map_resize(s->map, L->seg_size);
 			if (rc)
@@ -1124,6 +1132,19 @@ static int recover(mmds_log *L, const uint64_t *idx, size_t n)
 		pos = cut;
 	} else if (pos < (idx[n - 1] + 1) * L->dsize) {
 		pos = (idx[n - 1] + 1) * L->dsize; /* unreachable: scan ends a segment */
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct seg *t = seg_get(L, idx[i]);
+
+		/* made durable at once: after a power loss, an old marker
+		 * must not vouch for bytes written since */
+		if (t && atomic_load_explicit(&t->live->clean_end, memory_order_relaxed)) {
+			atomic_store_explicit(&t->live->clean_end, 0,
+					      memory_order_release);
+			rc = mmds_map_sync_range(t->map, 0, HDR, MMDS_SYNC_DURABLE);
+			if (rc)
+				return rc;
+		}
 	}
 	rep->end_lsn = pos;
 	atomic_store_explicit(&L->tail, pos, memory_order_release);
@@ -1309,6 +1330,9 @@ int mmds_log_open(mmds_log **out, const char *dir, const mmds_log_opts *o)
 		rc = s ? random_id(&L->log_id) : -ENOMEM;
 		if (rc == 0)
 			rc = seg_create(L, 0, L->log_id, s);
+		if (rc == 0) /* empty: recovery need not look for stale bytes */
+			atomic_store_explicit(&s->live->clean_end, 1,
+					      memory_order_release);
 		if (rc) {
 			free(s);
 			goto fail;
@@ -1372,6 +1396,15 @@ int mmds_log_close(mmds_log *L)
 
 	if (L == NULL)
 		return 0;
+	if (L->writer && L->dsize) {
+		uint64_t t = atomic_load_explicit(&L->tail, memory_order_acquire) &
+			     ~TAIL_ROLL;
+		struct seg *s = seg_get(L, t / L->dsize);
+
+		if (s)
+			atomic_store_explicit(&s->live->clean_end, t + 1,
+					      memory_order_release);
+	}
 	for (unsigned c = 0; c < CHUNKS; c++) {
 		_Atomic(struct seg *) *ch = atomic_load(&L->chunks[c]);
 
