@@ -163,6 +163,19 @@ static void patch_file(const char *path, off_t off, const void *b, size_t n)
 	close(fd);
 }
 
+/* XOR one byte of a file with mask (never 0): it always changes. */
+static void flip_byte(const char *path, off_t off, unsigned char mask)
+{
+	unsigned char b;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &b, 1, off), 1);
+	b ^= mask;
+	ck_assert_int_eq(pwrite(fd, &b, 1, off), 1);
+	close(fd);
+}
+
 static void copy_dir(const char *from, const char *to)
 {
 	DIR *d = opendir(from);
@@ -734,6 +747,166 @@ START_TEST(test_kill9_during_appends_loses_nothing_published)
 }
 END_TEST
 
+/* Several threads append; kill -9 at random.  After recovery each thread's
+ * records form a prefix of what it wrote (in order, intact), the report
+ * never calls it corruption, and the log stays appendable. */
+struct mt_crash_arg {
+	mmds_log *l;
+	uint32_t id;
+	_Atomic uint64_t *published;
+	uint32_t start;
+};
+
+static void *mt_crash_appender(void *p)
+{
+	struct mt_crash_arg *a = p;
+	unsigned char buf[512];
+
+	for (uint32_t s = a->start;; s++) {
+		size_t n = 8 + len_of(a->id, s, 200);
+
+		fill(buf, n, a->id, s);
+		if (mmds_log_append(a->l, (uint16_t)a->id, buf, n, NULL) != 0)
+			_exit(3);
+		atomic_store(a->published, (uint64_t)s + 1);
+	}
+	return NULL;
+}
+
+START_TEST(test_kill9_with_threads_appending_leaves_per_thread_prefixes)
+{
+	uint64_t iters = test_iterations(200) / 4 + 1;
+	_Atomic uint64_t *pub = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+				     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	uint64_t total = 0;
+	mmds_log *l = create_ok(SEG_SMALL);
+
+	ck_assert_ptr_ne(pub, MAP_FAILED);
+	mmds_log_close(l);
+	srand((unsigned)time(NULL));
+	for (uint64_t it = 0; it < iters; it++) {
+		pid_t pid = t_fork();
+		uint32_t next[MT_THREADS] = { 0 };
+		mmds_log_iter *iter;
+		mmds_log_record rec;
+		mmds_log_report rep;
+		int rc;
+
+		if (pid == 0) {
+			pthread_t th[MT_THREADS];
+			struct mt_crash_arg a[MT_THREADS];
+			mmds_log *c = NULL;
+
+			T_CHILD_ASSERT(mmds_log_open(&c, logdir(), NULL) == 0);
+			for (unsigned i = 0; i < MT_THREADS; i++) {
+				a[i] = (struct mt_crash_arg){ c, i, &pub[i], 0 };
+				pthread_create(&th[i], NULL, mt_crash_appender, &a[i]);
+			}
+			pause();
+			_exit(0);
+		}
+		usleep((useconds_t)(rand() % 4000));
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		l = open_ok(NULL);
+		ck_assert_int_eq(mmds_log_get_report(l, &rep), 0);
+		ck_assert_int_eq(rep.corrupt, 0);
+		ck_assert_int_eq(mmds_log_iter_open(&iter, l, MMDS_LOG_START), 0);
+		while ((rc = mmds_log_iter_next(iter, &rec)) == 0) {
+			uint64_t tag;
+
+			ck_assert_uint_lt(rec.type, MT_THREADS);
+			ck_assert_uint_ge(rec.len, 8);
+			memcpy(&tag, rec.data, 8);
+			ck_assert_uint_eq(tag >> 32, rec.type);
+			ck_assert_uint_eq((uint32_t)tag, next[rec.type]);
+			ck_assert(payload_ok(rec.data, rec.len, rec.type, (uint32_t)tag));
+			next[rec.type]++;
+		}
+		ck_assert_int_eq(rc, -EAGAIN);
+		mmds_log_iter_close(iter);
+		for (unsigned i = 0; i < MT_THREADS; i++) {
+			/* nothing a thread never wrote; at most what it had done */
+			ck_assert_uint_le(next[i], atomic_load(&pub[i]) + 1);
+			total += next[i];
+		}
+		/* the recovered log takes appends after the cut */
+		ck_assert_int_eq(mmds_log_append(l, 0xfffe, "z", 1, NULL), 0);
+		mmds_log_close(l);
+		rm_dir(logdir()); /* each round starts a fresh log: keep it small */
+		l = create_ok(SEG_SMALL);
+		mmds_log_close(l);
+		for (unsigned i = 0; i < MT_THREADS; i++)
+			atomic_store(&pub[i], 0);
+	}
+	ck_assert_uint_gt(total, 0);
+	munmap((void *)pub, 4096);
+}
+END_TEST
+
+/* ---- the tool --------------------------------------------------------------- */
+
+/* Run the mmds tool from the build tree; returns its exit status and the
+ * number of output lines. */
+static int run_tool(const char *args, int *lines, const char *want)
+{
+	char cmd[8192], line[4096];
+	FILE *p;
+	int status, found = want == NULL;
+
+	snprintf(cmd, sizeof(cmd), "./tools/mmds log %s 2>&1", args);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	*lines = 0;
+	while (fgets(line, sizeof(line), p)) {
+		(*lines)++;
+		if (want && strstr(line, want))
+			found = 1;
+	}
+	status = pclose(p);
+	ck_assert_msg(found, "'%s' printed no line with '%s'", cmd, want);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+START_TEST(test_tool_info_verify_dump_tail)
+{
+	mmds_log *l;
+	uint64_t lsns[100];
+	char args[4096];
+	int lines;
+
+	if (access("./tools/mmds", X_OK) != 0)
+		t_skip("./tools/mmds is not built here");
+	l = create_ok(8192);
+	append_range(l, 0, 100, 300, lsns);
+	mmds_log_close(l);
+	snprintf(args, sizeof(args), "info %s", logdir());
+	ck_assert_int_eq(run_tool(args, &lines, "segment size: 8192"), 0);
+	snprintf(args, sizeof(args), "verify %s", logdir());
+	ck_assert_int_eq(run_tool(args, &lines, "records:          100"), 0);
+	snprintf(args, sizeof(args), "dump --json %s", logdir());
+	ck_assert_int_eq(run_tool(args, &lines, "{\"lsn\":0,"), 0);
+	ck_assert_int_eq(lines, 100);
+	snprintf(args, sizeof(args), "tail -n 3 %s", logdir());
+	ck_assert_int_eq(run_tool(args, &lines, NULL), 0);
+	ck_assert_int_eq(lines, 3);
+	/* corrupt a middle record: verify says where and fails */
+	{
+		uint64_t d = 8192 - HDRSZ, k = lsns[50] / d;
+		char want[128];
+
+		flip_byte(seg_path(k * d), (off_t)(HDRSZ + lsns[50] - k * d + 8), 0xee);
+		snprintf(want, sizeof(want), "at LSN %llu", (unsigned long long)lsns[50]);
+		snprintf(args, sizeof(args), "verify %s", logdir());
+		ck_assert_int_eq(run_tool(args, &lines, want), 1);
+		snprintf(args, sizeof(args), "dump %s", logdir());
+		ck_assert_int_eq(run_tool(args, &lines, "corrupt"), 1);
+		ck_assert_int_eq(lines, 51); /* 50 records, then the error */
+	}
+	ck_assert_int_eq(run_tool("frobnicate", &lines, NULL), 2);
+}
+END_TEST
+
 /* ---- corruption ------------------------------------------------------------- */
 
 /* Build a small log of 3 segments of 8 KiB and return the LSNs. */
@@ -843,7 +1016,12 @@ START_TEST(test_torn_last_record_is_cut_as_torn_tail)
 
 	small_log(lsns, 40);
 	uint64_t last = lsns[39] / d;
-	patch_file(seg_path(last * d), (off_t)(HDRSZ + lsns[39] - last * d + 8), &b, 1);
+	off_t off = (off_t)(HDRSZ + lsns[39] - last * d + 8);
+	int fd = open(seg_path(last * d), O_RDONLY);
+	ck_assert_int_eq(pread(fd, &b, 1, off), 1);
+	close(fd);
+	b ^= 0x55; /* a checksum byte: always different */
+	patch_file(seg_path(last * d), off, &b, 1);
 	l = open_ok(NULL);
 	ck_assert_int_eq(mmds_log_get_report(l, &rep), 0);
 	ck_assert_uint_eq(rep.reason, MMDS_LOG_CUT_BAD_CHECKSUM);
@@ -1081,6 +1259,7 @@ Suite *log_suite(void)
 
 	tc = tcase(s, "crash", 120);
 	tcase_add_test(tc, test_kill9_during_appends_loses_nothing_published);
+	tcase_add_test(tc, test_kill9_with_threads_appending_leaves_per_thread_prefixes);
 
 	tc = tcase(s, "corruption", 120);
 	tcase_add_test(tc, test_flipped_byte_in_middle_record_is_ebadmsg_naming_where);
@@ -1089,6 +1268,9 @@ Suite *log_suite(void)
 	tcase_add_test(tc, test_zeroed_segment_header_is_refused_or_cut);
 	tcase_add_test(tc, test_truncating_segments_at_every_offset_recovers_cleanly);
 	tcase_add_test(tc, test_random_byte_flips_never_crash);
+
+	tc = tcase(s, "tool", 30);
+	tcase_add_test(tc, test_tool_info_verify_dump_tail);
 
 	tc = tcase(s, "full_disk", 60);
 	tcase_add_test(tc, test_full_disk_at_rollover_fails_cleanly_and_keeps_records);
