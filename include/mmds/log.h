@@ -111,7 +111,9 @@ typedef struct mmds_log_report {
 } mmds_log_report;
 
 /* A record as a reader sees it.  data points into the mapping and stays
- * valid until the next call on the iterator (or the log, for read). */
+ * valid until the next call on the iterator; reading it faults (SIGBUS) only
+ * if someone truncates the segment file under the map - run such code under
+ * mmds_guard_run() if that can happen. */
 typedef struct mmds_log_record {
 	uint64_t lsn;       /* this record's LSN */
 	uint64_t next_lsn;  /* the LSN just after it */
@@ -195,8 +197,10 @@ MMDS_API int mmds_log_abort(mmds_log *log, mmds_log_reservation *r);
  * mmds_log_sync - make every record that ends at or before lsn durable
  * (UINT64_MAX: everything published so far).  Concurrent callers share one
  * msync+fdatasync (group commit): one leader syncs up to the published end,
- * the others wait for it.  Returns 0, -EACCES on a reader, or the error of
- * msync/fdatasync (-EIO ...).  Thread-safe.
+ * the others wait for it.  A record below lsn still being written by another
+ * thread (or an open reservation) is waited for, so commit or abort
+ * reservations before syncing past them.  Returns 0, -EACCES on a reader,
+ * or the error of msync/fdatasync (-EIO ...).  Thread-safe.
  */
 MMDS_API int mmds_log_sync(mmds_log *log, uint64_t lsn);
 
