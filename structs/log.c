@@ -464,7 +464,7 @@ static int list_segments(mmds_log *L, uint64_t **out, size_t *n)
 		}
 		if (i != 20)
 			continue;
-		if (base % L->dsize != 0) {
+		if (base % L->dsize != 0 || base >= TAIL_ROLL / 2) {
 			rc = -EBADMSG;
 			break;
 		}
