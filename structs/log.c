@@ -1042,7 +1042,6 @@ static int recover(mmds_log *L, const uint64_t *idx, size_t n)
 	atomic_store_explicit(&L->first, idx[0] * L->dsize, memory_order_relaxed);
 	if (hint % 8 || hint < idx[0] * L->dsize || hint > (idx[n - 1] + 1) * L->dsize)
 		hint = idx[0] * L->dsize;
-	rep->scan_from = pos = hint;
 	for (size_t i = 0; i < n; i++) {
 		struct seg *s = calloc(1, sizeof(*s));
 
@@ -1056,6 +1055,12 @@ static int recover(mmds_log *L, const uint64_t *idx, size_t n)
 			free(s);
 			return rc == -EFBIG ? -EBADMSG : rc;
 		}
+	}
+rescan:
+	rep->scan_from = pos = hint;
+	for (size_t i = 0; i < n; i++) {
+		struct seg *s = seg_get(L, idx[i]);
+
 		if ((idx[i] + 1) * L->dsize <= pos || cut != UINT64_MAX)
 			continue;
 		rep->segments_scanned++;
@@ -1075,6 +1080,16 @@ static int recover(mmds_log *L, const uint64_t *idx, size_t n)
 				if (r.flags & REC_PAD)
 					break;
 				continue;
+			}
+			if (hint % L->dsize &&
+			    !(c == 0 && pos == hint &&
+			      atomic_load_explicit(&s->live->clean_end,
+						   memory_order_acquire) == pos + 1)) {
+				/* the hint may not be a record start (it is only a
+				 * hint): scan its whole segment before cutting */
+				hint -= hint % L->dsize;
+				rep->segments_scanned = rep->records_kept = 0;
+				goto rescan;
 			}
 			if (c == 0) {
 				rep->reason = MMDS_LOG_CUT_UNFINISHED;

@@ -920,6 +920,8 @@ static void small_log(uint64_t *lsns, uint32_t n)
 
 /* Opening must be clean: 0 with every served record intact (a prefix of
  * what was written), or -EBADMSG. */
+static uint32_t g_clean_seen; /* records the last open_is_clean served */
+
 static void open_is_clean(unsigned recovery, uint32_t n, int *opened)
 {
 	mmds_log *l = NULL;
@@ -944,6 +946,7 @@ static void open_is_clean(unsigned recovery, uint32_t n, int *opened)
 		}
 		ck_assert_msg(rc == -EAGAIN || rc == -EBADMSG, "next = %d", rc);
 		mmds_log_iter_close(it);
+		g_clean_seen = s;
 		/* the log stays writable */
 		ck_assert_int_eq(mmds_log_append(l, 0xfffe, "z", 1, NULL), 0);
 		mmds_log_close(l);
@@ -1066,6 +1069,31 @@ START_TEST(test_hostile_length_fields_never_read_outside)
 			open_is_clean(MMDS_LOG_RECOVER_TRUNCATE, 40, &opened);
 			ck_assert_int_ge(opened, 1); /* truncate mode always opens */
 		}
+	}
+}
+END_TEST
+
+START_TEST(test_hostile_durable_hint_is_harmless)
+{
+	uint64_t lsns[40];
+	uint64_t d = 8192 - HDRSZ;
+	uint64_t hints[] = { 12345, 8, UINT64_MAX - 7, 0 };
+
+	small_log(lsns, 40);
+	uint64_t last = lsns[39] / d;
+	hints[3] = lsns[20] + 8; /* aligned, inside a record */
+	copy_dir(logdir(), t_path("orig"));
+	for (unsigned i = 0; i < 4; i++) {
+		int opened = 0;
+
+		rm_dir(logdir());
+		copy_dir(t_path("orig"), logdir());
+		for (uint64_t k = 0; k <= last; k++)
+			patch_file(seg_path(k * d), 256, &hints[i], 8);
+		/* the records are fine: a bad hint must not cost any of them */
+		open_is_clean(MMDS_LOG_RECOVER_REFUSE, 40, &opened);
+		ck_assert_int_eq(opened, 1);
+		ck_assert_uint_eq(g_clean_seen, 40);
 	}
 }
 END_TEST
@@ -1266,6 +1294,7 @@ Suite *log_suite(void)
 	tcase_add_test(tc, test_torn_last_record_is_cut_as_torn_tail);
 	tcase_add_test(tc, test_hostile_length_fields_never_read_outside);
 	tcase_add_test(tc, test_zeroed_segment_header_is_refused_or_cut);
+	tcase_add_test(tc, test_hostile_durable_hint_is_harmless);
 	tcase_add_test(tc, test_truncating_segments_at_every_offset_recovers_cleanly);
 	tcase_add_test(tc, test_random_byte_flips_never_crash);
 
