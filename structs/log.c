@@ -622,6 +622,8 @@ static int rollover(mmds_log *L, uint64_t pos)
 			publish(L, cur, pos, (uint32_t)(end - pos - RH), 0, REC_PAD);
 		else
 			seg_wake(cur);
+	} else if (k > 0 && (cur = seg_get(L, k - 1)) != NULL) {
+		seg_wake(cur); /* readers wait on the full segment before it */
 	}
 	return 0;
 }
@@ -1588,13 +1590,16 @@ static int seg_reach(mmds_log *L, struct seg *s, int *has, uint64_t k)
 
 	if (*has && s->index == k)
 		return 0;
-	if (*has) {
-		seg_unmap(s);
-		*has = 0;
-	}
 	for (int tries = 0;; tries++) {
-		rc = seg_open(L, k, 0, s);
+		struct seg t;
+
+		/* the old segment stays mapped until the new one opens: a
+		 * waiter sleeps on it while the next segment is not there */
+		rc = seg_open(L, k, 0, &t);
 		if (rc == 0) {
+			if (*has)
+				seg_unmap(s);
+			*s = t;
 			*has = 1;
 			return 0;
 		}
