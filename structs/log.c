@@ -85,6 +85,8 @@ struct mmds_log {
 	char *dir;
 	int dirfd, lockfd;
 	int writer;
+	pid_t pid;               /* the opener: a forked child's close of an
+	                            inherited handle must not mark the log */
 	unsigned mode, recovery;
 	mmds_flush_policy flush;
 	uint64_t seg_size, dsize, log_id, max_len;
@@ -1307,6 +1309,7 @@ int mmds_log_open(mmds_log **out, const char *dir, const mmds_log_opts *o)
 	L->recovery = o->recovery;
 	L->flush = o->flush;
 	L->writer = !(o->flags & MMDS_LOG_RDONLY);
+	L->pid = getpid();
 	pthread_mutex_init(&L->roll_mu, NULL);
 	pthread_cond_init(&L->roll_cv, NULL);
 	pthread_mutex_init(&L->sync_mu, NULL);
@@ -1413,7 +1416,7 @@ int mmds_log_close(mmds_log *L)
 
 	if (L == NULL)
 		return 0;
-	if (L->writer && L->dsize) {
+	if (L->writer && L->dsize && L->pid == getpid()) {
 		uint64_t t = atomic_load_explicit(&L->tail, memory_order_acquire) &
 			     ~TAIL_ROLL;
 		struct seg *s = seg_get(L, t / L->dsize);

@@ -156,8 +156,10 @@ MMDS_API int mmds_log_open(mmds_log **out, const char *dir,
 /*
  * mmds_log_close - close the handle (NULL is fine).  Does not sync under the
  * manual flush policy: published records survive anyway, call
- * mmds_log_sync() first if they must be durable.  No other call may race
- * with it.  Returns 0 or the first error of unmapping.
+ * mmds_log_sync() first if they must be durable.  A writer records its tail
+ * in the segment's header page (so the next open is quick), unless the
+ * handle was inherited through fork().  No other call may race with it.
+ * Returns 0 or the first error of unmapping.
  */
 MMDS_API int mmds_log_close(mmds_log *log);
 
