@@ -24,7 +24,9 @@
  *
  * Concurrency: one writer process per log (an OFD lock on DIR/lock; a
  * second writer, in this or another process, gets -EBUSY).  Inside it, any
- * number of threads may append, sync and read at once.  Any number of
+ * number of threads may append, sync and read at once.  After fork(), only
+ * one of parent and child may go on appending through the writer handle
+ * (the lock goes with the inherited descriptor, the tail does not).  Any number of
  * read-only handles, in any process, read and follow the tail while the
  * writer runs.  Errors follow <mmds/common.h>.
  */
