@@ -416,6 +416,27 @@ START_TEST(test_reopen_after_clean_close_continues_the_log)
 }
 END_TEST
 
+START_TEST(test_flush_policy_applies_to_segments)
+{
+	mmds_log *l = open_ok(&(mmds_log_opts){
+		.flags = MMDS_LOG_CREATE, .segment_size = SEG_SMALL,
+		.flush = { .mode = MMDS_FLUSH_BYTES, .every = 4096,
+			   .level = MMDS_SYNC_SYNC } });
+	mmds_log_opts bad = { .flush = { .mode = MMDS_FLUSH_BYTES, .every = 0 } };
+	mmds_log *l2 = NULL;
+
+	append_range(l, 0, 600, 200, NULL); /* several rollovers, many flushes */
+	ck_assert_uint_eq(check_all(l, 200), 600);
+	ck_assert_int_eq(mmds_log_close(l), 0);
+	/* an invalid policy is refused by the segment maps */
+	ck_assert_int_lt(mmds_log_open(&l2, logdir(), &bad), 0);
+	ck_assert_ptr_null(l2);
+	l = open_ok(NULL);
+	ck_assert_uint_eq(check_all(l, 200), 600);
+	mmds_log_close(l);
+}
+END_TEST
+
 START_TEST(test_second_writer_is_ebusy_readers_are_fine)
 {
 	mmds_log *l = create_ok(SEG_SMALL), *l2 = NULL, *r;
@@ -1276,6 +1297,7 @@ Suite *log_suite(void)
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_test(tc, test_reopen_after_clean_close_continues_the_log);
 	tcase_add_test(tc, test_second_writer_is_ebusy_readers_are_fine);
+	tcase_add_test(tc, test_flush_policy_applies_to_segments);
 
 	tc = tcase(s, "concurrency", 60);
 	tcase_add_test(tc, test_threads_append_while_other_process_follows);
