@@ -5,5 +5,6 @@
 #include <mmds/common.h>
 #include <mmds/map.h>
 #include <mmds/counters.h>
+#include <mmds/log.h>
 
 #endif /* MMDS_H */

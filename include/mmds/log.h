@@ -1,0 +1,305 @@
+/*
+ * mmds/log.h - layer 2: the append-only log.
+ *
+ * A log is a directory of segment files "<20-digit base LSN>.seg", each of a
+ * fixed size chosen at creation (preallocated, so a full disk fails the
+ * rollover cleanly, never an append in a mapped page).  Each segment starts
+ * with the 4096-byte common header page; records follow, 8-byte aligned.
+ *
+ * LSN: the byte position of a record in the log's data stream.  Segment k
+ * holds LSNs [k * D, (k + 1) * D) where D = segment_size - 4096, at file
+ * offset 4096 + (lsn - k * D), so reading by LSN is O(1).  LSNs grow
+ * monotonically but not by one: the next record's LSN is
+ * lsn + 16 + round_up(len, 8) (mmds_log_record.next_lsn), or the next
+ * segment's base when a record did not fit in the rest of a segment.
+ *
+ * Durability words: a record is *published* when mmds_log_append() (or
+ * mmds_log_commit()) returns and every record before it is committed too:
+ * readers in any process see it and it survives kill -9 of the writer.  It
+ * is *durable* (survives power loss) once mmds_log_sync() covering it has
+ * returned.  With several appending threads, a record whose earlier
+ * neighbour is still being written is committed but not yet published; if
+ * the process dies in between, recovery cuts the log at the unfinished
+ * record, and the later ones go with it.
+ *
+ * Concurrency: one writer process per log (an OFD lock on DIR/lock; a
+ * second writer, in this or another process, gets -EBUSY).  Inside it, any
+ * number of threads may append, sync and read at once.  After fork(), only
+ * one of parent and child may go on appending through the writer handle
+ * (the lock goes with the inherited descriptor, the tail does not).  Any number of
+ * read-only handles, in any process, read and follow the tail while the
+ * writer runs.  Errors follow <mmds/common.h>.
+ */
+#ifndef MMDS_LOG_H
+#define MMDS_LOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <mmds/common.h>
+#include <mmds/map.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mmds_log mmds_log;
+typedef struct mmds_log_iter mmds_log_iter;
+
+/* Open flags (mmds_log_opts.flags). */
+enum mmds_log_flag {
+	MMDS_LOG_CREATE = 1u << 0, /* create the directory and first segment
+	                              if there is no log yet */
+	MMDS_LOG_RDONLY = 1u << 1  /* a reader: no lock, no recovery, no
+	                              writes; many may run beside the writer */
+};
+
+/* What recovery does with a corrupt record that valid records follow. */
+enum mmds_log_recovery {
+	MMDS_LOG_RECOVER_REFUSE = 0,   /* default: the open fails with
+	                                  -EBADMSG; the report says where */
+	MMDS_LOG_RECOVER_TRUNCATE = 1  /* cut the log at the first bad record
+	                                  (everything after it is lost) */
+};
+
+typedef struct mmds_log_opts {
+	unsigned flags;         /* enum mmds_log_flag bits */
+	unsigned mode;          /* permissions of created files; 0 = 0600 */
+	uint64_t segment_size;  /* bytes per segment file, for a new log only
+	                           (an existing log keeps its own); a multiple
+	                           of the page size, >= 16 KiB, <= 2^40;
+	                           0 = MMDS_LOG_DEFAULT_SEGMENT */
+	unsigned recovery;      /* enum mmds_log_recovery */
+	mmds_flush_policy flush; /* layer-1 flush policy of the writer's
+	                           segment maps; default manual */
+} mmds_log_opts;
+
+#define MMDS_LOG_DEFAULT_SEGMENT ((uint64_t)64 << 20)
+/* Bytes of framing per record (the header). */
+#define MMDS_LOG_RECORD_HEADER 16u
+
+/* Why recovery cut the log (mmds_log_report.reason). */
+enum mmds_log_cut {
+	MMDS_LOG_CUT_NONE = 0,     /* nothing cut */
+	MMDS_LOG_CUT_UNFINISHED,   /* a record never committed (header zero)
+	                              while bytes follow it: a torn tail */
+	MMDS_LOG_CUT_BAD_HEADER,   /* impossible length or flags */
+	MMDS_LOG_CUT_BAD_CHECKSUM, /* the checksum does not match */
+	MMDS_LOG_CUT_SHORT_FILE,   /* the segment file is shorter than its size */
+	MMDS_LOG_CUT_BAD_SEGMENT   /* a segment's header page is invalid, or a
+	                              segment is missing */
+};
+
+/*
+ * The recovery report: what the writer's open found and did.  Also filled by
+ * mmds_log_verify().  bad_segment/bad_offset name the first bad record found
+ * (segment base LSN and byte offset in that segment's file); valid when
+ * reason != MMDS_LOG_CUT_NONE.
+ */
+typedef struct mmds_log_report {
+	uint64_t scan_from;        /* LSN where the scan started */
+	uint64_t segments_scanned;
+	uint64_t records_kept;     /* valid records scanned and kept */
+	uint64_t end_lsn;          /* the log's tail after recovery */
+	uint64_t bytes_cut;        /* non-zero bytes zeroed or removed */
+	uint64_t segments_removed; /* segment files deleted after the cut */
+	unsigned reason;           /* enum mmds_log_cut */
+	int corrupt;               /* 1 if valid records followed the bad one
+	                              (mid-log corruption, not a torn tail) */
+	uint64_t bad_segment;      /* base LSN of the segment */
+	uint64_t bad_offset;       /* file offset in that segment */
+	uint64_t bad_lsn;          /* LSN of the bad record */
+} mmds_log_report;
+
+/* A record as a reader sees it.  data points into the mapping and stays
+ * valid until the next call on the iterator; reading it faults (SIGBUS) only
+ * if someone truncates the segment file under the map - run such code under
+ * mmds_guard_run() if that can happen. */
+typedef struct mmds_log_record {
+	uint64_t lsn;       /* this record's LSN */
+	uint64_t next_lsn;  /* the LSN just after it */
+	const void *data;   /* payload, len bytes */
+	uint32_t len;
+	uint16_t type;      /* the caller's type */
+} mmds_log_record;
+
+/* Space reserved by mmds_log_reserve(), to be committed or aborted. */
+typedef struct mmds_log_reservation {
+	void *data;         /* write len payload bytes here */
+	uint64_t lsn;
+	uint32_t len;
+	void *priv_;        /* private */
+} mmds_log_reservation;
+
+/* Pseudo-LSNs for mmds_log_iter_open(). */
+#define MMDS_LOG_START ((uint64_t)0)          /* the oldest kept record */
+#define MMDS_LOG_END (~(uint64_t)0)           /* after the last record */
+
+/*
+ * mmds_log_open - open (or with MMDS_LOG_CREATE create) the log in dir.
+ *
+ * A writer takes the directory's lock and recovers: it scans from the last
+ * durable point (the whole last segments when none was recorded), checks
+ * every checksum, and cuts a torn tail, zeroing it; mmds_log_get_report()
+ * tells what happened.  A bad record followed by valid ones is mid-log
+ * corruption: -EBADMSG (the handle is not returned; pass a report to
+ * mmds_log_verify() to learn where) unless opts->recovery is
+ * MMDS_LOG_RECOVER_TRUNCATE.  A reader (MMDS_LOG_RDONLY) only validates the
+ * segment headers.
+ * Returns 0 and *out, or (with *out NULL): -EINVAL, -ENOENT (no log and no
+ * CREATE), -EBUSY (another writer holds the lock), -EBADMSG (corrupt or
+ * foreign files), -ENOTSUP (newer format, other byte order), -ENOSPC/-EFBIG
+ * (the first segment cannot be created), or a system error.
+ */
+MMDS_API int mmds_log_open(mmds_log **out, const char *dir,
+			   const mmds_log_opts *opts);
+
+/*
+ * mmds_log_close - close the handle (NULL is fine).  Does not sync under the
+ * manual flush policy: published records survive anyway, call
+ * mmds_log_sync() first if they must be durable.  A writer records its tail
+ * in the segment's header page (so the next open is quick), unless the
+ * handle was inherited through fork().  No other call may race with it.
+ * Returns 0 or the first error of unmapping.
+ */
+MMDS_API int mmds_log_close(mmds_log *log);
+
+/*
+ * mmds_log_append - append one record of len bytes (0 allowed) of the given
+ * type.  mmds_log_appendv - the same with the payload gathered from iovcnt
+ * buffers.  On success returns 0 and stores the record's LSN in *lsn (lsn
+ * may be NULL).  The record is published on return (see above).
+ * Errors: -EINVAL (NULL log, bad iov), -EACCES (read-only handle),
+ * -EMSGSIZE (larger than a segment's data area minus the header, or 4 GiB),
+ * -ENOSPC / -EFBIG (the next segment could not be created: nothing was
+ * written, earlier records are untouched; retry later).  Thread-safe,
+ * lock-free within a segment, no system call but at a rollover (and a futex
+ * wake when a reader sleeps).
+ */
+MMDS_API int mmds_log_append(mmds_log *log, uint16_t type, const void *buf,
+			     size_t len, uint64_t *lsn);
+MMDS_API int mmds_log_appendv(mmds_log *log, uint16_t type,
+			      const struct iovec *iov, int iovcnt,
+			      uint64_t *lsn);
+
+/*
+ * mmds_log_reserve - reserve a record of len bytes and point r->data at its
+ * payload in the mapping; write the payload there, then call
+ * mmds_log_commit() (publishes it with the type) or mmds_log_abort() (turns
+ * it into a skipped record readers never see).  Until then readers stop
+ * before it.  Every reservation must be committed or aborted.  Errors as
+ * mmds_log_append().  Thread-safe.
+ */
+MMDS_API int mmds_log_reserve(mmds_log *log, size_t len,
+			      mmds_log_reservation *r);
+MMDS_API int mmds_log_commit(mmds_log *log, mmds_log_reservation *r,
+			     uint16_t type);
+MMDS_API int mmds_log_abort(mmds_log *log, mmds_log_reservation *r);
+
+/*
+ * mmds_log_sync - make every record that ends at or before lsn durable
+ * (UINT64_MAX: everything published so far).  Concurrent callers share one
+ * msync+fdatasync (group commit): one leader syncs up to the published end,
+ * the others wait for it.  A record below lsn still being written by another
+ * thread (or an open reservation) is waited for, so commit or abort
+ * reservations before syncing past them.  Returns 0, -EACCES on a reader,
+ * or the error of msync/fdatasync (-EIO ...).  Thread-safe.
+ */
+MMDS_API int mmds_log_sync(mmds_log *log, uint64_t lsn);
+
+/*
+ * Positions (lock-free, thread-safe):
+ * mmds_log_durable_lsn - everything before it is durable (writer; for a
+ *   reader, the value the writer last recorded).
+ * mmds_log_tail_lsn - the LSN the next append gets (reserved space
+ *   included); for a reader, the end of the published records (it walks the
+ *   last segment: not for hot loops).
+ * mmds_log_first_lsn - the oldest LSN still kept (after retention).
+ */
+MMDS_API uint64_t mmds_log_durable_lsn(const mmds_log *log);
+MMDS_API uint64_t mmds_log_tail_lsn(mmds_log *log);
+MMDS_API uint64_t mmds_log_first_lsn(mmds_log *log);
+
+/*
+ * mmds_log_retain - drop every whole segment that lies entirely below lsn
+ * and below the published end (the active segment is never dropped).
+ * Returns the number of segment files deleted (>= 0), -EACCES on a reader,
+ * or a system error.  Readers positioned in a dropped segment get -ENOENT
+ * from then on.  Thread-safe.
+ */
+MMDS_API int mmds_log_retain(mmds_log *log, uint64_t lsn);
+
+/*
+ * mmds_log_read - read the record at lsn (which must be a record's LSN) and
+ * copy up to cap bytes of its payload into buf.  Fills *rec (rec->data is
+ * NULL: the payload is in buf).  Returns the payload length (may exceed cap:
+ * then only cap bytes were copied), or -EAGAIN (not written yet), -ENOENT
+ * (dropped by retention), -EBADMSG (no valid record there: corrupt, or lsn
+ * is not a record start), -EINVAL.  Skipped (aborted) records are -ENOENT.
+ * Thread-safe (takes a lock).
+ */
+MMDS_API int64_t mmds_log_read(mmds_log *log, uint64_t lsn, void *buf,
+			       size_t cap, mmds_log_record *rec);
+
+/*
+ * Iterators: a cursor over the records from a position (an LSN, or
+ * MMDS_LOG_START / MMDS_LOG_END), in LSN order, across segments.  One
+ * iterator belongs to one thread at a time; many may run at once.
+ *
+ * mmds_log_iter_open - 0, -EINVAL, -ENOMEM.  An LSN that is not a record
+ *   start yields -EBADMSG from next.
+ * mmds_log_iter_next - the next record into *rec: 0, or -EAGAIN (nothing
+ *   published after it yet), -ENOENT (the position was dropped by
+ *   retention), -EBADMSG (a corrupt record; the iterator stays before it),
+ *   -EFAULT (the file was truncated under the map).  Aborted records and
+ *   segment padding are skipped.
+ * mmds_log_iter_wait - sleep until the next record is published or
+ *   timeout_ms passes (< 0: forever): 0 (call next), -ETIMEDOUT.  Woken by
+ *   the writer through a futex in the segment's header page; no polling
+ *   (except when the segment cannot be opened for writing, then every ms).
+ * mmds_log_iter_lsn - the LSN the next call to next reads.
+ * mmds_log_iter_close - free it (NULL is fine).
+ */
+MMDS_API int mmds_log_iter_open(mmds_log_iter **out, mmds_log *log,
+				uint64_t from);
+MMDS_API int mmds_log_iter_next(mmds_log_iter *it, mmds_log_record *rec);
+MMDS_API int mmds_log_iter_wait(mmds_log_iter *it, int timeout_ms);
+MMDS_API uint64_t mmds_log_iter_lsn(const mmds_log_iter *it);
+MMDS_API void mmds_log_iter_close(mmds_log_iter *it);
+
+/* What mmds_log_get_info() reports. */
+typedef struct mmds_log_info {
+	uint64_t segment_size;
+	uint64_t log_id;        /* random, shared by all segments of a log */
+	uint64_t created_ns;    /* creation time of the oldest segment */
+	uint64_t segments;      /* segment files present */
+	uint64_t first_lsn, tail_lsn, durable_lsn;
+	uint32_t version;       /* format version */
+	int writer;             /* 1 for a writer handle */
+} mmds_log_info;
+
+/* mmds_log_get_info - fill *info.  0 or -EINVAL.  Lists the directory. */
+MMDS_API int mmds_log_get_info(mmds_log *log, mmds_log_info *info);
+
+/* mmds_log_get_report - the writer's recovery report.  0 or -EINVAL. */
+MMDS_API int mmds_log_get_report(const mmds_log *log, mmds_log_report *rep);
+
+/*
+ * mmds_log_verify - check a log without changing it: every segment header,
+ * every record's checksum, the chain of segments.  Fills *rep (may be NULL)
+ * with what it found, as recovery would.  Returns 0 if the log is intact
+ * (a torn tail counts: recovery would cut it; see rep->reason), -EBADMSG if
+ * corrupt (rep->corrupt, bad_segment, bad_offset), or an open error.  Works
+ * beside a running writer.
+ */
+MMDS_API int mmds_log_verify(const char *dir, mmds_log_report *rep);
+
+/* mmds_log_cut_name - a short name of an enum mmds_log_cut value. */
+MMDS_API const char *mmds_log_cut_name(unsigned reason);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MMDS_LOG_H */

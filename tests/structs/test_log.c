@@ -1,0 +1,1340 @@
+/* test_log.c - the append-only log (mmds/log.h): round trips, rollover,
+ * concurrent appenders with readers in another process, reserve/commit,
+ * retention, sync, recovery after kill -9, corrupt/truncated/hostile files,
+ * and a full disk. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mmds/log.h>
+
+#include "t_util.h"
+
+Suite *log_suite(void);
+
+#define SEG_SMALL ((uint64_t)16384)
+#define HDRSZ 4096u
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static const char *logdir(void)
+{
+	return t_path("log");
+}
+
+/* Deterministic payload of record (id, seq). */
+static void fill(unsigned char *buf, size_t len, uint32_t id, uint32_t seq)
+{
+	uint64_t x = ((uint64_t)id << 32 | seq) * 0x9E3779B97F4A7C15ULL + 1;
+
+	for (size_t i = 0; i < len; i++) {
+		x ^= x >> 29;
+		x *= 0xBF58476D1CE4E5B9ULL;
+		buf[i] = (unsigned char)(x >> 56);
+	}
+	if (len >= 8) {
+		uint64_t tag = (uint64_t)id << 32 | seq;
+		memcpy(buf, &tag, 8);
+	}
+}
+
+static int payload_ok(const void *data, size_t len, uint32_t id, uint32_t seq)
+{
+	unsigned char want[4096];
+
+	if (len > sizeof(want))
+		return 0;
+	fill(want, len, id, seq);
+	return memcmp(data, want, len) == 0;
+}
+
+static size_t len_of(uint32_t id, uint32_t seq, size_t max)
+{
+	return ((size_t)seq * 37u + id * 11u) % max;
+}
+
+static mmds_log *open_ok(const mmds_log_opts *o)
+{
+	mmds_log *l = NULL;
+	int rc = mmds_log_open(&l, logdir(), o);
+
+	ck_assert_msg(rc == 0, "mmds_log_open = %d (%s)", rc, mmds_strerror(rc));
+	ck_assert_ptr_nonnull(l);
+	return l;
+}
+
+static mmds_log *create_ok(uint64_t seg)
+{
+	return open_ok(&(mmds_log_opts){ .flags = MMDS_LOG_CREATE, .segment_size = seg });
+}
+
+static mmds_log *reader_ok(void)
+{
+	return open_ok(&(mmds_log_opts){ .flags = MMDS_LOG_RDONLY });
+}
+
+static uint64_t append_ok(mmds_log *l, uint16_t type, const void *b, size_t n)
+{
+	uint64_t lsn = 0;
+	int rc = mmds_log_append(l, type, b, n, &lsn);
+
+	ck_assert_msg(rc == 0, "append(%zu) = %d (%s)", n, rc, mmds_strerror(rc));
+	return lsn;
+}
+
+/* Append records (0, seq) for seq in [from, to), lengths len_of(.., max). */
+static void append_range(mmds_log *l, uint32_t from, uint32_t to, size_t max,
+			 uint64_t *lsns)
+{
+	unsigned char buf[4096];
+
+	for (uint32_t s = from; s < to; s++) {
+		size_t n = len_of(0, s, max);
+
+		fill(buf, n, 0, s);
+		uint64_t lsn = append_ok(l, (uint16_t)(s & 0xffff), buf, n);
+		if (lsns)
+			lsns[s] = lsn;
+	}
+}
+
+/* Iterate from START and check records (0, seq) for seq in [0, count) in
+ * order.  Returns the number of records seen (they must all be right). */
+static uint32_t check_all(mmds_log *l, size_t max)
+{
+	mmds_log_iter *it;
+	mmds_log_record r;
+	uint32_t s = 0;
+	int rc;
+
+	ck_assert_int_eq(mmds_log_iter_open(&it, l, MMDS_LOG_START), 0);
+	while ((rc = mmds_log_iter_next(it, &r)) == 0) {
+		ck_assert_uint_eq(r.len, len_of(0, s, max));
+		ck_assert_uint_eq(r.type, s & 0xffff);
+		ck_assert_msg(payload_ok(r.data, r.len, 0, s), "record %u corrupt", s);
+		s++;
+	}
+	ck_assert_int_eq(rc, -EAGAIN);
+	mmds_log_iter_close(it);
+	return s;
+}
+
+static uint64_t test_iterations(uint64_t def)
+{
+	const char *e = getenv("MMDS_TEST_ITERATIONS");
+
+	return e && atoll(e) > 0 ? (uint64_t)atoll(e) : def;
+}
+
+static char *seg_path(uint64_t base)
+{
+	static char buf[4][4096];
+	static unsigned n;
+	char *p = buf[n++ % 4];
+
+	snprintf(p, 4096, "%s/%020llu.seg", logdir(), (unsigned long long)base);
+	return p;
+}
+
+static void patch_file(const char *path, off_t off, const void *b, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, b, n, off), (ssize_t)n);
+	close(fd);
+}
+
+/* XOR one byte of a file with mask (never 0): it always changes. */
+static void flip_byte(const char *path, off_t off, unsigned char mask)
+{
+	unsigned char b;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &b, 1, off), 1);
+	b ^= mask;
+	ck_assert_int_eq(pwrite(fd, &b, 1, off), 1);
+	close(fd);
+}
+
+static void copy_dir(const char *from, const char *to)
+{
+	DIR *d = opendir(from);
+	struct dirent *e;
+	char a[4096], b[4096];
+
+	ck_assert_ptr_nonnull(d);
+	mkdir(to, 0700);
+	while ((e = readdir(d)) != NULL) {
+		size_t n;
+		void *buf;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(a, sizeof(a), "%s/%s", from, e->d_name);
+		snprintf(b, sizeof(b), "%s/%s", to, e->d_name);
+		buf = t_read_file(a, &n);
+		t_write_file(b, buf, n);
+		free(buf);
+	}
+	closedir(d);
+}
+
+static void rm_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char a[4096];
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(a, sizeof(a), "%s/%s", dir, e->d_name);
+		unlink(a);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+/* ---- round trips ----------------------------------------------------------- */
+
+START_TEST(test_append_then_iterate_and_read_by_lsn)
+{
+	mmds_log *l = create_ok(SEG_SMALL);
+	uint64_t lsns[300];
+	unsigned char buf[4096];
+	mmds_log_record r;
+
+	append_range(l, 0, 300, 200, lsns);
+	ck_assert_uint_eq(lsns[0], 0);
+	ck_assert_uint_eq(check_all(l, 200), 300);
+	for (uint32_t s = 0; s < 300; s += 7) {
+		int64_t n = mmds_log_read(l, lsns[s], buf, sizeof(buf), &r);
+
+		ck_assert_int_eq(n, (int64_t)len_of(0, s, 200));
+		ck_assert_uint_eq(r.lsn, lsns[s]);
+		ck_assert_uint_eq(r.type, s);
+		ck_assert(payload_ok(buf, (size_t)n, 0, s));
+	}
+	ck_assert_int_eq(mmds_log_close(l), 0);
+}
+END_TEST
+
+START_TEST(test_lsns_are_byte_positions_of_aligned_records)
+{
+	mmds_log *l = create_ok(SEG_SMALL);
+	uint64_t a = append_ok(l, 1, "abc", 3);
+	uint64_t b = append_ok(l, 1, "", 0);
+	uint64_t c = append_ok(l, 1, "12345678", 8);
+
+	ck_assert_uint_eq(a, 0);
+	ck_assert_uint_eq(b, 16 + 8);
+	ck_assert_uint_eq(c, b + 16);
+	ck_assert_uint_eq(mmds_log_tail_lsn(l), c + 24);
+	mmds_log_close(l);
+}
+END_TEST
+
+START_TEST(test_zero_byte_and_maximum_size_records_round_trip)
+{
+	mmds_log *l = create_ok(SEG_SMALL);
+	size_t max = SEG_SMALL - HDRSZ - 16;
+	unsigned char *big = malloc(max + 1);
+	unsigned char *back = malloc(max + 1);
+	mmds_log_record r;
+	uint64_t a, b, c;
+
+	fill(big, max, 9, 9);
+	a = append_ok(l, 5, NULL, 0);
+	b = append_ok(l, 6, big, max);
+	ck_assert_int_eq(mmds_log_append(l, 7, big, max + 1, NULL), -EMSGSIZE);
+	c = append_ok(l, 8, big, 1);
+	ck_assert_uint_eq(b, SEG_SMALL - HDRSZ); /* did not fit after a: next segment */
+	ck_assert_int_eq(mmds_log_read(l, a, back, 10, &r), 0);
+	ck_assert_uint_eq(r.type, 5);
+	ck_assert_int_eq(mmds_log_read(l, b, back, max, &r), (int64_t)max);
+	ck_assert_int_eq(memcmp(back, big, max), 0);
+	ck_assert_int_eq(mmds_log_read(l, c, back, 1, &r), 1);
+	ck_assert_uint_eq(r.type, 8);
+	mmds_log_close(l);
+	free(big);
+	free(back);
+}
+END_TEST
+
+START_TEST(test_rollover_moves_straddling_records_to_next_segment)
+{
+	mmds_log *l = create_ok(SEG_SMALL);
+	uint64_t lsns[2000];
+	uint64_t d = SEG_SMALL - HDRSZ;
+	mmds_log_info info;
+
+	append_range(l, 0, 2000, 300, lsns);
+	for (uint32_t s = 0; s < 2000; s++) {
+		uint64_t stride = 16 + ((len_of(0, s, 300) + 7) & ~7ull);
+		ck_assert_uint_eq(lsns[s] / d, (lsns[s] + stride - 1) / d);
+	}
+	ck_assert_int_eq(mmds_log_get_info(l, &info), 0);
+	ck_assert_uint_gt(info.segments, 20);
+	ck_assert_uint_eq(info.segment_size, SEG_SMALL);
+	ck_assert_uint_eq(check_all(l, 300), 2000);
+	mmds_log_close(l);
+	/* and after reopening, as a reader and as a writer */
+	l = reader_ok();
+	ck_assert_uint_eq(check_all(l, 300), 2000);
+	mmds_log_close(l);
+	l = open_ok(NULL);
+	ck_assert_uint_eq(check_all(l, 300), 2000);
+	mmds_log_close(l);
+}
+END_TEST
+
+START_TEST(test_appendv_gathers_buffers)
+{
+	mmds_log *l = create_ok(SEG_SMALL);
+	char ab[] = "ab", cdef[] = "cdef";
+	struct iovec iov[3] = { { ab, 2 }, { NULL, 0 }, { cdef, 4 } };
+	char back[16];
+	uint64_t lsn;
+
+	ck_assert_int_eq(mmds_log_appendv(l, 3, iov, 3, &lsn), 0);
+	ck_assert_int_eq(mmds_log_read(l, lsn, back, sizeof(back), NULL), 6);
+	ck_assert_int_eq(memcmp(back, "abcdef", 6), 0);
+	ck_assert_int_eq(mmds_log_appendv(l, 3, NULL, 1, &lsn), -EINVAL);
+	ck_assert_int_eq(mmds_log_appendv(l, 3, iov, -1, &lsn), -EINVAL);
+	mmds_log_close(l);
+}
+END_TEST
+
+START_TEST(test_reserve_commit_and_abort)
+{
+	mmds_log *l = create_ok(SEG_SMALL);
+	mmds_log_reservation a, b, c;
+	mmds_log_iter *it;
+	mmds_log_record r;
+
+	ck_assert_int_eq(mmds_log_reserve(l, 5, &a), 0);
+	ck_assert_int_eq(mmds_log_reserve(l, 7, &b), 0);
+	memcpy(a.data, "hello", 5);
+	ck_assert_int_eq(mmds_log_iter_open(&it, l, MMDS_LOG_START), 0);
+	ck_assert_int_eq(mmds_log_iter_next(it, &r), -EAGAIN); /* not committed */
+	ck_assert_int_eq(mmds_log_commit(l, &a, 11), 0);
+	ck_assert_int_eq(mmds_log_iter_next(it, &r), 0);
+	ck_assert_uint_eq(r.len, 5);
+	ck_assert_int_eq(memcmp(r.data, "hello", 5), 0);
+	ck_assert_int_eq(mmds_log_iter_next(it, &r), -EAGAIN); /* b pending */
+	memcpy(b.data, "garbage", 7);
+	ck_assert_int_eq(mmds_log_abort(l, &b), 0);
+	ck_assert_int_eq(mmds_log_commit(l, &b, 1), -EINVAL); /* already ended */
+	ck_assert_int_eq(mmds_log_read(l, b.lsn, NULL, 0, NULL), -ENOENT);
+	ck_assert_int_eq(mmds_log_reserve(l, 0, &c), 0);
+	ck_assert_int_eq(mmds_log_commit(l, &c, 12), 0);
+	ck_assert_int_eq(mmds_log_iter_next(it, &r), 0); /* aborted one skipped */
+	ck_assert_uint_eq(r.lsn, c.lsn);
+	ck_assert_uint_eq(r.type, 12);
+	mmds_log_iter_close(it);
+	mmds_log_close(l);
+}
+END_TEST
+
+START_TEST(test_read_errors_are_clean)
+{
+	mmds_log *l = create_ok(SEG_SMALL);
+	uint64_t a = append_ok(l, 1, "0123456789abcdef0123", 20);
+
+	ck_assert_int_eq(mmds_log_read(l, a + 48, NULL, 0, NULL), -EAGAIN);
+	ck_assert_int_eq(mmds_log_read(l, a + 3, NULL, 0, NULL), -EINVAL);
+	ck_assert_int_eq(mmds_log_read(l, a + 16, NULL, 0, NULL), -EBADMSG);
+	ck_assert_int_eq(mmds_log_read(NULL, 0, NULL, 0, NULL), -EINVAL);
+	ck_assert_int_eq(mmds_log_append(NULL, 0, "", 0, NULL), -EINVAL);
+	ck_assert_int_eq(mmds_log_close(NULL), 0);
+	mmds_log_close(l);
+}
+END_TEST
+
+START_TEST(test_open_errors)
+{
+	mmds_log *l = (mmds_log *)(uintptr_t)1;
+
+	ck_assert_int_eq(mmds_log_open(&l, logdir(), NULL), -ENOENT);
+	ck_assert_ptr_null(l);
+	ck_assert_int_eq(mmds_log_open(&l, logdir(),
+				       &(mmds_log_opts){ .flags = MMDS_LOG_CREATE,
+							 .segment_size = 5000 }),
+			 -EINVAL);
+	ck_assert_int_eq(mmds_log_open(&l, logdir(),
+				       &(mmds_log_opts){ .flags = 1u << 9 }),
+			 -EINVAL);
+	ck_assert_int_eq(mmds_log_open(NULL, logdir(), NULL), -EINVAL);
+	/* a foreign file under a segment name */
+	mkdir(logdir(), 0700);
+	t_write_file(seg_path(0), "not a log segment at all", 24);
+	ck_assert_int_eq(mmds_log_open(&l, logdir(), NULL), -EBADMSG);
+	ck_assert_ptr_null(l);
+}
+END_TEST
+
+START_TEST(test_reopen_after_clean_close_continues_the_log)
+{
+	mmds_log *l = create_ok(SEG_SMALL);
+	mmds_log_report rep;
+	uint64_t tail;
+
+	append_range(l, 0, 500, 100, NULL);
+	tail = mmds_log_tail_lsn(l);
+	ck_assert_int_eq(mmds_log_close(l), 0);
+	l = open_ok(NULL);
+	ck_assert_int_eq(mmds_log_get_report(l, &rep), 0);
+	ck_assert_uint_eq(rep.reason, MMDS_LOG_CUT_NONE);
+	ck_assert_uint_eq(rep.bytes_cut, 0);
+	ck_assert_uint_eq(rep.end_lsn, tail);
+	ck_assert_uint_eq(mmds_log_tail_lsn(l), tail);
+	append_range(l, 500, 900, 100, NULL);
+	ck_assert_uint_eq(check_all(l, 100), 900);
+	mmds_log_close(l);
+}
+END_TEST
+
+START_TEST(test_flush_policy_applies_to_segments)
+{
+	mmds_log *l = open_ok(&(mmds_log_opts){
+		.flags = MMDS_LOG_CREATE, .segment_size = SEG_SMALL,
+		.flush = { .mode = MMDS_FLUSH_BYTES, .every = 4096,
+			   .level = MMDS_SYNC_SYNC } });
+	mmds_log_opts bad = { .flush = { .mode = MMDS_FLUSH_BYTES, .every = 0 } };
+	mmds_log *l2 = NULL;
+
+	append_range(l, 0, 600, 200, NULL); /* several rollovers, many flushes */
+	ck_assert_uint_eq(check_all(l, 200), 600);
+	ck_assert_int_eq(mmds_log_close(l), 0);
+	/* an invalid policy is refused by the segment maps */
+	ck_assert_int_lt(mmds_log_open(&l2, logdir(), &bad), 0);
+	ck_assert_ptr_null(l2);
+	l = open_ok(NULL);
+	ck_assert_uint_eq(check_all(l, 200), 600);
+	mmds_log_close(l);
+}
+END_TEST
+
+START_TEST(test_second_writer_is_ebusy_readers_are_fine)
+{
+	mmds_log *l = create_ok(SEG_SMALL), *l2 = NULL, *r;
+	pid_t pid;
+
+	ck_assert_int_eq(mmds_log_open(&l2, logdir(), NULL), -EBUSY);
+	ck_assert_ptr_null(l2);
+	pid = t_fork();
+	if (pid == 0) {
+		mmds_log *c = NULL;
+		T_CHILD_ASSERT(mmds_log_open(&c, logdir(), NULL) == -EBUSY);
+		_exit(0);
+	}
+	t_wait_child(pid);
+	r = reader_ok();
+	append_ok(l, 1, "x", 1);
+	ck_assert_int_eq(mmds_log_append(r, 1, "x", 1, NULL), -EACCES);
+	ck_assert_int_eq(mmds_log_sync(r, UINT64_MAX), -EACCES);
+	ck_assert_int_eq(mmds_log_read(r, 0, NULL, 0, NULL), 1);
+	mmds_log_close(r);
+	mmds_log_close(l);
+	l = open_ok(NULL); /* the lock went with the handle */
+	mmds_log_close(l);
+}
+END_TEST
+
+/* ---- concurrency ----------------------------------------------------------- */
+
+#define MT_THREADS 4
+struct mt_arg {
+	mmds_log *l;
+	uint32_t id, n;
+};
+
+static void *mt_appender(void *p)
+{
+	struct mt_arg *a = p;
+	unsigned char buf[512];
+
+	for (uint32_t s = 0; s < a->n; s++) {
+		size_t n = 8 + len_of(a->id, s, 300);
+
+		fill(buf, n, a->id, s);
+		if (mmds_log_append(a->l, (uint16_t)a->id, buf, n, NULL) != 0)
+			return (void *)1;
+		if (s % 64 == 0 && mmds_log_sync(a->l, UINT64_MAX) != 0)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+START_TEST(test_threads_append_while_other_process_follows)
+{
+	uint32_t n = (uint32_t)test_iterations(200) * 20;
+	t_barrier *bar;
+	mmds_log *l = create_ok(SEG_SMALL * 4);
+	pthread_t th[MT_THREADS];
+	struct mt_arg args[MT_THREADS];
+	pid_t pid;
+
+	bar = t_barrier_new(2);
+	pid = t_fork();
+	if (pid == 0) {
+		mmds_log *r = NULL;
+		mmds_log_iter *it;
+		mmds_log_record rec;
+		uint32_t next[MT_THREADS] = { 0 }, total = 0;
+		uint64_t last = 0;
+
+		T_CHILD_ASSERT(mmds_log_open(&r, logdir(),
+					     &(mmds_log_opts){ .flags = MMDS_LOG_RDONLY }) == 0);
+		T_CHILD_ASSERT(mmds_log_iter_open(&it, r, MMDS_LOG_START) == 0);
+		t_barrier_wait(bar);
+		while (total < n * MT_THREADS) {
+			int rc = mmds_log_iter_next(it, &rec);
+			uint64_t tag;
+
+			if (rc == -EAGAIN) {
+				rc = mmds_log_iter_wait(it, 10000);
+				T_CHILD_ASSERT(rc == 0);
+				continue;
+			}
+			if (rc != 0)
+				fprintf(stderr, "next = %d at %llu\n", rc, (unsigned long long)mmds_log_iter_lsn(it));
+			T_CHILD_ASSERT(rc == 0);
+			T_CHILD_ASSERT(rec.lsn >= last);
+			last = rec.lsn;
+			T_CHILD_ASSERT(rec.type < MT_THREADS && rec.len >= 8);
+			memcpy(&tag, rec.data, 8);
+			T_CHILD_ASSERT(tag >> 32 == rec.type);
+			T_CHILD_ASSERT((uint32_t)tag == next[rec.type]);
+			T_CHILD_ASSERT(rec.len == 8 + len_of(rec.type, (uint32_t)tag, 300));
+			T_CHILD_ASSERT(payload_ok(rec.data, rec.len, rec.type, (uint32_t)tag));
+			next[rec.type]++;
+			total++;
+		}
+		T_CHILD_ASSERT(mmds_log_iter_next(it, &rec) == -EAGAIN);
+		mmds_log_iter_close(it);
+		mmds_log_close(r);
+		_exit(0);
+	}
+	t_barrier_wait(bar);
+	for (unsigned i = 0; i < MT_THREADS; i++) {
+		args[i] = (struct mt_arg){ l, i, n };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, mt_appender, &args[i]), 0);
+	}
+	for (unsigned i = 0; i < MT_THREADS; i++) {
+		void *ret;
+		pthread_join(th[i], &ret);
+		ck_assert_ptr_null(ret);
+	}
+	t_wait_child(pid);
+	ck_assert_int_eq(mmds_log_sync(l, UINT64_MAX), 0);
+	ck_assert_uint_eq(mmds_log_durable_lsn(l), mmds_log_tail_lsn(l));
+	mmds_log_close(l);
+	t_barrier_free(bar);
+}
+END_TEST
+
+START_TEST(test_tail_wait_times_out_then_wakes_on_append)
+{
+	mmds_log *l = create_ok(SEG_SMALL), *r;
+	mmds_log_iter *it;
+	mmds_log_record rec;
+	t_barrier *bar = t_barrier_new(2);
+	pid_t pid;
+
+	r = reader_ok();
+	ck_assert_int_eq(mmds_log_iter_open(&it, r, MMDS_LOG_END), 0);
+	ck_assert_int_eq(mmds_log_iter_wait(it, 20), -ETIMEDOUT);
+	pid = t_fork();
+	if (pid == 0) {
+		t_barrier_wait(bar);
+		usleep(20000);
+		/* a record that forces a new segment: the reader must follow */
+		unsigned char big[SEG_SMALL - HDRSZ - 16];
+		memset(big, 7, sizeof(big));
+		T_CHILD_ASSERT(mmds_log_append(l, 2, "a", 1, NULL) == 0);
+		T_CHILD_ASSERT(mmds_log_append(l, 3, big, sizeof(big), NULL) == 0);
+		_exit(0);
+	}
+	t_barrier_wait(bar);
+	ck_assert_int_eq(mmds_log_iter_wait(it, 10000), 0);
+	ck_assert_int_eq(mmds_log_iter_next(it, &rec), 0);
+	ck_assert_uint_eq(rec.type, 2);
+	while (mmds_log_iter_next(it, &rec) == -EAGAIN)
+		ck_assert_int_eq(mmds_log_iter_wait(it, 10000), 0);
+	ck_assert_uint_eq(rec.type, 3);
+	ck_assert_uint_eq(rec.lsn, SEG_SMALL - HDRSZ);
+	t_wait_child(pid);
+	mmds_log_iter_close(it);
+	mmds_log_close(r);
+	mmds_log_close(l);
+	t_barrier_free(bar);
+}
+END_TEST
+
+/* ---- durability and retention ----------------------------------------------- */
+
+struct sync_arg {
+	mmds_log *l;
+	uint32_t id;
+};
+
+static void *sync_worker(void *p)
+{
+	struct sync_arg *a = p;
+
+	for (uint32_t s = 0; s < 20; s++) {
+		uint64_t lsn;
+		mmds_log_record r;
+
+		if (mmds_log_append(a->l, 1, &s, sizeof(s), &lsn) != 0 ||
+		    mmds_log_sync(a->l, lsn + 24) != 0 ||
+		    mmds_log_durable_lsn(a->l) < lsn + 24 ||
+		    mmds_log_read(a->l, lsn, NULL, 0, &r) != 4)
+			return (void *)1;
+	}
+	return NULL;
+}
+
+START_TEST(test_sync_advances_durable_lsn_with_concurrent_callers)
+{
+	mmds_log *l = create_ok(SEG_SMALL);
+	pthread_t th[8];
+	struct sync_arg a[8];
+	mmds_log *r;
+
+	ck_assert_uint_eq(mmds_log_durable_lsn(l), 0);
+	append_ok(l, 1, "abc", 3);
+	ck_assert_int_eq(mmds_log_sync(l, UINT64_MAX), 0);
+	ck_assert_uint_eq(mmds_log_durable_lsn(l), 24);
+	for (unsigned i = 0; i < 8; i++) {
+		a[i] = (struct sync_arg){ l, i };
+		pthread_create(&th[i], NULL, sync_worker, &a[i]);
+	}
+	for (unsigned i = 0; i < 8; i++) {
+		void *ret;
+		pthread_join(th[i], &ret);
+		ck_assert_ptr_null(ret);
+	}
+	ck_assert_uint_eq(mmds_log_durable_lsn(l), mmds_log_tail_lsn(l));
+	r = reader_ok(); /* the durable LSN is recorded in the segment */
+	ck_assert_uint_eq(mmds_log_durable_lsn(r), mmds_log_tail_lsn(l));
+	mmds_log_close(r);
+	mmds_log_close(l);
+}
+END_TEST
+
+START_TEST(test_retention_drops_whole_segments_below_lsn)
+{
+	mmds_log *l = create_ok(SEG_SMALL), *r;
+	uint64_t lsns[1000], d = SEG_SMALL - HDRSZ;
+	mmds_log_iter *it, *old;
+	mmds_log_record rec;
+	int dropped;
+
+	append_range(l, 0, 1000, 200, lsns);
+	r = reader_ok();
+	ck_assert_int_eq(mmds_log_iter_open(&old, r, 0), 0);
+	dropped = mmds_log_retain(l, lsns[500]);
+	ck_assert_int_eq(dropped, (int)(lsns[500] / d));
+	ck_assert_uint_eq(mmds_log_first_lsn(l), (lsns[500] / d) * d);
+	ck_assert_uint_eq(mmds_log_first_lsn(r), (lsns[500] / d) * d);
+	ck_assert_int_eq(mmds_log_iter_next(old, &rec), -ENOENT);
+	ck_assert_int_eq(mmds_log_read(r, 0, NULL, 0, NULL), -ENOENT);
+	ck_assert_int_eq(mmds_log_read(l, lsns[500], NULL, 0, &rec),
+			 (int)len_of(0, 500, 200));
+	ck_assert_int_eq(mmds_log_iter_open(&it, r, MMDS_LOG_START), 0);
+	ck_assert_int_eq(mmds_log_iter_next(it, &rec), 0);
+	ck_assert_uint_eq(rec.lsn, mmds_log_first_lsn(r));
+	mmds_log_iter_close(it);
+	mmds_log_iter_close(old);
+	ck_assert_int_eq(mmds_log_retain(r, UINT64_MAX), -EACCES);
+	/* never the active segment */
+	ck_assert_int_ge(mmds_log_retain(l, UINT64_MAX), 0);
+	ck_assert_uint_le(mmds_log_first_lsn(l), lsns[999]);
+	append_range(l, 1000, 1100, 200, NULL);
+	mmds_log_close(r);
+	mmds_log_close(l);
+	l = open_ok(NULL);
+	ck_assert_int_eq(mmds_log_read(l, lsns[999], NULL, 0, &rec),
+			 (int)len_of(0, 999, 200));
+	mmds_log_close(l);
+}
+END_TEST
+
+/* ---- crash: kill -9 at random moments ---------------------------------------- */
+
+struct crash_shared {
+	_Atomic uint64_t published; /* records the child reported published */
+	_Atomic uint64_t lsn[1];    /* unused slot keeps the struct non-empty */
+};
+
+START_TEST(test_kill9_during_appends_loses_nothing_published)
+{
+	uint64_t iters = test_iterations(200);
+	struct crash_shared *sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+				       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	mmds_log *l = create_ok(SEG_SMALL);
+	unsigned seed = (unsigned)time(NULL);
+	uint64_t total = 0;
+
+	ck_assert_ptr_ne(sh, MAP_FAILED);
+	mmds_log_close(l);
+	fprintf(stderr, "crash test: %llu iterations, seed %u\n",
+		(unsigned long long)iters, seed);
+	srand(seed);
+	for (uint64_t it = 0; it < iters; it++) {
+		pid_t pid;
+		uint64_t start = atomic_load(&sh->published), got;
+		mmds_log_iter *iter;
+		mmds_log_record rec;
+		mmds_log_report rep;
+		int rc;
+
+		pid = t_fork();
+		if (pid == 0) {
+			mmds_log *c = NULL;
+			unsigned char buf[512];
+			uint64_t s = start;
+
+			T_CHILD_ASSERT(mmds_log_open(&c, logdir(), NULL) == 0);
+			for (;;) {
+				size_t n = 8 + len_of(0, (uint32_t)s, 400);
+
+				fill(buf, n, 0, (uint32_t)s);
+				T_CHILD_ASSERT(mmds_log_append(c, 0, buf, n, NULL) == 0);
+				atomic_store(&sh->published, ++s);
+			}
+		}
+		usleep((useconds_t)(rand() % 3000));
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		l = open_ok(NULL);
+		ck_assert_int_eq(mmds_log_get_report(l, &rep), 0);
+		ck_assert_int_eq(rep.corrupt, 0);
+		/* every reported record is there, intact, in order */
+		ck_assert_int_eq(mmds_log_iter_open(&iter, l, MMDS_LOG_START), 0);
+		got = UINT64_MAX;
+		while ((rc = mmds_log_iter_next(iter, &rec)) == 0) {
+			uint64_t tag;
+
+			ck_assert_uint_ge(rec.len, 8);
+			memcpy(&tag, rec.data, 8);
+			if (got == UINT64_MAX)
+				got = (uint32_t)tag; /* retention dropped the older */
+			ck_assert_uint_eq((uint32_t)tag, (uint32_t)got);
+			ck_assert(payload_ok(rec.data, rec.len, 0, (uint32_t)got));
+			got++;
+		}
+		ck_assert_int_eq(rc, -EAGAIN);
+		mmds_log_iter_close(iter);
+		if (got == UINT64_MAX) /* everything before the active segment dropped */
+			got = atomic_load(&sh->published);
+		/* the one record possibly written but not yet reported is kept
+		 * or cut whole; nothing beyond it exists */
+		ck_assert_uint_ge(got, atomic_load(&sh->published));
+		ck_assert_uint_le(got, atomic_load(&sh->published) + 1);
+		atomic_store(&sh->published, got);
+		total = got;
+		/* keep the log small: drop old segments now and then */
+		if (it % 16 == 15)
+			mmds_log_retain(l, mmds_log_tail_lsn(l));
+		mmds_log_close(l);
+	}
+	ck_assert_uint_gt(total, 0);
+	munmap(sh, 4096);
+}
+END_TEST
+
+/* Several threads append; kill -9 at random.  After recovery each thread's
+ * records form a prefix of what it wrote (in order, intact), the report
+ * never calls it corruption, and the log stays appendable. */
+struct mt_crash_arg {
+	mmds_log *l;
+	uint32_t id;
+	_Atomic uint64_t *published;
+	uint32_t start;
+};
+
+static void *mt_crash_appender(void *p)
+{
+	struct mt_crash_arg *a = p;
+	unsigned char buf[512];
+
+	for (uint32_t s = a->start;; s++) {
+		size_t n = 8 + len_of(a->id, s, 200);
+
+		fill(buf, n, a->id, s);
+		if (mmds_log_append(a->l, (uint16_t)a->id, buf, n, NULL) != 0)
+			_exit(3);
+		atomic_store(a->published, (uint64_t)s + 1);
+	}
+	return NULL;
+}
+
+START_TEST(test_kill9_with_threads_appending_leaves_per_thread_prefixes)
+{
+	uint64_t iters = test_iterations(200) / 4 + 1;
+	_Atomic uint64_t *pub = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+				     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	uint64_t total = 0;
+	mmds_log *l = create_ok(SEG_SMALL);
+
+	ck_assert_ptr_ne(pub, MAP_FAILED);
+	mmds_log_close(l);
+	srand((unsigned)time(NULL));
+	for (uint64_t it = 0; it < iters; it++) {
+		pid_t pid = t_fork();
+		uint32_t next[MT_THREADS] = { 0 };
+		mmds_log_iter *iter;
+		mmds_log_record rec;
+		mmds_log_report rep;
+		int rc;
+
+		if (pid == 0) {
+			pthread_t th[MT_THREADS];
+			struct mt_crash_arg a[MT_THREADS];
+			mmds_log *c = NULL;
+
+			T_CHILD_ASSERT(mmds_log_open(&c, logdir(), NULL) == 0);
+			for (unsigned i = 0; i < MT_THREADS; i++) {
+				a[i] = (struct mt_crash_arg){ c, i, &pub[i], 0 };
+				pthread_create(&th[i], NULL, mt_crash_appender, &a[i]);
+			}
+			pause();
+			_exit(0);
+		}
+		usleep((useconds_t)(rand() % 4000));
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		l = open_ok(NULL);
+		ck_assert_int_eq(mmds_log_get_report(l, &rep), 0);
+		ck_assert_int_eq(rep.corrupt, 0);
+		ck_assert_int_eq(mmds_log_iter_open(&iter, l, MMDS_LOG_START), 0);
+		while ((rc = mmds_log_iter_next(iter, &rec)) == 0) {
+			uint64_t tag;
+
+			ck_assert_uint_lt(rec.type, MT_THREADS);
+			ck_assert_uint_ge(rec.len, 8);
+			memcpy(&tag, rec.data, 8);
+			ck_assert_uint_eq(tag >> 32, rec.type);
+			ck_assert_uint_eq((uint32_t)tag, next[rec.type]);
+			ck_assert(payload_ok(rec.data, rec.len, rec.type, (uint32_t)tag));
+			next[rec.type]++;
+		}
+		ck_assert_int_eq(rc, -EAGAIN);
+		mmds_log_iter_close(iter);
+		for (unsigned i = 0; i < MT_THREADS; i++) {
+			/* nothing a thread never wrote; at most what it had done */
+			ck_assert_uint_le(next[i], atomic_load(&pub[i]) + 1);
+			total += next[i];
+		}
+		/* the recovered log takes appends after the cut */
+		ck_assert_int_eq(mmds_log_append(l, 0xfffe, "z", 1, NULL), 0);
+		mmds_log_close(l);
+		rm_dir(logdir()); /* each round starts a fresh log: keep it small */
+		l = create_ok(SEG_SMALL);
+		mmds_log_close(l);
+		for (unsigned i = 0; i < MT_THREADS; i++)
+			atomic_store(&pub[i], 0);
+	}
+	ck_assert_uint_gt(total, 0);
+	munmap((void *)pub, 4096);
+}
+END_TEST
+
+/* ---- the tool --------------------------------------------------------------- */
+
+/* Run the mmds tool from the build tree; returns its exit status and the
+ * number of output lines. */
+static int run_tool(const char *args, int *lines, const char *want)
+{
+	char cmd[8192], line[4096];
+	FILE *p;
+	int status, found = want == NULL;
+
+	snprintf(cmd, sizeof(cmd), "./tools/mmds log %s 2>&1", args);
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	*lines = 0;
+	while (fgets(line, sizeof(line), p)) {
+		(*lines)++;
+		if (want && strstr(line, want))
+			found = 1;
+	}
+	status = pclose(p);
+	ck_assert_msg(found, "'%s' printed no line with '%s'", cmd, want);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+START_TEST(test_tool_info_verify_dump_tail)
+{
+	mmds_log *l;
+	uint64_t lsns[100];
+	char args[4096];
+	int lines;
+
+	if (access("./tools/mmds", X_OK) != 0)
+		t_skip("./tools/mmds is not built here");
+	l = create_ok(8192);
+	append_range(l, 0, 100, 300, lsns);
+	mmds_log_close(l);
+	snprintf(args, sizeof(args), "info %s", logdir());
+	ck_assert_int_eq(run_tool(args, &lines, "segment size: 8192"), 0);
+	snprintf(args, sizeof(args), "verify %s", logdir());
+	ck_assert_int_eq(run_tool(args, &lines, "records:          100"), 0);
+	snprintf(args, sizeof(args), "dump --json %s", logdir());
+	ck_assert_int_eq(run_tool(args, &lines, "{\"lsn\":0,"), 0);
+	ck_assert_int_eq(lines, 100);
+	snprintf(args, sizeof(args), "tail -n 3 %s", logdir());
+	ck_assert_int_eq(run_tool(args, &lines, NULL), 0);
+	ck_assert_int_eq(lines, 3);
+	/* corrupt a middle record: verify says where and fails */
+	{
+		uint64_t d = 8192 - HDRSZ, k = lsns[50] / d;
+		char want[128];
+
+		flip_byte(seg_path(k * d), (off_t)(HDRSZ + lsns[50] - k * d + 8), 0xee);
+		snprintf(want, sizeof(want), "at LSN %llu", (unsigned long long)lsns[50]);
+		snprintf(args, sizeof(args), "verify %s", logdir());
+		ck_assert_int_eq(run_tool(args, &lines, want), 1);
+		snprintf(args, sizeof(args), "dump %s", logdir());
+		ck_assert_int_eq(run_tool(args, &lines, "corrupt"), 1);
+		ck_assert_int_eq(lines, 51); /* 50 records, then the error */
+	}
+	ck_assert_int_eq(run_tool("frobnicate", &lines, NULL), 2);
+}
+END_TEST
+
+/* ---- corruption ------------------------------------------------------------- */
+
+/* Build a small log of 3 segments of 8 KiB and return the LSNs. */
+static void small_log(uint64_t *lsns, uint32_t n)
+{
+	mmds_log *l = create_ok(8192);
+
+	append_range(l, 0, n, 300, lsns);
+	mmds_log_close(l);
+}
+
+/* Opening must be clean: 0 with every served record intact (a prefix of
+ * what was written), or -EBADMSG. */
+static uint32_t g_clean_seen; /* records the last open_is_clean served */
+
+static void open_is_clean(unsigned recovery, uint32_t n, int *opened)
+{
+	mmds_log *l = NULL;
+	int rc = mmds_log_open(&l, logdir(), &(mmds_log_opts){ .recovery = recovery });
+
+	ck_assert_msg(rc == 0 || rc == -EBADMSG, "open = %d (%s)", rc, mmds_strerror(rc));
+	if (rc == 0) {
+		mmds_log_iter *it;
+		mmds_log_record r;
+		uint32_t s = 0;
+
+		ck_assert_int_eq(mmds_log_iter_open(&it, l, MMDS_LOG_START), 0);
+		while ((rc = mmds_log_iter_next(it, &r)) == 0) {
+			if (r.type == 0xfffe && r.len == 1) {
+				s = n; /* appended by an earlier open: the end */
+				continue;
+			}
+			ck_assert_uint_lt(s, n);
+			ck_assert_uint_eq(r.len, len_of(0, s, 300));
+			ck_assert(payload_ok(r.data, r.len, 0, s));
+			s++;
+		}
+		ck_assert_msg(rc == -EAGAIN || rc == -EBADMSG, "next = %d", rc);
+		mmds_log_iter_close(it);
+		g_clean_seen = s;
+		/* the log stays writable */
+		ck_assert_int_eq(mmds_log_append(l, 0xfffe, "z", 1, NULL), 0);
+		mmds_log_close(l);
+		if (opened)
+			(*opened)++;
+	}
+}
+
+START_TEST(test_flipped_byte_in_middle_record_is_ebadmsg_naming_where)
+{
+	uint64_t lsns[60];
+	mmds_log *l = NULL;
+	mmds_log_report rep;
+	unsigned char b;
+	off_t off;
+
+	small_log(lsns, 60);
+	/* the last segment, a record with valid ones after it */
+	uint64_t d = 8192 - HDRSZ, last = lsns[59] / d;
+	uint32_t victim = 0;
+	for (uint32_t s = 0; s < 59; s++)
+		if (lsns[s] / d == last && lsns[s + 1] / d == last && len_of(0, s, 300) > 4) {
+			victim = s;
+			break;
+		}
+	ck_assert_uint_gt(victim, 0);
+	off = (off_t)(HDRSZ + lsns[victim] - last * d + 16 + 2);
+	{
+		int fd = open(seg_path(last * d), O_RDWR);
+		ck_assert_int_eq(pread(fd, &b, 1, off), 1);
+		b ^= 0x40;
+		ck_assert_int_eq(pwrite(fd, &b, 1, off), 1);
+		close(fd);
+	}
+	ck_assert_int_eq(mmds_log_verify(logdir(), &rep), -EBADMSG);
+	ck_assert_uint_eq(rep.bad_lsn, lsns[victim]);
+	ck_assert_uint_eq(rep.reason, MMDS_LOG_CUT_BAD_CHECKSUM);
+	ck_assert_int_eq(mmds_log_open(&l, logdir(), NULL), -EBADMSG);
+	/* a reader never serves it */
+	l = reader_ok();
+	ck_assert_int_eq(mmds_log_read(l, lsns[victim], NULL, 0, NULL), -EBADMSG);
+	ck_assert_int_eq(mmds_log_read(l, lsns[victim + 1], NULL, 0, NULL),
+			 (int)len_of(0, victim + 1, 300));
+	mmds_log_close(l);
+	/* truncate mode cuts there */
+	l = open_ok(&(mmds_log_opts){ .recovery = MMDS_LOG_RECOVER_TRUNCATE });
+	ck_assert_int_eq(mmds_log_get_report(l, &rep), 0);
+	ck_assert_uint_eq(rep.reason, MMDS_LOG_CUT_BAD_CHECKSUM);
+	ck_assert_int_eq(rep.corrupt, 1);
+	ck_assert_uint_eq(rep.bad_lsn, lsns[victim]);
+	ck_assert_uint_eq(rep.bad_segment, last * d);
+	ck_assert_uint_eq(rep.bad_offset, HDRSZ + lsns[victim] - last * d);
+	ck_assert_uint_gt(rep.bytes_cut, 0);
+	ck_assert_uint_eq(mmds_log_tail_lsn(l), lsns[victim]);
+	ck_assert_uint_eq(check_all(l, 300), victim);
+	/* appending over the cut region never revives the stale records */
+	append_range(l, victim, 60, 300, NULL);
+	ck_assert_uint_eq(check_all(l, 300), 60);
+	mmds_log_close(l);
+}
+END_TEST
+
+START_TEST(test_torn_last_record_is_cut_as_torn_tail)
+{
+	uint64_t lsns[40];
+	mmds_log *l;
+	mmds_log_report rep;
+	uint64_t d = 8192 - HDRSZ;
+	unsigned char b = 0x55;
+
+	small_log(lsns, 40);
+	uint64_t last = lsns[39] / d;
+	off_t off = (off_t)(HDRSZ + lsns[39] - last * d + 8);
+	int fd = open(seg_path(last * d), O_RDONLY);
+	ck_assert_int_eq(pread(fd, &b, 1, off), 1);
+	close(fd);
+	b ^= 0x55; /* a checksum byte: always different */
+	patch_file(seg_path(last * d), off, &b, 1);
+	l = open_ok(NULL);
+	ck_assert_int_eq(mmds_log_get_report(l, &rep), 0);
+	ck_assert_uint_eq(rep.reason, MMDS_LOG_CUT_BAD_CHECKSUM);
+	ck_assert_int_eq(rep.corrupt, 0);
+	ck_assert_uint_eq(rep.end_lsn, lsns[39]);
+	ck_assert_uint_eq(check_all(l, 300), 39);
+	mmds_log_close(l);
+}
+END_TEST
+
+START_TEST(test_hostile_length_fields_never_read_outside)
+{
+	uint64_t lsns[40];
+	uint64_t d = 8192 - HDRSZ;
+	uint32_t lens[] = { 0xffffffffu, 0x7fffffffu, 8192, 4096 - 16 + 8, 1 };
+	uint64_t w;
+
+	small_log(lsns, 40);
+	copy_dir(logdir(), t_path("orig"));
+	for (unsigned i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		for (unsigned v = 0; v < 3; v++) {
+			uint32_t s = v == 0 ? 0 : v == 1 ? 20 : 39;
+			uint64_t k = lsns[s] / d;
+			mmds_log *r;
+			mmds_log_iter *it;
+			mmds_log_record rec;
+			int rc, opened = 0;
+
+			rm_dir(logdir());
+			copy_dir(t_path("orig"), logdir());
+			w = (uint64_t)lens[i] | (uint64_t)0x8000 << 48;
+			patch_file(seg_path(k * d), (off_t)(HDRSZ + lsns[s] - k * d), &w, 8);
+			r = reader_ok();
+			ck_assert_int_eq(mmds_log_iter_open(&it, r, MMDS_LOG_START), 0);
+			while ((rc = mmds_log_iter_next(it, &rec)) == 0)
+				;
+			ck_assert_int_eq(rc, -EBADMSG);
+			ck_assert_uint_eq(mmds_log_iter_lsn(it), lsns[s]);
+			mmds_log_iter_close(it);
+			mmds_log_close(r);
+			open_is_clean(MMDS_LOG_RECOVER_REFUSE, 40, &opened);
+			open_is_clean(MMDS_LOG_RECOVER_TRUNCATE, 40, &opened);
+			ck_assert_int_ge(opened, 1); /* truncate mode always opens */
+		}
+	}
+}
+END_TEST
+
+START_TEST(test_hostile_durable_hint_is_harmless)
+{
+	uint64_t lsns[40];
+	uint64_t d = 8192 - HDRSZ;
+	uint64_t hints[] = { 12345, 8, UINT64_MAX - 7, 0 };
+
+	small_log(lsns, 40);
+	uint64_t last = lsns[39] / d;
+	hints[3] = lsns[20] + 8; /* aligned, inside a record */
+	copy_dir(logdir(), t_path("orig"));
+	for (unsigned i = 0; i < 4; i++) {
+		int opened = 0;
+
+		rm_dir(logdir());
+		copy_dir(t_path("orig"), logdir());
+		for (uint64_t k = 0; k <= last; k++)
+			patch_file(seg_path(k * d), 256, &hints[i], 8);
+		/* the records are fine: a bad hint must not cost any of them */
+		open_is_clean(MMDS_LOG_RECOVER_REFUSE, 40, &opened);
+		ck_assert_int_eq(opened, 1);
+		ck_assert_uint_eq(g_clean_seen, 40);
+	}
+}
+END_TEST
+
+START_TEST(test_zeroed_segment_header_is_refused_or_cut)
+{
+	uint64_t lsns[80];
+	uint64_t d = 8192 - HDRSZ;
+	unsigned char z[256] = { 0 };
+	mmds_log *l = NULL;
+	int opened = 0;
+
+	small_log(lsns, 80);
+	uint64_t last = lsns[79] / d;
+	ck_assert_uint_ge(last, 2);
+	copy_dir(logdir(), t_path("orig"));
+	/* a middle segment: corruption */
+	patch_file(seg_path(d), 0, z, sizeof(z));
+	ck_assert_int_eq(mmds_log_open(&l, logdir(), NULL), -EBADMSG);
+	open_is_clean(MMDS_LOG_RECOVER_TRUNCATE, 80, &opened);
+	ck_assert_int_eq(opened, 1);
+	/* the first segment: nothing to go on */
+	rm_dir(logdir());
+	copy_dir(t_path("orig"), logdir());
+	patch_file(seg_path(0), 0, z, sizeof(z));
+	ck_assert_int_eq(mmds_log_open(&l, logdir(), NULL), -EBADMSG);
+	ck_assert_int_eq(mmds_log_verify(logdir(), NULL), -EBADMSG);
+	/* the last segment: a torn creation, cut */
+	rm_dir(logdir());
+	copy_dir(t_path("orig"), logdir());
+	patch_file(seg_path(last * d), 0, z, sizeof(z));
+	open_is_clean(MMDS_LOG_RECOVER_REFUSE, 80, &opened);
+	ck_assert_int_eq(opened, 2);
+}
+END_TEST
+
+START_TEST(test_truncating_segments_at_every_offset_recovers_cleanly)
+{
+	uint64_t lsns[40];
+	uint64_t d = 8192 - HDRSZ;
+	int opened = 0;
+	unsigned step = (unsigned)(8192 / test_iterations(200) / 4);
+
+	if (step < 1)
+		step = 1;
+	small_log(lsns, 40);
+	uint64_t last = lsns[39] / d;
+	copy_dir(logdir(), t_path("orig"));
+	for (uint64_t k = 0; k <= last; k++) {
+		size_t n;
+		unsigned char *orig;
+		char src[4096];
+
+		snprintf(src, sizeof(src), "%s/%020llu.seg", t_path("orig"),
+			 (unsigned long long)(k * d));
+		orig = t_read_file(src, &n);
+		/* every offset of the last segment, a stride through the others */
+		for (size_t cut = 0; cut < n; cut += k == last ? step : 61) {
+			rm_dir(logdir());
+			copy_dir(t_path("orig"), logdir());
+			ck_assert_int_eq(truncate(seg_path(k * d), (off_t)cut), 0);
+			open_is_clean(MMDS_LOG_RECOVER_REFUSE, 40, &opened);
+			open_is_clean(MMDS_LOG_RECOVER_TRUNCATE, 40, &opened);
+		}
+		free(orig);
+	}
+	ck_assert_int_gt(opened, 0);
+}
+END_TEST
+
+START_TEST(test_random_byte_flips_never_crash)
+{
+	uint64_t lsns[40];
+	uint64_t iters = test_iterations(200);
+	unsigned seed = (unsigned)time(NULL);
+
+	small_log(lsns, 40);
+	copy_dir(logdir(), t_path("orig"));
+	srand(seed);
+	for (uint64_t i = 0; i < iters; i++) {
+		uint64_t d = 8192 - HDRSZ, k = (uint64_t)rand() % (lsns[39] / d + 1);
+		unsigned char b = (unsigned char)(rand() | 1);
+		off_t off = (off_t)(rand() % 8192);
+		int fd;
+
+		rm_dir(logdir());
+		copy_dir(t_path("orig"), logdir());
+		fd = open(seg_path(k * d), O_RDWR);
+		ck_assert_int_ge(fd, 0);
+		unsigned char o;
+		ck_assert_int_eq(pread(fd, &o, 1, off), 1);
+		o ^= b;
+		ck_assert_int_eq(pwrite(fd, &o, 1, off), 1);
+		close(fd);
+		(void)mmds_log_verify(logdir(), NULL);
+		open_is_clean(MMDS_LOG_RECOVER_REFUSE, 40, NULL);
+		open_is_clean(MMDS_LOG_RECOVER_TRUNCATE, 40, NULL);
+	}
+}
+END_TEST
+
+/* ---- full disk -------------------------------------------------------------- */
+
+START_TEST(test_full_disk_at_rollover_fails_cleanly_and_keeps_records)
+{
+	pid_t pid = t_fork();
+
+	if (pid == 0) {
+		mmds_log *l = NULL;
+		struct rlimit rl;
+		unsigned char buf[200];
+		uint64_t s = 0;
+		int rc = 0;
+
+		signal(SIGXFSZ, SIG_IGN);
+		T_CHILD_ASSERT(mmds_log_open(&l, logdir(),
+					     &(mmds_log_opts){ .flags = MMDS_LOG_CREATE,
+							       .segment_size = SEG_SMALL }) == 0);
+		getrlimit(RLIMIT_FSIZE, &rl);
+		rl.rlim_cur = SEG_SMALL - 1; /* no new segment fits */
+		T_CHILD_ASSERT(setrlimit(RLIMIT_FSIZE, &rl) == 0);
+		while (rc == 0 && s < 10000) {
+			fill(buf, len_of(0, (uint32_t)s, 200), 0, (uint32_t)s);
+			rc = mmds_log_append(l, (uint16_t)s, buf,
+					     len_of(0, (uint32_t)s, 200), NULL);
+			if (rc == 0)
+				s++;
+		}
+		T_CHILD_ASSERT(rc == -EFBIG || rc == -ENOSPC);
+		T_CHILD_ASSERT(s > 10);
+		/* still failing, still clean */
+		T_CHILD_ASSERT(mmds_log_append(l, 1, buf, 150, NULL) == rc);
+		T_CHILD_ASSERT(mmds_log_sync(l, UINT64_MAX) == 0);
+		rl.rlim_cur = rl.rlim_max;
+		T_CHILD_ASSERT(setrlimit(RLIMIT_FSIZE, &rl) == 0);
+		fill(buf, len_of(0, (uint32_t)s, 200), 0, (uint32_t)s);
+		T_CHILD_ASSERT(mmds_log_append(l, (uint16_t)s, buf,
+					       len_of(0, (uint32_t)s, 200), NULL) == 0);
+		s++;
+		mmds_log_close(l);
+		_exit(s == 0 ? 1 : 0);
+	}
+	t_wait_child(pid);
+	{
+		mmds_log *l = open_ok(NULL);
+		uint32_t n = check_all(l, 200);
+
+		ck_assert_uint_gt(n, 10);
+		mmds_log_close(l);
+	}
+}
+END_TEST
+
+/* ---- suite ------------------------------------------------------------------ */
+
+static TCase *tcase(Suite *s, const char *name, double timeout)
+{
+	TCase *tc = tcase_create(name);
+
+	tcase_add_checked_fixture(tc, t_tmpdir_setup, t_tmpdir_teardown);
+	if (timeout > 0)
+		tcase_set_timeout(tc, timeout);
+	suite_add_tcase(s, tc);
+	return tc;
+}
+
+Suite *log_suite(void)
+{
+	Suite *s = suite_create("log");
+	TCase *tc;
+
+	tc = tcase(s, "basic", 0);
+	tcase_add_test(tc, test_append_then_iterate_and_read_by_lsn);
+	tcase_add_test(tc, test_lsns_are_byte_positions_of_aligned_records);
+	tcase_add_test(tc, test_zero_byte_and_maximum_size_records_round_trip);
+	tcase_add_test(tc, test_rollover_moves_straddling_records_to_next_segment);
+	tcase_add_test(tc, test_appendv_gathers_buffers);
+	tcase_add_test(tc, test_reserve_commit_and_abort);
+	tcase_add_test(tc, test_read_errors_are_clean);
+	tcase_add_test(tc, test_open_errors);
+	tcase_add_test(tc, test_reopen_after_clean_close_continues_the_log);
+	tcase_add_test(tc, test_second_writer_is_ebusy_readers_are_fine);
+	tcase_add_test(tc, test_flush_policy_applies_to_segments);
+
+	tc = tcase(s, "concurrency", 60);
+	tcase_add_test(tc, test_threads_append_while_other_process_follows);
+	tcase_add_test(tc, test_tail_wait_times_out_then_wakes_on_append);
+	tcase_add_test(tc, test_sync_advances_durable_lsn_with_concurrent_callers);
+
+	tc = tcase(s, "retention", 0);
+	tcase_add_test(tc, test_retention_drops_whole_segments_below_lsn);
+
+	tc = tcase(s, "crash", 120);
+	tcase_add_test(tc, test_kill9_during_appends_loses_nothing_published);
+	tcase_add_test(tc, test_kill9_with_threads_appending_leaves_per_thread_prefixes);
+
+	tc = tcase(s, "corruption", 120);
+	tcase_add_test(tc, test_flipped_byte_in_middle_record_is_ebadmsg_naming_where);
+	tcase_add_test(tc, test_torn_last_record_is_cut_as_torn_tail);
+	tcase_add_test(tc, test_hostile_length_fields_never_read_outside);
+	tcase_add_test(tc, test_zeroed_segment_header_is_refused_or_cut);
+	tcase_add_test(tc, test_hostile_durable_hint_is_harmless);
+	tcase_add_test(tc, test_truncating_segments_at_every_offset_recovers_cleanly);
+	tcase_add_test(tc, test_random_byte_flips_never_crash);
+
+	tc = tcase(s, "tool", 30);
+	tcase_add_test(tc, test_tool_info_verify_dump_tail);
+
+	tc = tcase(s, "full_disk", 60);
+	tcase_add_test(tc, test_full_disk_at_rollover_fails_cleanly_and_keeps_records);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(log_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
