@@ -4,5 +4,6 @@
 
 #include <mmds/common.h>
 #include <mmds/map.h>
+#include <mmds/ring.h>
 
 #endif /* MMDS_H */
