@@ -726,8 +726,13 @@ static int reserve(mmds_ring *r, uint64_t len)
 							 memory_order_acquire);
 				continue;
 			}
-			if (rc < 0)
+			if (rc < 0) {
+				/* withdraw a claim a failed CAS left behind */
+				if (s)
+					atomic_store_explicit(&s->claim_len, 0,
+							      memory_order_relaxed);
 				return rc;
+			}
 			if (s) {
 				atomic_store_explicit(&s->claim_pos, t,
 						      memory_order_relaxed);
