@@ -1223,6 +1223,59 @@ START_TEST(test_random_shared_memory_never_crashes)
 }
 END_TEST
 
+/* ---- the mmds tool ----------------------------------------------------------- */
+
+/* Run the tool (built beside the tests) and return its output. */
+static char *run_tool(const char *args, int *status)
+{
+	static char out[8192];
+	char cmd[1024];
+	size_t n;
+	FILE *f;
+
+	if (access("./tools/mmds", X_OK) != 0)
+		t_skip("./tools/mmds is not built here");
+	snprintf(cmd, sizeof(cmd), "./tools/mmds %s 2>&1", args);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = 0;
+	*status = pclose(f);
+	return out;
+}
+
+START_TEST(test_tool_ring_info_shows_capacity_fill_and_peers)
+{
+	const char *path = t_path("r");
+	mmds_ring *c = ring_new(path, MMDS_RING_CONSUMER, MMDS_RING_MPSC, 4096);
+	mmds_ring *p = ring_at(path, MMDS_RING_PRODUCER);
+	char args[512], want[128];
+	int status;
+	char *out;
+
+	ck_assert_int_eq(mmds_ring_push(p, 0, "12345678", 8), 0);
+	snprintf(args, sizeof(args), "ring info %s", path);
+	out = run_tool(args, &status);
+	ck_assert_int_eq(status, 0);
+	ck_assert_ptr_nonnull(strstr(out, "MPSC"));
+	ck_assert_ptr_nonnull(strstr(out, "capacity       4096 bytes"));
+	ck_assert_ptr_nonnull(strstr(out, "used           16 bytes"));
+	snprintf(want, sizeof(want), "consumer       pid %ld alive", (long)getpid());
+	ck_assert_msg(strstr(out, want) != NULL, "no '%s' in:\n%s", want, out);
+	ck_assert_ptr_nonnull(strstr(out, "producers      1 registered"));
+	mmds_ring_close(p);
+	mmds_ring_close(c);
+	/* not a ring: an error and status 1 */
+	t_write_file(t_path("x"), "hello", 5);
+	snprintf(args, sizeof(args), "ring info %s", t_path("x"));
+	out = run_tool(args, &status);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+	ck_assert_ptr_nonnull(strstr(out, "corrupt"));
+	out = run_tool("ring", &status);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 2);
+}
+END_TEST
+
 /* ---- suite ----------------------------------------------------------------- */
 
 static TCase *tcase(Suite *s, const char *name, double timeout)
@@ -1283,6 +1336,9 @@ Suite *ring_suite(void)
 	tcase_add_test(tc, test_impossible_record_headers_are_ebadmsg);
 	tcase_add_test(tc, test_corrupt_or_foreign_or_short_file_is_refused);
 	tcase_add_test(tc, test_random_shared_memory_never_crashes);
+
+	tc = tcase(s, "tool", 20);
+	tcase_add_test(tc, test_tool_ring_info_shows_capacity_fill_and_peers);
 	return s;
 }
 
