@@ -92,7 +92,10 @@ typedef struct mmds_ring_opts {
  *   parameters from opts; CREATE is implied).
  *
  * Creation writes the common header, then the control block, and sizes the
- * file to 8192 + capacity bytes.  Opening an existing ring checks the
+ * file to 8192 + capacity bytes; a file is built under a temporary name and
+ * linked into place, so no opener sees it half-written.  CREATE on an
+ * existing ring opens it as it is: the creation parameters are ignored
+ * (mmds_ring_get_info() tells what it has).  Opening an existing ring checks the
  * header and the control block, then registers the handle's role: the
  * consumer (and the SPSC producer) is -EBUSY if a live process already
  * holds the role, unless MMDS_RING_TAKEOVER.  A consumer that takes over
