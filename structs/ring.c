@@ -151,7 +151,7 @@ struct mmds_ring {
 	int npeeked;
 };
 
-/* ---- small helpers ---------------------------------------------------------- */
+/* ---- small helpers ------------------------------------------------------- */
 
 static uint64_t rec_size(uint64_t len)
 {
@@ -307,7 +307,7 @@ static void zero_range(mmds_ring *r, uint64_t from, uint64_t to)
 	}
 }
 
-/* ---- open / close ----------------------------------------------------------- */
+/* ---- open / close -------------------------------------------------------- */
 
 static int check_params(const struct ring_params *p)
 {
@@ -668,7 +668,7 @@ size_t mmds_ring_max_message(const mmds_ring *r)
 	return r ? r->max_msg : 0;
 }
 
-/* ---- producer --------------------------------------------------------------- */
+/* ---- producer ------------------------------------------------------------ */
 
 /* Room for need more bytes at tail t?  0, -EAGAIN or -EBADMSG. */
 static int room_for(mmds_ring *r, uint64_t t, uint64_t need)
@@ -865,7 +865,7 @@ int mmds_ring_pushv(mmds_ring *r, uint32_t type, const struct iovec *iov,
 	return 0;
 }
 
-/* ---- consumer --------------------------------------------------------------- */
+/* ---- consumer ------------------------------------------------------------ */
 
 /*
  * The message at the read cursor, skipping padding.  0 with *hdr and the
@@ -1014,7 +1014,7 @@ ssize_t mmds_ring_read_batch(mmds_ring *r, size_t limit,
 	return n;
 }
 
-/* ---- blocking --------------------------------------------------------------- */
+/* ---- blocking ------------------------------------------------------------ */
 
 struct deadline {
 	bool forever;
@@ -1199,7 +1199,7 @@ ssize_t mmds_ring_pop_timed(mmds_ring *r, void *buf, size_t cap,
 	}
 }
 
-/* ---- liveness and repair ---------------------------------------------------- */
+/* ---- liveness and repair ------------------------------------------------- */
 
 int mmds_ring_heartbeat(mmds_ring *r)
 {
@@ -1318,7 +1318,7 @@ int mmds_ring_repair(mmds_ring *r)
 	return 1;
 }
 
-/* ---- information ------------------------------------------------------------ */
+/* ---- information --------------------------------------------------------- */
 
 static void peer_info(const struct ring_slot *s, mmds_ring_peer *p)
 {

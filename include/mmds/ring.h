@@ -95,10 +95,10 @@ typedef struct mmds_ring_opts {
  * file to 8192 + capacity bytes; a file is built under a temporary name and
  * linked into place, so no opener sees it half-written.  CREATE on an
  * existing ring opens it as it is: the creation parameters are ignored
- * (mmds_ring_get_info() tells what it has).  Opening an existing ring checks the
- * header and the control block, then registers the handle's role: the
- * consumer (and the SPSC producer) is -EBUSY if a live process already
- * holds the role, unless MMDS_RING_TAKEOVER.  A consumer that takes over
+ * (mmds_ring_get_info() tells what it has).  Opening an existing ring
+ * checks the header and the control block, then registers the handle's
+ * role: the consumer (and the SPSC producer) is -EBUSY if a live process
+ * already holds the role, unless MMDS_RING_TAKEOVER.  A consumer that takes over
  * from a dead one finishes a release the dead one was in the middle of.
  * Returns 0 with *out set, or (with *out NULL):
  *   -EINVAL  NULL out/opts, no role, bad flags, capacity or max_message
@@ -106,7 +106,7 @@ typedef struct mmds_ring_opts {
  *   -ENOTSUP a future format version, another byte order
  *   -EBUSY   the role is held by a live process (or 16 MPSC producers)
  *   -EEXIST, -ENOENT, -EACCES, -ENOMEM ...  from opening the file
- * Not thread-safe with respect to the same handle (there is none yet).
+ * Thread-safe (each call builds its own handle).
  */
 MMDS_API int mmds_ring_open(mmds_ring **out, const char *path,
 			    const mmds_ring_opts *opts);
@@ -128,7 +128,7 @@ MMDS_API int mmds_ring_fd(const mmds_ring *r);
 /* mmds_ring_max_message - the largest payload a message may have. */
 MMDS_API size_t mmds_ring_max_message(const mmds_ring *r);
 
-/* ---- Producer ------------------------------------------------------------- */
+/* ---- Producer ------------------------------------------------------------ */
 
 /*
  * mmds_ring_push - publish one message of len bytes with a caller-chosen
@@ -166,7 +166,7 @@ MMDS_API int mmds_ring_commit(mmds_ring *r, uint32_t type);
  * mode its space becomes padding).  0, or -EINVAL (no claim). */
 MMDS_API int mmds_ring_abort(mmds_ring *r);
 
-/* ---- Consumer ------------------------------------------------------------- */
+/* ---- Consumer ------------------------------------------------------------ */
 
 /* A message seen in place (mmds_ring_peek, mmds_ring_read_batch). */
 typedef struct mmds_ring_msg {
@@ -211,7 +211,7 @@ MMDS_API ssize_t mmds_ring_read_batch(mmds_ring *r, size_t limit,
 						const mmds_ring_msg *msg),
 				      void *arg);
 
-/* ---- Blocking ------------------------------------------------------------- */
+/* ---- Blocking ------------------------------------------------------------ */
 
 /*
  * mmds_ring_wait_data - (consumer) wait until a message is ready.
@@ -236,7 +236,7 @@ MMDS_API int mmds_ring_push_timed(mmds_ring *r, uint32_t type,
 MMDS_API ssize_t mmds_ring_pop_timed(mmds_ring *r, void *buf, size_t cap,
 				     uint32_t *type, int64_t timeout_ns);
 
-/* ---- Liveness and repair -------------------------------------------------- */
+/* ---- Liveness and repair ------------------------------------------------- */
 
 /*
  * mmds_ring_heartbeat - record that the caller is alive now (the calls
@@ -265,7 +265,7 @@ MMDS_API int mmds_ring_peer_alive(const mmds_ring *r, int64_t stale_ns);
  */
 MMDS_API int mmds_ring_repair(mmds_ring *r);
 
-/* ---- Information ---------------------------------------------------------- */
+/* ---- Information --------------------------------------------------------- */
 
 typedef struct mmds_ring_peer {
 	int64_t pid;           /* 0: none registered */
