@@ -98,8 +98,9 @@ typedef struct mmds_ring_opts {
  * (mmds_ring_get_info() tells what it has).  Opening an existing ring
  * checks the header and the control block, then registers the handle's
  * role: the consumer (and the SPSC producer) is -EBUSY if a live process
- * already holds the role, unless MMDS_RING_TAKEOVER.  A consumer that takes over
- * from a dead one finishes a release the dead one was in the middle of.
+ * already holds the role, unless MMDS_RING_TAKEOVER.  A consumer that takes
+ * over from a dead one finishes a release the dead one was in the middle
+ * of.
  * Returns 0 with *out set, or (with *out NULL):
  *   -EINVAL  NULL out/opts, no role, bad flags, capacity or max_message
  *   -EBADMSG not a ring, corrupt header, impossible control block
