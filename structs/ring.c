@@ -675,12 +675,12 @@ static int room_for(mmds_ring *r, uint64_t t, uint64_t need)
 {
 	uint64_t h;
 
-	if (t + need - r->head_cache <= r->cap)
+	if (t - r->head_cache <= r->cap && t + need - r->head_cache <= r->cap)
 		return 0;
 	h = atomic_load_explicit(&r->c->head, memory_order_acquire);
+	r->head_cache = h; /* even if bad: it is checked again next time */
 	if (h & 7 || t - h > r->cap)
 		return -EBADMSG;
-	r->head_cache = h;
 	return t + need - h <= r->cap ? 0 : -EAGAIN;
 }
 
