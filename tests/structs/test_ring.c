@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -936,7 +937,9 @@ START_TEST(test_killed_consumer_restarts_without_loss_or_repeat)
 			cons = t_fork();
 			if (cons == 0)
 				consumer_child(path, n, progress);
-			while (atomic_load(&progress[0]) < at)
+			/* (a consumer that reached the end exits by itself) */
+			while (atomic_load(&progress[0]) < at &&
+			       atomic_load(&progress[0]) < n)
 				usleep(50 + rand_r(&seed) % 200);
 			kill(cons, SIGKILL);
 			ck_assert_int_eq(waitpid(cons, NULL, 0), cons);
@@ -957,6 +960,107 @@ START_TEST(test_killed_consumer_restarts_without_loss_or_repeat)
 		}
 		munmap((void *)progress, 4096);
 	}
+}
+END_TEST
+
+/* MPSC producer 0 restarted after SIGKILL: resumes at its shared progress
+ * counter, with claim/commit so that kills land inside claims too. */
+static void restartable_producer(const char *path, long n,
+				 _Atomic long *progress)
+{
+	unsigned char tmp[200];
+	mmds_ring *p = NULL;
+
+	T_CHILD_ASSERT(mmds_ring_open(&p, path, &(mmds_ring_opts){
+		.role = MMDS_RING_PRODUCER }) == 0);
+	for (long s = atomic_load(progress); s < n; s++) {
+		size_t len = msg_len(0, (uint32_t)s, sizeof(tmp));
+		void *d;
+		int rc;
+
+		while ((rc = mmds_ring_claim(p, len, &d)) == -EAGAIN)
+			T_CHILD_ASSERT(mmds_ring_wait_space(p, len,
+							    20000000000LL) == 0);
+		T_CHILD_ASSERT(rc == 0);
+		fill(tmp, 0, (uint32_t)s, len);
+		memcpy(d, tmp, len);
+		if (s % 8 == 0)
+			sched_yield(); /* a wider window for a kill */
+		T_CHILD_ASSERT(mmds_ring_commit(p, 0) == 0);
+		atomic_store(progress, s + 1);
+	}
+	mmds_ring_close(p);
+	_exit(0);
+}
+
+/* Three producer processes; one of them is killed with SIGKILL again and
+ * again at random moments (often inside a claim) and restarted.  The
+ * consumer repairs what the dead left behind and receives every message of
+ * every producer in order, whole; the restarted producer may resend only
+ * the one message it was killed after committing. */
+START_TEST(test_mpsc_survives_producers_killed_at_random_moments)
+{
+	const char *path = t_path("r");
+	mmds_ring *c = ring_new(path, MMDS_RING_CONSUMER, MMDS_RING_MPSC, 4096);
+	long n = iterations(100000) / 10;
+	_Atomic long *progress = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+				      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	long next[3] = { 0 }, kills = 0, repairs = 0, until_kill;
+	unsigned seed = (unsigned)getpid() * 2654435761u;
+	unsigned char buf[1024];
+	pid_t pid[3];
+
+	ck_assert_ptr_ne(progress, MAP_FAILED);
+	pid[0] = t_fork();
+	if (pid[0] == 0)
+		restartable_producer(path, n, progress);
+	for (uint32_t i = 1; i < 3; i++) {
+		pid[i] = t_fork();
+		if (pid[i] == 0)
+			producer_child(path, i, n, NULL);
+	}
+	until_kill = 1 + rand_r(&seed) % 500;
+	while (next[0] < n || next[1] < n || next[2] < n) {
+		uint32_t id = 0, seq;
+		ssize_t len = mmds_ring_pop_timed(c, buf, sizeof(buf), &id,
+						  20000000);
+
+		if (len == -ETIMEDOUT || len == -EAGAIN) {
+			int rc = mmds_ring_repair(c);
+
+			ck_assert_msg(rc >= 0 || rc == -EAGAIN, "repair: %s",
+				      mmds_strerror(rc));
+			repairs += rc == 1;
+			continue;
+		}
+		ck_assert_msg(len >= 8, "pop: %s", mmds_strerror((int)len));
+		ck_assert_uint_lt(id, 3);
+		memcpy(&seq, buf + 4, 4);
+		if (id == 0 && seq + 1 == (uint32_t)next[0])
+			continue; /* resent after a restart */
+		ck_assert_int_eq(seq, next[id]);
+		ck_assert_msg(check(buf, id, seq, (size_t)len), "content %u/%u",
+			      id, seq);
+		next[id]++;
+		if (--until_kill == 0 && next[0] < n) {
+			kill(pid[0], SIGKILL);
+			ck_assert_int_eq(waitpid(pid[0], NULL, 0), pid[0]);
+			kills++;
+			pid[0] = t_fork();
+			if (pid[0] == 0)
+				restartable_producer(path, n, progress);
+			until_kill = 1 + rand_r(&seed) % 500;
+		}
+	}
+	t_wait_child(pid[0]);
+	t_wait_child(pid[1]);
+	t_wait_child(pid[2]);
+	ck_assert_int_ge(kills, 1);
+	ck_assert_int_eq(mmds_ring_pop(c, buf, sizeof(buf), NULL), -EAGAIN);
+	fprintf(stderr, "mpsc kill test: %ld kills, %ld repairs\n", kills,
+		repairs);
+	munmap((void *)progress, 4096);
+	mmds_ring_close(c);
 }
 END_TEST
 
@@ -1341,6 +1445,7 @@ Suite *ring_suite(void)
 	tcase_add_test(tc, test_peer_alive_follows_producer_process_and_pid_reuse);
 	tcase_add_test(tc, test_killed_consumer_restarts_without_loss_or_repeat);
 	tcase_add_test(tc, test_producer_killed_holding_claim_is_repaired);
+	tcase_add_test(tc, test_mpsc_survives_producers_killed_at_random_moments);
 	tcase_add_test(tc, test_producer_killed_before_claim_header_is_repaired);
 	tcase_add_test(tc, test_spsc_claim_of_dead_producer_never_stalls);
 
