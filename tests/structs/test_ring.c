@@ -907,7 +907,7 @@ START_TEST(test_killed_consumer_restarts_without_loss_or_repeat)
 
 	for (unsigned mode = MMDS_RING_SPSC; mode <= MMDS_RING_MPSC; mode++) {
 		const char *path = t_path(mode == 1 ? "s" : "m");
-		long n = iterations(100000) / 2;
+		long n = iterations(100000) / 2 + 1200;
 		_Atomic long *progress = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 					      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 		unsigned char buf[64];
@@ -1002,10 +1002,11 @@ START_TEST(test_mpsc_survives_producers_killed_at_random_moments)
 {
 	const char *path = t_path("r");
 	mmds_ring *c = ring_new(path, MMDS_RING_CONSUMER, MMDS_RING_MPSC, 4096);
-	long n = iterations(100000) / 10;
+	long n = iterations(100000) / 10 + 100;
 	_Atomic long *progress = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
 				      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	long next[3] = { 0 }, kills = 0, repairs = 0, until_kill;
+	unsigned every = (unsigned)(n / 20); /* a kill every n/40 messages */
 	unsigned seed = (unsigned)getpid() * 2654435761u;
 	unsigned char buf[1024];
 	pid_t pid[3];
@@ -1019,7 +1020,7 @@ START_TEST(test_mpsc_survives_producers_killed_at_random_moments)
 		if (pid[i] == 0)
 			producer_child(path, i, n, NULL);
 	}
-	until_kill = 1 + rand_r(&seed) % 500;
+	until_kill = 1 + rand_r(&seed) % every;
 	while (next[0] < n || next[1] < n || next[2] < n) {
 		uint32_t id = 0, seq;
 		ssize_t len = mmds_ring_pop_timed(c, buf, sizeof(buf), &id,
@@ -1049,7 +1050,7 @@ START_TEST(test_mpsc_survives_producers_killed_at_random_moments)
 			pid[0] = t_fork();
 			if (pid[0] == 0)
 				restartable_producer(path, n, progress);
-			until_kill = 1 + rand_r(&seed) % 500;
+			until_kill = 1 + rand_r(&seed) % every;
 		}
 	}
 	t_wait_child(pid[0]);
@@ -1290,7 +1291,7 @@ START_TEST(test_random_shared_memory_never_crashes)
 {
 	const char *path = t_path("r");
 	unsigned seed = (unsigned)getpid();
-	long rounds = iterations(100000) / 500;
+	long rounds = iterations(100000) / 500 + 1;
 
 	for (long round = 0; round < rounds; round++) {
 		unsigned mode = 1 + round % 2;
