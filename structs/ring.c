@@ -370,6 +370,17 @@ static int register_slot(mmds_ring *r, struct ring_slot *s, bool takeover)
 	return 0;
 }
 
+/* Whether a slot holds no claim the consumer may still have to repair:
+ * none, or one entirely below the consumer's position. */
+static bool claim_done(struct ring_ctrl *c, struct ring_slot *s)
+{
+	uint64_t cl = atomic_load(&s->claim_len);
+	uint64_t cp = atomic_load(&s->claim_pos);
+	uint64_t head = atomic_load(&c->head);
+
+	return cl == 0 || (head - cp >= cl && head - cp <= ((uint64_t)1 << 62));
+}
+
 static int register_role(mmds_ring *r, bool takeover)
 {
 	struct ring_ctrl *c = r->c;
@@ -388,10 +399,9 @@ static int register_role(mmds_ring *r, bool takeover)
 
 			if (pass == 0 && pid != 0)
 				continue;
-			/* A dead slot's pending claim must be repaired
-			 * first: leave it to the consumer. */
-			if (pass == 1 &&
-			    atomic_load(&s->claim_len) != 0)
+			/* A dead slot's claim may still be needed by
+			 * mmds_ring_repair(), until the consumer is past it. */
+			if (pass == 1 && !claim_done(c, s))
 				continue;
 			if (register_slot(r, s, false) == 0)
 				return 0;
