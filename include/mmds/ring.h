@@ -105,7 +105,9 @@ typedef struct mmds_ring_opts {
  *   -EINVAL  NULL out/opts, no role, bad flags, capacity or max_message
  *   -EBADMSG not a ring, corrupt header, impossible control block
  *   -ENOTSUP a future format version, another byte order
- *   -EBUSY   the role is held by a live process (or 16 MPSC producers)
+ *   -EBUSY   the role is held by a live process; for an MPSC producer,
+ *            all 16 slots are taken by live producers or by dead ones
+ *            whose unfinished claim the consumer has not passed (retry)
  *   -EEXIST, -ENOENT, -EACCES, -ENOMEM ...  from opening the file
  * Thread-safe (each call builds its own handle).
  */
