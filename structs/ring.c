@@ -410,6 +410,27 @@ static int register_role(mmds_ring *r, bool takeover)
 	return -EBUSY;
 }
 
+/*
+ * A consistent snapshot of both positions while others move them: a head
+ * that did not change while the tail was read.  0, or -EBADMSG if they are
+ * impossible (misaligned, or the tail not within capacity of the head).
+ */
+static int load_positions(const struct ring_ctrl *c, uint64_t cap,
+			  uint64_t *head, uint64_t *tail)
+{
+	uint64_t h = 0, t = 0;
+
+	for (int i = 0; i < 1000; i++) {
+		h = atomic_load_explicit(&c->head, memory_order_acquire);
+		t = atomic_load_explicit(&c->tail, memory_order_acquire);
+		if (atomic_load_explicit(&c->head, memory_order_acquire) == h)
+			break;
+	}
+	*head = h;
+	*tail = t;
+	return (h | t) & 7 || t - h > cap ? -EBADMSG : 0;
+}
+
 /* Validate the mapped file and set r up.  The map is r->map. */
 static int attach(mmds_ring *r, const mmds_ring_opts *o)
 {
@@ -442,10 +463,8 @@ static int attach(mmds_ring *r, const mmds_ring_opts *o)
 	if (proc_stat(r->self_pid, &st, &r->self_start) != 0)
 		r->self_start = 0;
 
-	head = atomic_load(&r->c->head);
-	tail = atomic_load(&r->c->tail);
-	if ((head | tail) & 7 || tail - head > r->cap)
-		return -EBADMSG;
+	if ((rc = load_positions(r->c, r->cap, &head, &tail)) < 0)
+		return rc;
 	if (r->role == MMDS_RING_OBSERVER)
 		return 0;
 	rc = register_role(r, (o->flags & MMDS_RING_TAKEOVER) != 0);
@@ -1339,6 +1358,8 @@ static void peer_info(const struct ring_slot *s, mmds_ring_peer *p)
 
 int mmds_ring_get_info(const mmds_ring *r, mmds_ring_info *info)
 {
+	int rc;
+
 	if (r == NULL || info == NULL)
 		return -EINVAL;
 	memset(info, 0, sizeof(*info));
@@ -1346,8 +1367,7 @@ int mmds_ring_get_info(const mmds_ring *r, mmds_ring_info *info)
 	info->capacity = r->cap;
 	info->max_message = r->max_msg;
 	info->created_ns = r->created_ns;
-	info->head = atomic_load(&r->c->head);
-	info->tail = atomic_load(&r->c->tail);
+	rc = load_positions(r->c, r->cap, &info->head, &info->tail);
 	info->used = info->tail - info->head;
 	peer_info(&r->c->consumer, &info->consumer);
 	for (unsigned i = 0; i < MMDS_RING_MAX_PRODUCERS; i++) {
@@ -1355,7 +1375,5 @@ int mmds_ring_get_info(const mmds_ring *r, mmds_ring_info *info)
 		if (info->producers[i].pid)
 			info->nproducers++;
 	}
-	if ((info->head | info->tail) & 7 || info->used > r->cap)
-		return -EBADMSG;
-	return 0;
+	return rc;
 }
