@@ -6,5 +6,6 @@
 #include <mmds/map.h>
 #include <mmds/counters.h>
 #include <mmds/log.h>
+#include <mmds/ring.h>
 
 #endif /* MMDS_H */
