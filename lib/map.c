@@ -1395,7 +1395,8 @@ int mmds_map_touch(mmds_map *m, uint64_t off, uint64_t len)
 	return 0;
 }
 
-int mmds_map_lock(mmds_map *m, uint64_t off, uint64_t len)
+/* mlock() or munlock() a range of the map. */
+static int lock_range(mmds_map *m, uint64_t off, uint64_t len, bool lock)
 {
 	size_t start, end;
 	int err;
@@ -1405,24 +1406,19 @@ int mmds_map_lock(mmds_map *m, uint64_t off, uint64_t len)
 	err = page_range(m, off, len, &start, &end);
 	if (err || end <= start)
 		return err;
-	if (mlock(m->resv + start, end - start) != 0)
+	if ((lock ? mlock : munlock)(m->resv + start, end - start) != 0)
 		return neg_errno();
 	return 0;
 }
 
+int mmds_map_lock(mmds_map *m, uint64_t off, uint64_t len)
+{
+	return lock_range(m, off, len, true);
+}
+
 int mmds_map_unlock(mmds_map *m, uint64_t off, uint64_t len)
 {
-	size_t start, end;
-	int err;
-
-	if (m == NULL)
-		return -EINVAL;
-	err = page_range(m, off, len, &start, &end);
-	if (err || end <= start)
-		return err;
-	if (munlock(m->resv + start, end - start) != 0)
-		return neg_errno();
-	return 0;
+	return lock_range(m, off, len, false);
 }
 
 int mmds_map_lock_all(mmds_map *m)
