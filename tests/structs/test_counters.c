@@ -589,13 +589,15 @@ START_TEST(test_killed_writers_lose_none_of_their_completed_increments)
 	pid_t pids[NPROC];
 	uint64_t total, sum = 0;
 	int total_id = mmds_counters_alloc(c, "total", NULL), killed = 0;
+	int done_id[NPROC];
 
 	srand((unsigned)time(NULL));
 	for (int p = 0; p < NPROC; p++) {
 		char l[16];
 
 		snprintf(l, sizeof(l), "done_%d", p);
-		ck_assert_int_ge(mmds_counters_alloc(c, l, NULL), 0);
+		done_id[p] = mmds_counters_alloc(c, l, NULL);
+		ck_assert_int_ge(done_id[p], 0);
 	}
 	for (int p = 0; p < NPROC; p++) {
 		pids[p] = t_fork();
@@ -616,10 +618,21 @@ START_TEST(test_killed_writers_lose_none_of_their_completed_increments)
 			_exit(0);
 		}
 	}
-	/* kill half of them at random moments */
+	/* kill half of them at random moments, each once it has counted:
+	 * glibc's pthread_barrier_destroy() waits until every waiter has left
+	 * pthread_barrier_wait(), which a child killed after the barrier
+	 * opened but before it ran again (a loaded machine) never does. */
 	t_barrier_wait(b);
 	for (int p = 0; p < NPROC; p += 2) {
+		uint64_t d = 0;
+
 		sleep_ms(1 + rand() % 30);
+		for (;;) {
+			ck_assert_int_eq(mmds_counters_get(c, done_id[p], &d), 0);
+			if (d > 0)
+				break;
+			sleep_ms(1);
+		}
 		kill(pids[p], SIGKILL);
 	}
 	for (int p = 0; p < NPROC; p++) {
