@@ -16,6 +16,8 @@
 #include <unistd.h>
 #include <sys/types.h>
 
+#include <check.h>
+
 /* Exit status of a whole test program that cannot run here (automake). */
 #define T_SKIP_STATUS 77
 
@@ -27,6 +29,14 @@
  * test's process with _exit(), so a failed test's directory stays behind
  * (mmds-test.*) for inspection.
  */
+/* t_tcase - a test case named name, added to s, with the temp-dir fixture
+ * and, if timeout > 0, that timeout in seconds. */
+TCase *t_tcase(Suite *s, const char *name, double timeout);
+
+/* t_run_suite - run s (CK_NORMAL) and return main()'s exit status: 0 when
+ * every test passed, 1 otherwise. */
+int t_run_suite(Suite *s);
+
 void t_tmpdir_setup(void);
 void t_tmpdir_teardown(void);
 const char *t_tmpdir(void);

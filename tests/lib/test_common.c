@@ -12,6 +12,8 @@
 
 #include <mmds/common.h>
 
+#include "t_util.h"
+
 Suite *common_suite(void);
 
 /* Every code the table in mmds/common.h names, plus the ones map.h returns
@@ -139,11 +141,5 @@ Suite *common_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(common_suite());
-	int number_failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	number_failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return number_failed != 0;
+	return t_run_suite(common_suite());
 }

@@ -1324,11 +1324,5 @@ Suite *flush_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(flush_suite());
-	int number_failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	number_failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return number_failed != 0;
+	return t_run_suite(flush_suite());
 }

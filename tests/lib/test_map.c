@@ -2968,23 +2968,12 @@ END_TEST
 
 /* ---- suite ----------------------------------------------------------------- */
 
-static TCase *tcase(Suite *s, const char *name, double timeout)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, t_tmpdir_setup, t_tmpdir_teardown);
-	if (timeout > 0)
-		tcase_set_timeout(tc, timeout);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 Suite *map_suite(void)
 {
 	Suite *s = suite_create("map");
 	TCase *tc;
 
-	tc = tcase(s, "open", 0);
+	tc = t_tcase(s, "open", 0);
 	tcase_add_test(tc, test_open_nonexistent_file_is_enoent);
 	tcase_add_test(tc, test_open_without_file_permission_is_eacces);
 	tcase_add_test(tc, test_created_file_is_0600_unless_mode_given);
@@ -3001,11 +2990,11 @@ Suite *map_suite(void)
 	tcase_add_test(tc, test_open_writable_grows_short_file_with_space_allocated);
 	tcase_add_test(tc, test_open_directory_fails);
 
-	tc = tcase(s, "zero_length", 0);
+	tc = t_tcase(s, "zero_length", 0);
 	tcase_add_test(tc, test_zero_length_file_opens_as_empty_map);
 	tcase_add_test(tc, test_zero_length_file_grows_by_resize);
 
-	tc = tcase(s, "window", 0);
+	tc = t_tcase(s, "window", 0);
 	tcase_add_test(tc, test_window_at_unaligned_offset_reads_its_bytes);
 	tcase_add_test(tc, test_window_writes_land_at_offset_in_file);
 	tcase_add_test(tc, test_window_of_size_zero_reaches_end_of_file);
@@ -3013,7 +3002,7 @@ Suite *map_suite(void)
 	tcase_add_test(tc, test_writable_window_beyond_end_grows_file);
 	tcase_add_test(tc, test_window_atomics_align_by_absolute_address);
 
-	tc = tcase(s, "bounds", 0);
+	tc = t_tcase(s, "bounds", 0);
 	tcase_add_test(tc, test_read_beyond_end_is_erange);
 	tcase_add_test(tc, test_offset_overflow_is_erange);
 	tcase_add_test(tc, test_zero_length_access_at_size_is_ok_beyond_is_erange);
@@ -3021,16 +3010,16 @@ Suite *map_suite(void)
 	tcase_add_test(tc, test_read_on_write_only_map_is_eacces);
 	tcase_add_test(tc, test_null_buffer_with_length_is_einval);
 
-	tc = tcase(s, "writev", 0);
+	tc = t_tcase(s, "writev", 0);
 	tcase_add_test(tc, test_writev_writes_buffers_back_to_back);
 	tcase_add_test(tc, test_writev_out_of_range_writes_nothing);
 	tcase_add_test(tc, test_writev_bad_iov_arguments_are_einval);
 
-	tc = tcase(s, "pointers", 0);
+	tc = t_tcase(s, "pointers", 0);
 	tcase_add_test(tc, test_ptr_is_inside_map_or_null);
 	tcase_add_test(tc, test_data_unchanged_across_grow_and_shrink);
 
-	tc = tcase(s, "cursor", 0);
+	tc = t_tcase(s, "cursor", 0);
 	tcase_add_test(tc, test_cursor_read_is_short_at_end_then_zero);
 	tcase_add_test(tc, test_cursor_read_line_with_and_without_final_newline);
 	tcase_add_test(tc, test_cursor_read_line_enobufs_keeps_position_and_fits_exactly);
@@ -3038,38 +3027,38 @@ Suite *map_suite(void)
 	tcase_add_test(tc, test_cursor_write_never_grows_map);
 	tcase_add_test(tc, test_cursor_after_shrink_reads_nothing);
 
-	tc = tcase(s, "atomics", 0);
+	tc = t_tcase(s, "atomics", 0);
 	tcase_add_test(tc, test_atomic64_ops_return_old_and_store_new);
 	tcase_add_test(tc, test_atomic32_ops_return_old_and_store_new);
 	tcase_add_test(tc, test_atomic_old_may_be_null);
 	tcase_add_test(tc, test_atomic_misaligned_offset_is_einval);
 	tcase_add_test(tc, test_atomic_out_of_range_is_erange);
 
-	tc = tcase(s, "private", 10);
+	tc = t_tcase(s, "private", 10);
 	tcase_add_test(tc, test_private_writes_never_reach_file);
 	tcase_add_test(tc, test_private_writes_invisible_to_other_process);
 	tcase_add_test(tc, test_private_map_grows_only_over_file_bytes);
 
-	tc = tcase(s, "shared", 30);
+	tc = t_tcase(s, "shared", 30);
 	tcase_add_test(tc, test_shared_writes_seen_by_other_processes);
 	tcase_add_test(tc, test_shared_add_from_four_processes_sums_exactly);
 	tcase_add_test(tc, test_published_write_survives_kill_9_of_writer);
 
-	tc = tcase(s, "anonymous", 10);
+	tc = t_tcase(s, "anonymous", 10);
 	tcase_add_test(tc, test_anon_shared_is_shared_with_forked_child);
 	tcase_add_test(tc, test_anon_private_is_not_shared_with_child);
 	tcase_add_test(tc, test_anon_fd_reopened_through_proc_sees_same_bytes);
 	tcase_add_test(tc, test_anon_rejects_null_opts_offset_and_file_flags);
 	tcase_add_test(tc, test_anon_zero_size_map_grows);
 
-	tc = tcase(s, "open_fd", 0);
+	tc = t_tcase(s, "open_fd", 0);
 	tcase_add_test(tc, test_open_fd_caller_may_close_fd_at_once);
 	tcase_add_test(tc, test_open_fd_read_only_fd_with_write_access_is_eacces);
 	tcase_add_test(tc, test_open_fd_rejects_create_excl_unlink);
 	tcase_add_test(tc, test_open_fd_bad_fd_is_ebadf);
 	tcase_add_test(tc, test_open_fd_truncate_empties_file);
 
-	tc = tcase(s, "resize", 30);
+	tc = t_tcase(s, "resize", 30);
 	tcase_add_test(tc, test_resize_grow_then_shrink_keeps_content_and_base);
 	tcase_add_test(tc, test_resize_beyond_capacity_is_efbig);
 	tcase_add_test(tc, test_resize_read_only_map_is_eacces);
@@ -3077,18 +3066,18 @@ Suite *map_suite(void)
 	tcase_add_test(tc, test_resize_while_threads_read_and_write);
 	tcase_add_test(tc, test_refresh_adopts_size_changed_by_other_process);
 
-	tc = tcase(s, "full_disk", 20);
+	tc = t_tcase(s, "full_disk", 20);
 	tcase_add_test(tc, test_resize_beyond_rlimit_fsize_is_efbig);
 	tcase_add_test(tc, test_full_tmpfs_is_enospc_and_keeps_data);
 
-	tc = tcase(s, "sync", 20);
+	tc = t_tcase(s, "sync", 20);
 	tcase_add_test(tc, test_sync_levels_put_data_in_file);
 	tcase_add_test(tc, test_sync_bad_level_is_einval);
 	tcase_add_test(tc, test_durable_sync_after_directory_removed_succeeds);
 	tcase_add_test(tc, test_sync_range_out_of_range_is_erange);
 	tcase_add_test(tc, test_sync_private_and_anonymous_return_zero);
 
-	tc = tcase(s, "flags", 10);
+	tc = t_tcase(s, "flags", 10);
 	tcase_add_test(tc, test_populate_and_lock_flags_open_small_file);
 	tcase_add_test(tc, test_lock_beyond_memlock_limit_fails);
 	tcase_add_test(tc, test_nocache_is_enotsup_on_linux);
@@ -3099,14 +3088,14 @@ Suite *map_suite(void)
 	tcase_add_test(tc, test_unlink_flag_removes_file_at_close);
 	tcase_add_test(tc, test_noreserve_map_works);
 
-	tc = tcase(s, "advise", 10);
+	tc = t_tcase(s, "advise", 10);
 	tcase_add_test(tc, test_advise_each_value_on_file_map);
 	tcase_add_test(tc, test_advise_bad_range_or_value);
 	tcase_add_test(tc, test_dontneed_zeroes_only_whole_pages_inside_range);
 	tcase_add_test(tc, test_prefetch_and_touch_ranges);
 	tcase_add_test(tc, test_lock_ranges_and_lock_all);
 
-	tc = tcase(s, "info", 0);
+	tc = t_tcase(s, "info", 0);
 	tcase_add_test(tc, test_info_describes_file_map);
 	tcase_add_test(tc, test_info_describes_anonymous_map);
 	tcase_add_test(tc, test_info_capacity_is_size_when_larger_than_default);
@@ -3116,11 +3105,5 @@ Suite *map_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(map_suite());
-	int number_failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	number_failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return number_failed != 0;
+	return t_run_suite(map_suite());
 }

@@ -1523,23 +1523,12 @@ END_TEST
 
 /* ---- suite ------------------------------------------------------------------------ */
 
-static TCase *tcase(Suite *s, const char *name, double timeout)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, t_tmpdir_setup, t_tmpdir_teardown);
-	if (timeout > 0)
-		tcase_set_timeout(tc, timeout);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 Suite *counters_suite(void)
 {
 	Suite *s = suite_create("counters");
 	TCase *tc;
 
-	tc = tcase(s, "operations", 0);
+	tc = t_tcase(s, "operations", 0);
 	tcase_add_test(tc, test_every_operation_returns_result_and_old_value);
 	tcase_add_test(tc, test_slot_inline_ops_update_the_same_value);
 	tcase_add_test(tc, test_bad_ids_and_arguments_are_clean_errors);
@@ -1547,11 +1536,11 @@ Suite *counters_suite(void)
 	tcase_add_test(tc, test_striped_counter_sums_stripes_and_refuses_bitwise_ops);
 	tcase_add_test(tc, test_striped_counter_needs_padded_layout);
 
-	tc = tcase(s, "labels", 0);
+	tc = t_tcase(s, "labels", 0);
 	tcase_add_test(tc, test_label_at_maximum_length_works_longer_is_einval);
 	tcase_add_test(tc, test_invalid_utf8_and_control_characters_are_einval);
 
-	tc = tcase(s, "allocation", 10);
+	tc = t_tcase(s, "allocation", 10);
 	tcase_add_test(tc, test_alloc_of_existing_label_returns_its_id_or_eexist);
 	tcase_add_test(tc, test_full_file_is_enospc);
 	tcase_add_test(tc, test_freed_id_is_not_reused_before_the_grace_period);
@@ -1561,7 +1550,7 @@ Suite *counters_suite(void)
 	tcase_add_test(tc, test_open_n_with_many_counters_is_one_pass);
 	tcase_add_test(tc, test_open_flags);
 
-	tc = tcase(s, "processes", 60);
+	tc = t_tcase(s, "processes", 60);
 	tcase_add_test(tc, test_forked_processes_count_exactly);
 	tcase_add_test(tc, test_forked_processes_count_exactly_striped);
 	tcase_add_test(tc, test_killed_writers_lose_none_of_their_completed_increments);
@@ -1569,20 +1558,20 @@ Suite *counters_suite(void)
 	tcase_add_test(tc, test_allocation_lock_of_a_reused_pid_is_taken_over);
 	tcase_add_test(tc, test_reader_never_sees_half_made_entries);
 
-	tc = tcase(s, "threads", 60);
+	tc = t_tcase(s, "threads", 60);
 	tcase_add_test(tc, test_threads_count_exactly_plain_and_striped);
 	tcase_add_test(tc, test_threads_list_while_others_allocate_and_free);
 
-	tc = tcase(s, "export", 10);
+	tc = t_tcase(s, "export", 10);
 	tcase_add_test(tc, test_snapshot_lists_every_counter_in_id_order);
 	tcase_add_test(tc, test_reset_one_and_all);
 	tcase_add_test(tc, test_prometheus_export_is_valid_text_format);
 	tcase_add_test(tc, test_json_export_parses);
 
-	tc = tcase(s, "tool", 30);
+	tc = t_tcase(s, "tool", 30);
 	tcase_add_test(tc, test_tool_lists_watches_and_exports);
 
-	tc = tcase(s, "hostile", 30);
+	tc = t_tcase(s, "hostile", 30);
 	tcase_add_test(tc, test_corrupt_truncated_and_foreign_files_are_refused);
 	tcase_add_test(tc, test_hostile_metadata_is_skipped_never_crashes);
 	tcase_add_test(tc, test_random_garbage_in_metadata_never_crashes);
@@ -1592,11 +1581,5 @@ Suite *counters_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(counters_suite());
-	int number_failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	number_failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return number_failed != 0;
+	return t_run_suite(counters_suite());
 }

@@ -1270,23 +1270,12 @@ END_TEST
 
 /* ---- suite ------------------------------------------------------------------ */
 
-static TCase *tcase(Suite *s, const char *name, double timeout)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, t_tmpdir_setup, t_tmpdir_teardown);
-	if (timeout > 0)
-		tcase_set_timeout(tc, timeout);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 Suite *log_suite(void)
 {
 	Suite *s = suite_create("log");
 	TCase *tc;
 
-	tc = tcase(s, "basic", 0);
+	tc = t_tcase(s, "basic", 0);
 	tcase_add_test(tc, test_append_then_iterate_and_read_by_lsn);
 	tcase_add_test(tc, test_lsns_are_byte_positions_of_aligned_records);
 	tcase_add_test(tc, test_zero_byte_and_maximum_size_records_round_trip);
@@ -1299,19 +1288,19 @@ Suite *log_suite(void)
 	tcase_add_test(tc, test_second_writer_is_ebusy_readers_are_fine);
 	tcase_add_test(tc, test_flush_policy_applies_to_segments);
 
-	tc = tcase(s, "concurrency", 60);
+	tc = t_tcase(s, "concurrency", 60);
 	tcase_add_test(tc, test_threads_append_while_other_process_follows);
 	tcase_add_test(tc, test_tail_wait_times_out_then_wakes_on_append);
 	tcase_add_test(tc, test_sync_advances_durable_lsn_with_concurrent_callers);
 
-	tc = tcase(s, "retention", 0);
+	tc = t_tcase(s, "retention", 0);
 	tcase_add_test(tc, test_retention_drops_whole_segments_below_lsn);
 
-	tc = tcase(s, "crash", 120);
+	tc = t_tcase(s, "crash", 120);
 	tcase_add_test(tc, test_kill9_during_appends_loses_nothing_published);
 	tcase_add_test(tc, test_kill9_with_threads_appending_leaves_per_thread_prefixes);
 
-	tc = tcase(s, "corruption", 120);
+	tc = t_tcase(s, "corruption", 120);
 	tcase_add_test(tc, test_flipped_byte_in_middle_record_is_ebadmsg_naming_where);
 	tcase_add_test(tc, test_torn_last_record_is_cut_as_torn_tail);
 	tcase_add_test(tc, test_hostile_length_fields_never_read_outside);
@@ -1320,21 +1309,15 @@ Suite *log_suite(void)
 	tcase_add_test(tc, test_truncating_segments_at_every_offset_recovers_cleanly);
 	tcase_add_test(tc, test_random_byte_flips_never_crash);
 
-	tc = tcase(s, "tool", 30);
+	tc = t_tcase(s, "tool", 30);
 	tcase_add_test(tc, test_tool_info_verify_dump_tail);
 
-	tc = tcase(s, "full_disk", 60);
+	tc = t_tcase(s, "full_disk", 60);
 	tcase_add_test(tc, test_full_disk_at_rollover_fails_cleanly_and_keeps_records);
 	return s;
 }
 
 int main(void)
 {
-	SRunner *sr = srunner_create(log_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return t_run_suite(log_suite());
 }

@@ -1407,23 +1407,12 @@ END_TEST
 
 /* ---- suite ----------------------------------------------------------------- */
 
-static TCase *tcase(Suite *s, const char *name, double timeout)
-{
-	TCase *tc = tcase_create(name);
-
-	tcase_add_checked_fixture(tc, t_tmpdir_setup, t_tmpdir_teardown);
-	if (timeout > 0)
-		tcase_set_timeout(tc, timeout);
-	suite_add_tcase(s, tc);
-	return tc;
-}
-
 Suite *ring_suite(void)
 {
 	Suite *s = suite_create("ring");
 	TCase *tc;
 
-	tc = tcase(s, "open", 10);
+	tc = t_tcase(s, "open", 10);
 	tcase_add_test(tc, test_create_then_open_reports_parameters);
 	tcase_add_test(tc, test_open_rejects_bad_options);
 	tcase_add_test(tc, test_create_excl_on_existing_ring_is_eexist);
@@ -1431,7 +1420,7 @@ Suite *ring_suite(void)
 	tcase_add_test(tc, test_dead_consumer_role_is_taken_without_takeover);
 	tcase_add_test(tc, test_role_misuse_is_einval);
 
-	tc = tcase(s, "round_trip", 60);
+	tc = t_tcase(s, "round_trip", 60);
 	tcase_add_test(tc, test_every_api_round_trips_every_size_spsc);
 	tcase_add_test(tc, test_every_api_round_trips_every_size_mpsc);
 	tcase_add_test(tc, test_wrap_pads_at_every_alignment_spsc);
@@ -1442,18 +1431,18 @@ Suite *ring_suite(void)
 	tcase_add_test(tc, test_aborted_claim_is_never_delivered);
 	tcase_add_test(tc, test_batch_honours_limit_and_stop_and_consumes_what_it_saw);
 
-	tc = tcase(s, "processes", 120);
+	tc = t_tcase(s, "processes", 120);
 	tcase_add_test(tc, test_spsc_between_processes_delivers_everything_in_order);
 	tcase_add_test(tc, test_mpsc_from_three_processes_delivers_each_in_order);
 	tcase_add_test(tc, test_memfd_ring_is_shared_through_its_fd);
 
-	tc = tcase(s, "blocking", 60);
+	tc = t_tcase(s, "blocking", 60);
 	tcase_add_test(tc, test_wait_data_times_out_on_empty_ring);
 	tcase_add_test(tc, test_wait_space_times_out_on_full_ring);
 	tcase_add_test(tc, test_sleeping_consumer_is_woken_by_producer_process);
 	tcase_add_test(tc, test_sleeping_producer_is_woken_by_consumer_process);
 
-	tc = tcase(s, "crash", 120);
+	tc = t_tcase(s, "crash", 120);
 	tcase_add_test(tc, test_peer_alive_follows_producer_process_and_pid_reuse);
 	tcase_add_test(tc, test_killed_consumer_restarts_without_loss_or_repeat);
 	tcase_add_test(tc, test_producer_killed_holding_claim_is_repaired);
@@ -1461,24 +1450,18 @@ Suite *ring_suite(void)
 	tcase_add_test(tc, test_producer_killed_before_claim_header_is_repaired);
 	tcase_add_test(tc, test_spsc_claim_of_dead_producer_never_stalls);
 
-	tc = tcase(s, "hostile", 60);
+	tc = t_tcase(s, "hostile", 60);
 	tcase_add_test(tc, test_impossible_positions_are_ebadmsg);
 	tcase_add_test(tc, test_impossible_record_headers_are_ebadmsg);
 	tcase_add_test(tc, test_corrupt_or_foreign_or_short_file_is_refused);
 	tcase_add_test(tc, test_random_shared_memory_never_crashes);
 
-	tc = tcase(s, "tool", 20);
+	tc = t_tcase(s, "tool", 20);
 	tcase_add_test(tc, test_tool_ring_info_shows_capacity_fill_and_peers);
 	return s;
 }
 
 int main(void)
 {
-	SRunner *sr = srunner_create(ring_suite());
-	int number_failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	number_failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return number_failed != 0;
+	return t_run_suite(ring_suite());
 }
