@@ -1538,6 +1538,54 @@ START_TEST(test_repair_passes_two_dead_claims_at_one_position)
 }
 END_TEST
 
+/* A live producer between its tail CAS and its CLAIMED header (its intent
+ * stated, the header still empty): repair waits, and pads only once the
+ * producer is dead. */
+START_TEST(test_repair_waits_for_live_producer_between_cas_and_header)
+{
+	const char *path = t_path("r");
+	mmds_ring *c = ring_new(path, MMDS_RING_CONSUMER, MMDS_RING_MPSC, 4096);
+	_Atomic int *ready = flag_new();
+	mmds_ring *p2;
+	unsigned char buf[64];
+	uint32_t type;
+	pid_t pid = t_fork();
+
+	if (pid == 0) {
+		mmds_ring *p = NULL;
+		mmds_map *m = NULL;
+		uint64_t t;
+
+		T_CHILD_ASSERT(mmds_ring_open(&p, path, &(mmds_ring_opts){
+			.role = MMDS_RING_PRODUCER }) == 0);
+		T_CHILD_ASSERT(mmds_map_open(&m, path, NULL) == 0);
+		/* what a claim of a 40-byte record does up to its CAS */
+		T_CHILD_ASSERT(mmds_map_load64(m, OFF_TAIL, &t) == 0);
+		T_CHILD_ASSERT(mmds_map_store64(m, OFF_PRODUCER(0) + SLOT_INTENT_POS, t) == 0);
+		T_CHILD_ASSERT(mmds_map_store64(m, OFF_PRODUCER(0) + SLOT_INTENT_LEN, 48) == 0);
+		T_CHILD_ASSERT(mmds_map_store64(m, OFF_TAIL, t + 48) == 0);
+		atomic_store(ready, 1);
+		pause();
+		_exit(1);
+	}
+	flag_wait(ready);
+	p2 = ring_at(path, MMDS_RING_PRODUCER);
+	ck_assert_int_eq(mmds_ring_push(p2, 2, "after", 5), 0);
+	ck_assert_int_eq(mmds_ring_pop(c, buf, sizeof(buf), NULL), -EAGAIN);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(mmds_ring_repair(c), -EAGAIN);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	ck_assert_int_eq(mmds_ring_repair(c), 1);
+	ck_assert_int_eq(mmds_ring_pop(c, buf, sizeof(buf), &type), 5);
+	ck_assert_uint_eq(type, 2);
+	ck_assert_int_eq(mmds_ring_repair(c), 0);
+	mmds_ring_close(p2);
+	munmap((void *)ready, 4096);
+	mmds_ring_close(c);
+}
+END_TEST
+
 /* A CLAIMED header whose claimer is in no slot (its pid since reused by a
  * live process, here the test itself): repair pads it, not -EAGAIN for
  * ever. */
@@ -1779,6 +1827,7 @@ Suite *ring_suite(void)
 	tcase_add_test(tc, test_live_holder_is_never_judged_dead_by_other_slot_words);
 	tcase_add_test(tc, test_repair_passes_two_dead_claims_at_one_position);
 	tcase_add_test(tc, test_repair_pads_claim_of_unregistered_claimer);
+	tcase_add_test(tc, test_repair_waits_for_live_producer_between_cas_and_header);
 	tcase_add_test(tc, test_huge_aborted_and_repaired_claims_pad_correctly);
 	tcase_add_test(tc, test_truncated_ring_is_efault_not_sigbus);
 	tcase_add_test(tc, test_killed_sleeper_waiting_mark_is_dropped_at_takeover);
