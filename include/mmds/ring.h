@@ -258,7 +258,8 @@ MMDS_API int mmds_ring_wait_space(mmds_ring *r, size_t len,
 
 /* mmds_ring_push_timed / mmds_ring_pop_timed - push or pop, waiting up to
  * timeout_ns (< 0: forever) for room or a message.  Results as the
- * non-blocking calls, with -ETIMEDOUT instead of -EAGAIN. */
+ * non-blocking calls, with -ETIMEDOUT instead of -EAGAIN, and -EINTR when
+ * a signal interrupted the wait. */
 MMDS_API int mmds_ring_push_timed(mmds_ring *r, uint32_t type,
 				  const void *buf, size_t len,
 				  int64_t timeout_ns);
