@@ -1614,9 +1614,14 @@ START_TEST(test_repair_pads_claim_of_unregistered_claimer)
 }
 END_TEST
 
+static uint64_t rec_size_of(uint64_t len)
+{
+	return 8 + ((len + 7) & ~(uint64_t)7);
+}
+
 /* A 4 GiB MPSC ring (a sparse memfd): an aborted claim of 2^30 - 7 ...
- * 2^30 - 1 bytes and a repaired one of 2^30 - 1 bytes are skipped, and
- * the next message arrives intact. */
+ * 2^30 - 1 bytes and repaired ones of 2^30 - 1 bytes (claimed, or only won
+ * by CAS) are skipped, and the next message arrives intact. */
 START_TEST(test_huge_aborted_and_repaired_claims_pad_correctly)
 {
 	const uint64_t cap = (uint64_t)1 << 32;
@@ -1671,6 +1676,41 @@ START_TEST(test_huge_aborted_and_repaired_claims_pad_correctly)
 	ck_assert_int_eq(rc, 4);
 	ck_assert_uint_eq(type, 10);
 	ck_assert_int_eq(memcmp(buf, "last", 4), 0);
+	/* a producer dead right after winning a 2^30 + 8 byte span, before
+	 * any header: repair pads it (two records) up to the next message */
+	{
+		pid_t pid = t_fork();
+
+		if (pid == 0) {
+			mmds_ring *pp = NULL;
+			mmds_map *m = NULL;
+			uint64_t t, need = rec_size_of(lens[1]);
+			mmds_ring_info in;
+
+			T_CHILD_ASSERT(mmds_ring_open_fd(&pp, mmds_ring_fd(c), &(mmds_ring_opts){
+				.role = MMDS_RING_PRODUCER }) == 0);
+			T_CHILD_ASSERT(mmds_ring_get_info(pp, &in) == 0);
+			T_CHILD_ASSERT(mmds_map_open_fd(&m, mmds_ring_fd(c), NULL) == 0);
+			T_CHILD_ASSERT(mmds_map_load64(m, OFF_TAIL, &t) == 0);
+			/* its slot: the first one not held by p */
+			for (unsigned i = 0; i < MMDS_RING_MAX_PRODUCERS; i++)
+				if (in.producers[i].pid == getpid()) {
+					T_CHILD_ASSERT(mmds_map_store64(m, OFF_PRODUCER(i) + SLOT_INTENT_POS, t) == 0);
+					T_CHILD_ASSERT(mmds_map_store64(m, OFF_PRODUCER(i) + SLOT_INTENT_LEN, need) == 0);
+				}
+			T_CHILD_ASSERT(mmds_map_store64(m, OFF_TAIL, t + need) == 0);
+			kill(getpid(), SIGKILL);
+			_exit(1);
+		}
+		ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	}
+	ck_assert_int_eq(mmds_ring_push(p, 11, "tail", 4), 0);
+	rc = 0;
+	for (int i = 0; i < 8 && (rc = (int)mmds_ring_pop(c, buf, sizeof(buf), &type)) == -EAGAIN; i++)
+		ck_assert_int_eq(mmds_ring_repair(c), 1);
+	ck_assert_int_eq(rc, 4);
+	ck_assert_uint_eq(type, 11);
+	ck_assert_int_eq(memcmp(buf, "tail", 4), 0);
 	mmds_ring_close(p);
 	mmds_ring_close(c);
 }
