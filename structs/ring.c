@@ -8,17 +8,28 @@
  * Positions (head, tail) are 64-bit byte counts that only grow; the byte
  * offset of position p is p & (cap - 1).  A record is an 8-byte header
  * word - low 32 bits: length | state << 30, high 32 bits: the type (or,
- * while only claimed, the claimer's pid) - followed by the payload, padded
- * to 8 bytes.  A record never wraps: a padding record fills the end.
+ * while only claimed, the claimer's slot index) - followed by the payload,
+ * padded to 8 bytes.  A record never wraps: a padding record fills the end.
+ * No record is longer than 2^30 bytes: a longer span of padding is several
+ * padding records.
+ *
+ * Roles: each handle that holds a role owns a slot, through one owner word
+ * (owner.h): the consumer slot, and the producer slots (one in SPSC mode).
  *
  * SPSC: the producer writes payload and header, then publishes the new
  * tail; the consumer trusts the records below the tail it read.
- * MPSC: producers claim space by CAS on the tail and write the header last
- * (state COMMITTED, with release ordering); the consumer stops at a header
- * that is still empty or CLAIMED.  So that an empty header means "not yet
- * written", the consumer zeroes the space it releases before handing it
- * back (release_to records a release in progress, for a consumer that dies
- * in the middle of one).
+ * MPSC: a producer states in its slot which span it is about to claim (its
+ * intent), wins the span by CAS on the tail, writes a CLAIMED header naming
+ * its slot, the payload, then the COMMITTED header (release), and only then
+ * drops its intent.  The consumer stops at a header that is still empty or
+ * CLAIMED; mmds_ring_repair() pads a span whose claimer can no longer be
+ * writing it (docs/ring.md has the argument).  So that an empty header
+ * means "not yet written", the consumer zeroes the space it releases before
+ * handing it back (release_to records a release in progress, for a consumer
+ * that dies in the middle of one).
+ *
+ * Every public call runs its accesses to the shared memory under one
+ * SIGBUS guard (mmds_guard_run), so a truncated file is -EFAULT.
  */
 #include "config.h"
 
@@ -29,25 +40,27 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/futex.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <mmds/map.h>
 #include <mmds/ring.h>
 
+#include "crash.h"
 #include "format.h"
+#include "futex.h"
+#include "owner.h"
 
-#define RING_VERSION 1u
+/* Version 2: owner words, intents and slot-named claims (version 1 files
+ * are refused with -ENOTSUP: a ring is an IPC file, recreate it). */
+#define RING_VERSION 2u
 #define RING_LINE 128u /* every independently written word gets one */
 #define RING_CTRL_OFF 4096u
 #define RING_DATA_OFF 8192u
@@ -56,6 +69,9 @@
 #define RING_DEFAULT_CAP ((uint64_t)1 << 20)
 #define RING_LEN_MASK 0x3fffffffu
 #define RING_MAX_LEN RING_LEN_MASK
+/* Longest record: a padding record's length field holds at most
+ * 2^30 - 8 (8-aligned), so a record covers at most 2^30 bytes. */
+#define RING_MAX_REC ((uint64_t)1 << 30)
 #define RING_SPIN 256
 #define RING_HEARTBEAT_EVERY 4096u
 #define RING_SLEEP_CHUNK_NS 100000000LL /* heartbeat while asleep */
@@ -63,7 +79,7 @@
 /* Record states, in bits 30-31 of the header's length word. */
 enum {
 	ST_EMPTY = 0u << 30,     /* not written yet (MPSC) */
-	ST_CLAIMED = 1u << 30,   /* claimed, high word = claimer's pid (MPSC) */
+	ST_CLAIMED = 1u << 30,   /* claimed, high word = claimer's slot (MPSC) */
 	ST_COMMITTED = 2u << 30, /* a message, high word = its type */
 	ST_PADDING = 3u << 30    /* skip length bytes after the header */
 };
@@ -76,38 +92,45 @@ struct ring_params {
 	uint32_t max_message;
 };
 
-/* A registration: a producer handle, or the consumer. */
+/* A role: a producer handle, or the consumer. */
 struct ring_slot {
-	_Atomic uint64_t pid;       /* 0 = free; CAS to take, release to free */
-	_Atomic uint64_t start;     /* /proc starttime of pid (0 unknown);
-	                               relaxed, stored just after pid: a reader
-	                               in between sees 0 and trusts the pid */
+	/* Owner word (owner.h): 0 = free.  Taken and released by
+	 * mmds__owner_take/mmds__owner_release only (seq_cst CAS). */
+	_Atomic uint64_t owner;
+	uint64_t reserved_;         /* 0 */
 	_Atomic uint64_t heartbeat; /* CLOCK_MONOTONIC ns; relaxed */
-	/* MPSC claim in progress: [claim_pos, claim_pos + claim_len) was or is
-	 * being claimed by this slot and its header may still be empty.
-	 * Relaxed stores before the tail CAS (which orders them); claim_len is
-	 * cleared with release after the CLAIMED header is stored. */
-	_Atomic uint64_t claim_pos;
-	_Atomic uint64_t claim_len;
+	/* MPSC intent: the span [intent_pos, intent_pos + intent_len) this
+	 * slot's owner is claiming or holds claimed; intent_len 0 = none.
+	 * Written only by the owner: intent_pos relaxed, then intent_len with
+	 * release, before the tail CAS (which orders both); intent_len is
+	 * cleared with release after the claim's final header is stored.
+	 * Readers load intent_len with acquire, then intent_pos. */
+	_Atomic uint64_t intent_pos;
+	_Atomic uint64_t intent_len;
 	uint8_t pad_[RING_LINE - 40];
 };
 
 struct ring_ctrl {
-	/* Producer position: bytes claimed.  SPSC: seq_cst store by the
+	/* Producer position: bytes claimed.  SPSC: release store by the
 	 * producer, acquire load by the consumer.  MPSC: seq_cst CAS. */
 	_Atomic uint64_t tail;
 	uint8_t pad0_[RING_LINE - 8];
-	/* Consumer position: bytes released.  seq_cst store by the consumer,
+	/* Consumer position: bytes released.  Release store by the consumer,
 	 * acquire load by producers.  release_to: a release in progress
-	 * (MPSC), relaxed, ordered by the head store that follows it. */
+	 * (relaxed; only the consumer reads it, at takeover). */
 	_Atomic uint64_t head;
 	_Atomic uint64_t release_to;
 	uint8_t pad1_[RING_LINE - 16];
-	/* Futex the consumer sleeps on, and whether it does (seq_cst). */
+	/* Futex the consumer sleeps on, and whether it does: cons_waiting is
+	 * set and cleared by the consumer slot's owner only, and reset when
+	 * the consumer role is taken over.  Both sides fence (seq_cst) between
+	 * their store and their load of the other's word. */
 	_Atomic uint32_t data_seq;
 	_Atomic uint32_t cons_waiting;
 	uint8_t pad2_[RING_LINE - 8];
-	/* Futex producers sleep on, and how many do (seq_cst). */
+	/* Futex producers sleep on, and which of them do: bit i is set and
+	 * cleared by producer slot i's owner (fetch_or/fetch_and), and cleared
+	 * when the slot is taken. */
 	_Atomic uint32_t space_seq;
 	_Atomic uint32_t prod_waiting;
 	uint8_t pad3_[RING_LINE - 8];
@@ -117,6 +140,7 @@ struct ring_ctrl {
 
 _Static_assert(sizeof(struct ring_params) == 16, "params layout");
 _Static_assert(sizeof(struct ring_slot) == RING_LINE, "slot layout");
+_Static_assert(offsetof(struct ring_slot, intent_pos) == 24, "slot layout");
 _Static_assert(offsetof(struct ring_ctrl, head) == 128, "ctrl layout");
 _Static_assert(offsetof(struct ring_ctrl, data_seq) == 256, "ctrl layout");
 _Static_assert(offsetof(struct ring_ctrl, space_seq) == 384, "ctrl layout");
@@ -124,7 +148,7 @@ _Static_assert(offsetof(struct ring_ctrl, consumer) == 512, "ctrl layout");
 _Static_assert(offsetof(struct ring_ctrl, producers) == 640, "ctrl layout");
 _Static_assert(sizeof(struct ring_ctrl) <= RING_DATA_OFF - RING_CTRL_OFF,
 	       "control block fits its page");
-_Static_assert(sizeof(_Atomic uint64_t) == 8, "atomic words are plain words");
+_Static_assert(MMDS_RING_MAX_PRODUCERS <= 32, "one waiting bit per slot");
 
 struct mmds_ring {
 	mmds_map *map;
@@ -134,8 +158,8 @@ struct mmds_ring {
 	uint32_t max_msg;
 	unsigned mode, role;
 	uint64_t created_ns;
-	struct ring_slot *slot; /* our registration, or NULL */
-	uint64_t self_pid, self_start;
+	struct ring_slot *slot; /* our role, or NULL */
+	unsigned slot_idx;      /* producer slot index */
 	unsigned ops;
 	/* producer */
 	uint64_t tail;       /* SPSC: the published tail (we are its writer) */
@@ -168,20 +192,6 @@ static uint64_t mk_hdr(uint32_t state, uint64_t len, uint32_t hi)
 	return (uint64_t)((uint32_t)len | state) | (uint64_t)hi << 32;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static long futex(_Atomic uint32_t *w, int op, uint32_t val,
-		  const struct timespec *ts)
-{
-	return syscall(SYS_futex, (void *)w, op, val, ts, NULL, 0);
-}
-
 static void cpu_relax(void)
 {
 #if defined(__x86_64__) || defined(__i386__)
@@ -191,67 +201,15 @@ static void cpu_relax(void)
 #endif
 }
 
-/* /proc/PID/stat: state and start time.  0 on success, -1 if unreadable. */
-static int proc_stat(uint64_t pid, char *state, uint64_t *start)
-{
-	char path[64], buf[1024], *p;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%llu/stat", (unsigned long long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	if (p == NULL || p[1] != ' ')
-		return -1;
-	p += 2;
-	*state = *p;
-	/* field 3 is the state; the start time is field 22 */
-	for (int field = 3; field < 22; field++) {
-		p = strchr(p, ' ');
-		if (p == NULL)
-			return -1;
-		p++;
-	}
-	*start = strtoull(p, NULL, 10);
-	return 0;
-}
-
-/* Whether pid runs (not a zombie) and, if start is known, is the same
- * process that registered. */
-static bool pid_alive(uint64_t pid, uint64_t start)
-{
-	char st = 0;
-	uint64_t s = 0;
-
-	if (pid == 0 || pid > INT_MAX)
-		return false;
-	if (kill((pid_t)pid, 0) != 0 && errno != EPERM)
-		return false;
-	if (proc_stat(pid, &st, &s) != 0)
-		return true; /* no /proc: trust kill() */
-	if (st == 'Z' || st == 'X')
-		return false;
-	return start == 0 || s == start;
-}
-
 static bool slot_alive(const struct ring_slot *s, int64_t stale_ns)
 {
-	uint64_t pid = atomic_load_explicit(&s->pid, memory_order_acquire);
-	uint64_t start = atomic_load_explicit(&s->start, memory_order_relaxed);
-
-	if (!pid_alive(pid, start))
+	if (!mmds__owner_alive(atomic_load_explicit(&s->owner,
+						    memory_order_acquire)))
 		return false;
 	if (stale_ns > 0) {
 		uint64_t hb = atomic_load_explicit(&s->heartbeat,
 						   memory_order_relaxed);
-		uint64_t now = now_ns();
+		uint64_t now = mmds__mono_ns();
 
 		if (now > hb && now - hb > (uint64_t)stale_ns)
 			return false;
@@ -262,7 +220,7 @@ static bool slot_alive(const struct ring_slot *s, int64_t stale_ns)
 static void beat(mmds_ring *r)
 {
 	if (r->slot)
-		atomic_store_explicit(&r->slot->heartbeat, now_ns(),
+		atomic_store_explicit(&r->slot->heartbeat, mmds__mono_ns(),
 				      memory_order_relaxed);
 }
 
@@ -272,24 +230,45 @@ static void tick(mmds_ring *r)
 		beat(r);
 }
 
+/* A seq_cst fence.  GCC refuses atomic_thread_fence under ThreadSanitizer,
+ * which does not model fences; there a seq_cst RMW (a full barrier on the
+ * machines TSan runs on) stands in for it. */
+#if defined(__SANITIZE_THREAD__)
+#define RING_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RING_TSAN 1
+#endif
+#endif
+#ifdef RING_TSAN
+static _Atomic unsigned fence_word;
+#define RING_FENCE() \
+	((void)atomic_fetch_add_explicit(&fence_word, 0, memory_order_seq_cst))
+#else
+#define RING_FENCE() atomic_thread_fence(memory_order_seq_cst)
+#endif
+
+/* After publishing (a header or the tail): the store-buffering pattern
+ * with the consumer's wait (store cons_waiting, fence, re-check); with a
+ * seq_cst fence on both sides one of us sees the other's store. */
 static void wake_consumer(mmds_ring *r)
 {
-	/* Pairs with the consumer's seq_cst store of cons_waiting before its
-	 * last check: our publication was a seq_cst store, so one of us sees
-	 * the other. */
-	if (atomic_load_explicit(&r->c->cons_waiting, memory_order_seq_cst)) {
+	RING_FENCE();
+	if (atomic_load_explicit(&r->c->cons_waiting, memory_order_relaxed)) {
 		atomic_fetch_add_explicit(&r->c->data_seq, 1,
 					  memory_order_seq_cst);
-		futex(&r->c->data_seq, FUTEX_WAKE, INT_MAX, NULL);
+		mmds__futex_wake(&r->c->data_seq);
 	}
 }
 
+/* After storing the head: the same pattern with the producers' waits. */
 static void wake_producers(mmds_ring *r)
 {
-	if (atomic_load_explicit(&r->c->prod_waiting, memory_order_seq_cst)) {
+	RING_FENCE();
+	if (atomic_load_explicit(&r->c->prod_waiting, memory_order_relaxed)) {
 		atomic_fetch_add_explicit(&r->c->space_seq, 1,
 					  memory_order_seq_cst);
-		futex(&r->c->space_seq, FUTEX_WAKE, INT_MAX, NULL);
+		mmds__futex_wake(&r->c->space_seq);
 	}
 }
 
@@ -304,6 +283,32 @@ static void zero_range(mmds_ring *r, uint64_t from, uint64_t to)
 			n = r->cap - off;
 		memset(r->data + off, 0, n);
 		from += n;
+	}
+}
+
+/* The next padding record of the span [from, to): it ends at to, at the
+ * end of the data area, or after RING_MAX_REC bytes, whichever is first. */
+static uint64_t pad_piece(const mmds_ring *r, uint64_t from, uint64_t to)
+{
+	uint64_t n = to - from, room = r->cap - (from & r->mask);
+
+	if (n > room)
+		n = room;
+	return n > RING_MAX_REC ? RING_MAX_REC : n;
+}
+
+/* Write padding headers over [from, to) except the first record's; the
+ * caller stores (or CASes) the first header last, returned in *first. */
+static void pad_rest(mmds_ring *r, uint64_t from, uint64_t to,
+		     uint64_t *first)
+{
+	uint64_t n = pad_piece(r, from, to);
+
+	*first = mk_hdr(ST_PADDING, n - 8, 0);
+	for (uint64_t p = from + n; p < to; p += n) {
+		n = pad_piece(r, p, to);
+		atomic_store_explicit(hdr_at(r, p), mk_hdr(ST_PADDING, n - 8, 0),
+				      memory_order_release);
 	}
 }
 
@@ -349,63 +354,102 @@ static int init_file(mmds_map *m, const struct ring_params *p)
 
 	if (rc < 0)
 		return rc;
-	/* The control block is all zeros at creation (a fresh file is). */
-	memset((char *)mmds_map_data(m) + RING_CTRL_OFF, 0,
-	       RING_DATA_OFF - RING_CTRL_OFF);
+	/* The control block and data are zeros: a fresh file is. */
 	return mmds_map_write(m, 0, &h, sizeof(h));
 }
 
-static int register_slot(mmds_ring *r, struct ring_slot *s, bool takeover)
+/* Whether slot s holds no intent the consumer may still need: none, or a
+ * span entirely below the head. */
+static bool intent_passed(const struct ring_ctrl *c, const struct ring_slot *s)
 {
-	uint64_t cur = atomic_load_explicit(&s->pid, memory_order_acquire);
+	uint64_t len = atomic_load_explicit(&s->intent_len, memory_order_acquire);
+	uint64_t pos = atomic_load_explicit(&s->intent_pos, memory_order_relaxed);
+	uint64_t head = atomic_load_explicit(&c->head, memory_order_acquire);
 
-	if (cur != 0 && !takeover && slot_alive(s, 0))
-		return -EBUSY;
-	if (!atomic_compare_exchange_strong(&s->pid, &cur, r->self_pid))
-		return -EBUSY; /* someone else took it just now */
-	atomic_store_explicit(&s->claim_len, 0, memory_order_relaxed);
-	atomic_store_explicit(&s->start, r->self_start, memory_order_relaxed);
-	atomic_store_explicit(&s->heartbeat, now_ns(), memory_order_relaxed);
+	return len == 0 ||
+	       (head - pos >= len && head - pos <= ((uint64_t)1 << 62));
+}
+
+/*
+ * Own slot s: by mmds__owner_take (free, or its owner is dead), or with
+ * force from a live owner too.  MMDS__OWNER_FREE, MMDS__OWNER_TAKEN, or
+ * -EBUSY.  Exactly one process wins one old owner word.
+ */
+static int take_slot(struct ring_slot *s, bool force)
+{
+	uint64_t me = mmds__owner_self(), cur;
+	int rc = -EBUSY;
+
+	for (int i = 0; i < 64; i++) {
+		rc = mmds__owner_take(&s->owner, NULL);
+		if (rc >= 0 || !force)
+			return rc;
+		cur = atomic_load(&s->owner);
+		if (cur == me)
+			return MMDS__OWNER_TAKEN; /* another handle of ours */
+		if (cur != 0 && atomic_compare_exchange_strong(&s->owner, &cur, me))
+			return MMDS__OWNER_TAKEN;
+	}
+	return rc;
+}
+
+/* A slot just taken: drop what its previous owner left (an intent is only
+ * ever dropped once the consumer is past it; a waiting mark). */
+static void reset_slot(mmds_ring *r, struct ring_slot *s)
+{
+	atomic_store_explicit(&s->intent_len, 0, memory_order_release);
+	atomic_store_explicit(&s->intent_pos, 0, memory_order_relaxed);
+	atomic_store_explicit(&s->heartbeat, mmds__mono_ns(),
+			      memory_order_relaxed);
+	if (r->role == MMDS_RING_CONSUMER)
+		atomic_store(&r->c->cons_waiting, 0);
+	else
+		atomic_fetch_and(&r->c->prod_waiting, ~(1u << r->slot_idx));
 	r->slot = s;
-	return 0;
 }
 
-/* Whether a slot holds no claim the consumer may still have to repair:
- * none, or one entirely below the consumer's position. */
-static bool claim_done(struct ring_ctrl *c, struct ring_slot *s)
-{
-	uint64_t cl = atomic_load(&s->claim_len);
-	uint64_t cp = atomic_load(&s->claim_pos);
-	uint64_t head = atomic_load(&c->head);
-
-	return cl == 0 || (head - cp >= cl && head - cp <= ((uint64_t)1 << 62));
-}
-
-static int register_role(mmds_ring *r, bool takeover)
+static int register_role(mmds_ring *r, bool force)
 {
 	struct ring_ctrl *c = r->c;
+	int rc;
 
-	if (r->role == MMDS_RING_CONSUMER)
-		return register_slot(r, &c->consumer, takeover);
-	if (r->role != MMDS_RING_PRODUCER)
+	if (r->role == MMDS_RING_CONSUMER) {
+		rc = take_slot(&c->consumer, force);
+		if (rc < 0)
+			return rc;
+		if (rc == MMDS__OWNER_TAKEN)
+			MMDS_CRASH("ring.takeover.consumer");
+		reset_slot(r, &c->consumer);
 		return 0;
-	if (r->mode == MMDS_RING_SPSC)
-		return register_slot(r, &c->producers[0], takeover);
-	/* MPSC: a free slot, else one of a dead producer */
-	for (int pass = 0; pass < 2; pass++) {
-		for (unsigned i = 0; i < MMDS_RING_MAX_PRODUCERS; i++) {
-			struct ring_slot *s = &c->producers[i];
-			uint64_t pid = atomic_load(&s->pid);
+	}
+	if (r->mode == MMDS_RING_SPSC) {
+		rc = take_slot(&c->producers[0], force);
+		if (rc < 0)
+			return rc;
+		if (rc == MMDS__OWNER_TAKEN)
+			MMDS_CRASH("ring.takeover.producer");
+		r->slot_idx = 0;
+		reset_slot(r, &c->producers[0]);
+		return 0;
+	}
+	/* MPSC: a free slot, or a dead producer's whose intent the consumer
+	 * is past (until then repair may still need it) */
+	for (unsigned i = 0; i < MMDS_RING_MAX_PRODUCERS; i++) {
+		struct ring_slot *s = &c->producers[i];
+		uint64_t w = atomic_load(&s->owner);
 
-			if (pass == 0 && pid != 0)
-				continue;
-			/* A dead slot's claim may still be needed by
-			 * mmds_ring_repair(), until the consumer is past it. */
-			if (pass == 1 && !claim_done(c, s))
-				continue;
-			if (register_slot(r, s, false) == 0)
-				return 0;
-		}
+		if (w != 0 && mmds__owner_alive(w))
+			continue;
+		if (!intent_passed(c, s))
+			continue;
+		rc = take_slot(s, false);
+		if (rc < 0)
+			continue;
+		if (rc == MMDS__OWNER_TAKEN)
+			MMDS_CRASH("ring.takeover.producer");
+		r->slot_idx = i;
+		reset_slot(r, s);
+		return 0;
 	}
 	return -EBUSY;
 }
@@ -431,19 +475,20 @@ static int load_positions(const struct ring_ctrl *c, uint64_t cap,
 	return (h | t) & 7 || t - h > cap ? -EBADMSG : 0;
 }
 
-/* Validate the mapped file and set r up.  The map is r->map. */
+/* Validate the mapped file and set r up (under the guard). */
 static int attach(mmds_ring *r, const mmds_ring_opts *o)
 {
 	struct mmds__fmt_header h;
 	struct ring_params p;
 	uint64_t size = mmds_map_size(r->map), head, tail, rel;
-	char st;
 	int rc;
 
 	rc = mmds__fmt_check(mmds_map_data(r->map), size, MMDS__MAGIC_RING,
 			     RING_VERSION, &h);
 	if (rc < 0)
 		return rc;
+	if (h.version != RING_VERSION)
+		return -ENOTSUP; /* an older layout: recreate the ring */
 	if (h.params_size < sizeof(p))
 		return -EBADMSG;
 	memcpy(&p, h.params, sizeof(p));
@@ -459,9 +504,6 @@ static int attach(mmds_ring *r, const mmds_ring_opts *o)
 	r->c = (struct ring_ctrl *)(void *)((char *)mmds_map_data(r->map) +
 					    RING_CTRL_OFF);
 	r->data = (unsigned char *)mmds_map_data(r->map) + RING_DATA_OFF;
-	r->self_pid = (uint64_t)getpid();
-	if (proc_stat(r->self_pid, &st, &r->self_start) != 0)
-		r->self_start = 0;
 
 	if ((rc = load_positions(r->c, r->cap, &head, &tail)) < 0)
 		return rc;
@@ -478,7 +520,9 @@ static int attach(mmds_ring *r, const mmds_ring_opts *o)
 				return -EBADMSG;
 			if (r->mode == MMDS_RING_MPSC)
 				zero_range(r, head, rel);
-			atomic_store(&r->c->head, rel);
+			MMDS_CRASH("ring.takeover.consumer.after_zero");
+			atomic_store_explicit(&r->c->head, rel,
+					      memory_order_release);
 			head = rel;
 		}
 		r->head = r->read = head;
@@ -488,6 +532,18 @@ static int attach(mmds_ring *r, const mmds_ring_opts *o)
 		r->head_cache = head;
 	}
 	return 0;
+}
+
+struct attach_call {
+	mmds_ring *r;
+	const mmds_ring_opts *o;
+};
+
+static int attach_cb(void *arg)
+{
+	struct attach_call *a = arg;
+
+	return attach(a->r, a->o);
 }
 
 static int check_opts(const mmds_ring_opts *o)
@@ -512,7 +568,7 @@ static int finish_open(mmds_ring **out, mmds_ring *r, mmds_map *m,
 
 	r->map = m;
 	r->role = o->role;
-	rc = attach(r, o);
+	rc = mmds_guard_run(attach_cb, &(struct attach_call){ r, o });
 	if (rc < 0) {
 		mmds_ring_close(r);
 		return rc;
@@ -667,21 +723,30 @@ int mmds_ring_open_anon(mmds_ring **out, const mmds_ring_opts *o)
 	return finish_open(out, r, m, o);
 }
 
+static void abort_claim(mmds_ring *r);
+
+static int close_cb(void *arg)
+{
+	mmds_ring *r = arg;
+
+	if (r->claimed)
+		abort_claim(r);
+	if (r->slot) {
+		atomic_store_explicit(&r->slot->intent_len, 0,
+				      memory_order_release);
+		mmds__owner_release(&r->slot->owner);
+	}
+	return 0;
+}
+
 int mmds_ring_close(mmds_ring *r)
 {
 	int rc;
 
 	if (r == NULL)
 		return 0;
-	if (r->claimed)
-		mmds_ring_abort(r);
-	if (r->slot) {
-		uint64_t me = r->self_pid;
-
-		atomic_store_explicit(&r->slot->claim_len, 0,
-				      memory_order_release);
-		atomic_compare_exchange_strong(&r->slot->pid, &me, 0);
-	}
+	if (r->c != NULL)
+		mmds_guard_run(close_cb, r); /* a truncated file: unmap anyway */
 	rc = mmds_map_close(r->map);
 	free(r);
 	return rc;
@@ -714,7 +779,8 @@ static int room_for(mmds_ring *r, uint64_t t, uint64_t need)
 }
 
 /* Reserve a record of len bytes: on success r->claim_pos/claim_end are
- * set, padding is written, and (MPSC) the header says CLAIMED. */
+ * set, padding is written, and (MPSC) the header says CLAIMED by our slot
+ * and our intent covers the span until the final header is stored. */
 static int reserve(mmds_ring *r, uint64_t len)
 {
 	uint64_t size, t, off, pad, need;
@@ -742,8 +808,10 @@ static int reserve(mmds_ring *r, uint64_t len)
 
 		t = atomic_load_explicit(&r->c->tail, memory_order_acquire);
 		for (;;) {
-			if (t & 7)
-				return -EBADMSG;
+			if (t & 7) {
+				rc = -EBADMSG;
+				goto fail;
+			}
 			off = t & r->mask;
 			pad = r->cap - off < size ? r->cap - off : 0;
 			need = pad + size;
@@ -755,60 +823,79 @@ static int reserve(mmds_ring *r, uint64_t len)
 							 memory_order_acquire);
 				continue;
 			}
-			if (rc < 0) {
-				/* withdraw a claim a failed CAS left behind */
-				if (s)
-					atomic_store_explicit(&s->claim_len, 0,
-							      memory_order_relaxed);
-				return rc;
-			}
-			if (s) {
-				atomic_store_explicit(&s->claim_pos, t,
-						      memory_order_relaxed);
-				atomic_store_explicit(&s->claim_len, need,
-						      memory_order_relaxed);
-			}
+			if (rc < 0)
+				goto fail;
+			/* the intent: ordered before the CAS by its release */
+			atomic_store_explicit(&s->intent_pos, t,
+					      memory_order_relaxed);
+			atomic_store_explicit(&s->intent_len, need,
+					      memory_order_release);
+			MMDS_CRASH("ring.claim.before_cas");
 			if (atomic_compare_exchange_weak_explicit(
 				    &r->c->tail, &t, t + need,
 				    memory_order_seq_cst, memory_order_acquire))
 				break;
 		}
+		MMDS_CRASH("ring.claim.after_cas");
 		if (pad)
 			atomic_store_explicit(hdr_at(r, t),
 					      mk_hdr(ST_PADDING, pad - 8, 0),
 					      memory_order_release);
 		atomic_store_explicit(hdr_at(r, t + pad),
-				      mk_hdr(ST_CLAIMED, len,
-					     (uint32_t)r->self_pid),
+				      mk_hdr(ST_CLAIMED, len, r->slot_idx),
 				      memory_order_release);
-		if (s)
-			atomic_store_explicit(&s->claim_len, 0,
-					      memory_order_release);
+		MMDS_CRASH("ring.claim.after_header");
 	}
 	r->claimed = 1;
 	r->claim_pos = t + pad;
 	r->claim_end = t + need;
 	r->claim_len = (uint32_t)len;
 	return 0;
+fail:
+	atomic_store_explicit(&r->slot->intent_len, 0, memory_order_release);
+	return rc;
 }
 
-static void publish(mmds_ring *r, uint32_t state, uint32_t type)
+/* Publish the claimed record as a message of this type. */
+static void commit_claim(mmds_ring *r, uint32_t type)
 {
-	uint64_t h = mk_hdr(state, r->claim_len, type);
+	uint64_t h = mk_hdr(ST_COMMITTED, r->claim_len, type);
 
 	r->claimed = 0;
-	if (state == ST_PADDING)
-		h = mk_hdr(ST_PADDING, rec_size(r->claim_len) - 8, 0);
 	if (r->mode == MMDS_RING_SPSC) {
 		atomic_store_explicit(hdr_at(r, r->claim_pos), h,
 				      memory_order_relaxed);
+		MMDS_CRASH("ring.commit.spsc.before_tail");
 		r->tail = r->claim_end;
 		atomic_store_explicit(&r->c->tail, r->tail,
-				      memory_order_seq_cst);
+				      memory_order_release);
 	} else {
+		MMDS_CRASH("ring.commit.before");
 		atomic_store_explicit(hdr_at(r, r->claim_pos), h,
-				      memory_order_seq_cst);
+				      memory_order_release);
+		MMDS_CRASH("ring.commit.after");
+		atomic_store_explicit(&r->slot->intent_len, 0,
+				      memory_order_release);
 	}
+	wake_consumer(r);
+	tick(r);
+}
+
+/* Drop the claim: in MPSC mode its span becomes padding (several records
+ * if it is longer than one may be), the first header stored last. */
+static void abort_claim(mmds_ring *r)
+{
+	uint64_t first;
+
+	r->claimed = 0;
+	if (r->mode == MMDS_RING_SPSC)
+		return; /* nothing was published */
+	pad_rest(r, r->claim_pos, r->claim_end, &first);
+	MMDS_CRASH("ring.abort.before_header");
+	atomic_store_explicit(hdr_at(r, r->claim_pos), first,
+			      memory_order_release);
+	MMDS_CRASH("ring.abort.after_header");
+	atomic_store_explicit(&r->slot->intent_len, 0, memory_order_release);
 	wake_consumer(r);
 	tick(r);
 }
@@ -818,23 +905,53 @@ static void *payload(mmds_ring *r)
 	return r->data + (r->claim_pos & r->mask) + 8;
 }
 
+struct prod_call {
+	mmds_ring *r;
+	uint32_t type;
+	const void *buf;
+	size_t len;
+	const struct iovec *iov;
+	int iovcnt;
+	void **data;
+};
+
+static int claim_cb(void *arg)
+{
+	struct prod_call *a = arg;
+	int rc = reserve(a->r, a->len);
+
+	if (rc == 0)
+		*a->data = payload(a->r);
+	return rc;
+}
+
 int mmds_ring_claim(mmds_ring *r, size_t len, void **data)
 {
-	int rc;
-
 	if (r == NULL || data == NULL)
 		return -EINVAL;
-	rc = reserve(r, len);
-	if (rc == 0)
-		*data = payload(r);
-	return rc;
+	return mmds_guard_run(claim_cb, &(struct prod_call){
+		.r = r, .len = len, .data = data });
+}
+
+static int commit_cb(void *arg)
+{
+	struct prod_call *a = arg;
+
+	commit_claim(a->r, a->type);
+	return 0;
 }
 
 int mmds_ring_commit(mmds_ring *r, uint32_t type)
 {
 	if (r == NULL || !r->claimed)
 		return -EINVAL;
-	publish(r, ST_COMMITTED, type);
+	return mmds_guard_run(commit_cb, &(struct prod_call){
+		.r = r, .type = type });
+}
+
+static int abort_cb(void *arg)
+{
+	abort_claim(arg);
 	return 0;
 }
 
@@ -842,11 +959,20 @@ int mmds_ring_abort(mmds_ring *r)
 {
 	if (r == NULL || !r->claimed)
 		return -EINVAL;
-	if (r->mode == MMDS_RING_SPSC) {
-		r->claimed = 0; /* nothing was published */
-		return 0;
-	}
-	publish(r, ST_PADDING, 0);
+	return mmds_guard_run(abort_cb, r);
+}
+
+static int push_cb(void *arg)
+{
+	struct prod_call *a = arg;
+	mmds_ring *r = a->r;
+	int rc = reserve(r, a->len);
+
+	if (rc < 0)
+		return rc;
+	if (a->len)
+		memcpy(payload(r), a->buf, a->len);
+	commit_claim(r, a->type);
 	return 0;
 }
 
@@ -856,12 +982,29 @@ int mmds_ring_push(mmds_ring *r, uint32_t type, const void *buf, size_t len)
 
 	if (r == NULL || (buf == NULL && len > 0))
 		return -EINVAL;
-	rc = reserve(r, len);
+	rc = mmds_guard_run(push_cb, &(struct prod_call){
+		.r = r, .type = type, .buf = buf, .len = len });
+	if (rc == -EFAULT)
+		r->claimed = 0; /* the ring is gone under us: forget the claim */
+	return rc;
+}
+
+static int pushv_cb(void *arg)
+{
+	struct prod_call *a = arg;
+	mmds_ring *r = a->r;
+	unsigned char *p;
+	int rc = reserve(r, a->len);
+
 	if (rc < 0)
 		return rc;
-	if (len)
-		memcpy(payload(r), buf, len);
-	publish(r, ST_COMMITTED, type);
+	p = payload(r);
+	for (int i = 0; i < a->iovcnt; i++) {
+		if (a->iov[i].iov_len)
+			memcpy(p, a->iov[i].iov_base, a->iov[i].iov_len);
+		p += a->iov[i].iov_len;
+	}
+	commit_claim(r, a->type);
 	return 0;
 }
 
@@ -869,7 +1012,6 @@ int mmds_ring_pushv(mmds_ring *r, uint32_t type, const struct iovec *iov,
 		    int iovcnt)
 {
 	uint64_t total = 0;
-	unsigned char *p;
 	int rc;
 
 	if (r == NULL || iovcnt < 0 || (iov == NULL && iovcnt > 0))
@@ -881,17 +1023,12 @@ int mmds_ring_pushv(mmds_ring *r, uint32_t type, const struct iovec *iov,
 		if (total > r->max_msg)
 			return -EMSGSIZE;
 	}
-	rc = reserve(r, total);
-	if (rc < 0)
-		return rc;
-	p = payload(r);
-	for (int i = 0; i < iovcnt; i++) {
-		if (iov[i].iov_len)
-			memcpy(p, iov[i].iov_base, iov[i].iov_len);
-		p += iov[i].iov_len;
-	}
-	publish(r, ST_COMMITTED, type);
-	return 0;
+	rc = mmds_guard_run(pushv_cb, &(struct prod_call){
+		.r = r, .type = type, .len = total, .iov = iov,
+		.iovcnt = iovcnt });
+	if (rc == -EFAULT)
+		r->claimed = 0;
+	return rc;
 }
 
 /* ---- consumer ------------------------------------------------------------ */
@@ -947,44 +1084,58 @@ static int consumer_ok(const mmds_ring *r)
 	return r != NULL && r->role == MMDS_RING_CONSUMER;
 }
 
+/* Give [head, to) back to the producers: record the release, zero the
+ * span (MPSC: an empty header must mean "not written yet"), then move the
+ * head.  A consumer that dies in between is finished by its successor. */
 static void release_to(mmds_ring *r, uint64_t to)
 {
 	if (to == r->head)
 		return;
-	if (r->mode == MMDS_RING_MPSC) {
-		atomic_store_explicit(&r->c->release_to, to,
-				      memory_order_relaxed);
+	atomic_store_explicit(&r->c->release_to, to, memory_order_relaxed);
+	MMDS_CRASH("ring.release.after_intent");
+	if (r->mode == MMDS_RING_MPSC)
 		zero_range(r, r->head, to);
-	} else {
-		atomic_store_explicit(&r->c->release_to, to,
-				      memory_order_relaxed);
-	}
+	MMDS_CRASH("ring.release.after_zero");
 	r->head = to;
-	atomic_store_explicit(&r->c->head, to, memory_order_seq_cst);
+	atomic_store_explicit(&r->c->head, to, memory_order_release);
 	wake_producers(r);
 	tick(r);
 }
 
-int mmds_ring_release(mmds_ring *r)
-{
-	int n;
+struct cons_call {
+	mmds_ring *r;
+	void *buf;
+	size_t cap;
+	uint32_t *type;
+	mmds_ring_msg *msg;
+	size_t limit;
+	int (*fn)(void *arg, const mmds_ring_msg *msg);
+	void *arg;
+	ssize_t ret;
+};
 
-	if (!consumer_ok(r))
-		return -EINVAL;
-	n = r->npeeked;
+static int release_cb(void *arg)
+{
+	mmds_ring *r = arg;
+	int n = r->npeeked;
+
 	release_to(r, r->read);
 	r->npeeked = 0;
 	return n;
 }
 
-int mmds_ring_peek(mmds_ring *r, mmds_ring_msg *msg)
+int mmds_ring_release(mmds_ring *r)
+{
+	if (!consumer_ok(r))
+		return -EINVAL;
+	return mmds_guard_run(release_cb, r);
+}
+
+static int peek_one(mmds_ring *r, mmds_ring_msg *msg)
 {
 	uint64_t h, size;
-	int rc;
+	int rc = next_record(r, &h, &size);
 
-	if (!consumer_ok(r) || msg == NULL)
-		return -EINVAL;
-	rc = next_record(r, &h, &size);
 	if (rc < 0)
 		return rc;
 	msg->data = r->data + (r->read & r->mask) + 8;
@@ -995,52 +1146,85 @@ int mmds_ring_peek(mmds_ring *r, mmds_ring_msg *msg)
 	return 0;
 }
 
-ssize_t mmds_ring_pop(mmds_ring *r, void *buf, size_t cap, uint32_t *type)
+static int peek_cb(void *arg)
 {
+	struct cons_call *a = arg;
+
+	return peek_one(a->r, a->msg);
+}
+
+int mmds_ring_peek(mmds_ring *r, mmds_ring_msg *msg)
+{
+	if (!consumer_ok(r) || msg == NULL)
+		return -EINVAL;
+	return mmds_guard_run(peek_cb, &(struct cons_call){ .r = r, .msg = msg });
+}
+
+static int pop_cb(void *arg)
+{
+	struct cons_call *a = arg;
+	mmds_ring *r = a->r;
 	uint64_t h, size;
 	size_t len;
-	int rc;
+	int rc = next_record(r, &h, &size);
 
-	if (!consumer_ok(r) || (buf == NULL && cap > 0))
-		return -EINVAL;
-	rc = next_record(r, &h, &size);
 	if (rc < 0)
 		return rc;
 	len = (uint32_t)h & RING_LEN_MASK;
-	if (len > cap)
+	if (len > a->cap)
 		return -EMSGSIZE;
 	if (len)
-		memcpy(buf, r->data + (r->read & r->mask) + 8, len);
-	if (type)
-		*type = (uint32_t)(h >> 32);
+		memcpy(a->buf, r->data + (r->read & r->mask) + 8, len);
+	if (a->type)
+		*a->type = (uint32_t)(h >> 32);
 	r->read += size;
 	r->npeeked = 0;
 	release_to(r, r->read);
-	return (ssize_t)len;
+	return (int)len; /* at most 2^30 - 1 */
+}
+
+ssize_t mmds_ring_pop(mmds_ring *r, void *buf, size_t cap, uint32_t *type)
+{
+	if (!consumer_ok(r) || (buf == NULL && cap > 0))
+		return -EINVAL;
+	return mmds_guard_run(pop_cb, &(struct cons_call){
+		.r = r, .buf = buf, .cap = cap, .type = type });
+}
+
+static int batch_cb(void *arg)
+{
+	struct cons_call *a = arg;
+	mmds_ring *r = a->r;
+	mmds_ring_msg msg;
+	int rc = 0;
+
+	a->ret = 0;
+	while (a->limit == 0 || (size_t)a->ret < a->limit) {
+		rc = peek_one(r, &msg);
+		if (rc < 0)
+			break;
+		a->ret++;
+		if (a->fn(a->arg, &msg) != 0)
+			break;
+	}
+	release_to(r, r->read);
+	r->npeeked = 0;
+	if (rc < 0 && rc != -EAGAIN && a->ret == 0)
+		return rc;
+	return 0;
 }
 
 ssize_t mmds_ring_read_batch(mmds_ring *r, size_t limit,
 			     int (*fn)(void *arg, const mmds_ring_msg *msg),
 			     void *arg)
 {
-	mmds_ring_msg msg;
-	ssize_t n = 0;
-	int rc = 0;
+	struct cons_call a = { .r = r, .limit = limit, .fn = fn, .arg = arg };
+	int rc;
 
 	if (!consumer_ok(r) || fn == NULL)
 		return -EINVAL;
-	while (limit == 0 || (size_t)n < limit) {
-		rc = mmds_ring_peek(r, &msg);
-		if (rc < 0)
-			break;
-		n++;
-		if (fn(arg, &msg) != 0)
-			break;
-	}
-	mmds_ring_release(r);
-	if (rc < 0 && rc != -EAGAIN && n == 0)
-		return rc;
-	return n;
+	rc = mmds_guard_run(batch_cb, &a);
+	return rc < 0 ? rc : a.ret;
 }
 
 /* ---- blocking ------------------------------------------------------------ */
@@ -1055,7 +1239,7 @@ static struct deadline deadline_in(int64_t timeout_ns)
 	struct deadline d = { timeout_ns < 0, 0 };
 
 	if (timeout_ns >= 0)
-		d.at = now_ns() + (uint64_t)timeout_ns;
+		d.at = mmds__mono_ns() + (uint64_t)timeout_ns;
 	return d;
 }
 
@@ -1064,21 +1248,16 @@ static struct deadline deadline_in(int64_t timeout_ns)
 static int sleep_on(_Atomic uint32_t *w, uint32_t val, struct deadline d)
 {
 	int64_t left = RING_SLEEP_CHUNK_NS;
-	struct timespec ts;
 
 	if (!d.forever) {
-		uint64_t now = now_ns();
+		uint64_t now = mmds__mono_ns();
 
 		if (now >= d.at)
 			return -ETIMEDOUT;
 		if ((int64_t)(d.at - now) < left)
 			left = (int64_t)(d.at - now);
 	}
-	ts.tv_sec = left / 1000000000;
-	ts.tv_nsec = left % 1000000000;
-	if (futex(w, FUTEX_WAIT, val, &ts) != 0 && errno == EINTR)
-		return -EINTR;
-	return 0;
+	return mmds__futex_wait(w, val, left);
 }
 
 static int data_ready(mmds_ring *r)
@@ -1088,30 +1267,42 @@ static int data_ready(mmds_ring *r)
 	return next_record(r, &h, &size);
 }
 
-int mmds_ring_wait_data(mmds_ring *r, int64_t timeout_ns)
+struct wait_call {
+	mmds_ring *r;
+	size_t len;
+	int64_t timeout_ns;
+};
+
+static int wait_data_cb(void *arg)
 {
+	struct wait_call *a = arg;
+	mmds_ring *r = a->r;
 	struct deadline d;
 	int rc;
 
-	if (!consumer_ok(r))
-		return -EINVAL;
 	for (int i = 0; i < RING_SPIN; i++) {
 		rc = data_ready(r);
 		if (rc != -EAGAIN)
 			return rc;
-		if (timeout_ns == 0)
+		if (a->timeout_ns == 0)
 			return -ETIMEDOUT;
 		cpu_relax();
 	}
-	d = deadline_in(timeout_ns);
+	d = deadline_in(a->timeout_ns);
 	for (;;) {
-		uint32_t seq = atomic_load(&r->c->data_seq);
+		uint32_t seq = atomic_load_explicit(&r->c->data_seq,
+						    memory_order_acquire);
 
-		atomic_store(&r->c->cons_waiting, 1);
+		/* store, fence, re-check: pairs with wake_consumer() */
+		atomic_store_explicit(&r->c->cons_waiting, 1,
+				      memory_order_relaxed);
+		RING_FENCE();
+		MMDS_CRASH("ring.wait.data.waiting");
 		rc = data_ready(r);
 		if (rc == -EAGAIN)
 			rc = sleep_on(&r->c->data_seq, seq, d);
-		atomic_store(&r->c->cons_waiting, 0);
+		atomic_store_explicit(&r->c->cons_waiting, 0,
+				      memory_order_relaxed);
 		beat(r);
 		if (rc != 0)
 			return rc;
@@ -1119,6 +1310,14 @@ int mmds_ring_wait_data(mmds_ring *r, int64_t timeout_ns)
 		if (rc != -EAGAIN)
 			return rc;
 	}
+}
+
+int mmds_ring_wait_data(mmds_ring *r, int64_t timeout_ns)
+{
+	if (!consumer_ok(r))
+		return -EINVAL;
+	return mmds_guard_run(wait_data_cb, &(struct wait_call){
+		.r = r, .timeout_ns = timeout_ns });
 }
 
 /* Would a message of len bytes fit now?  0, -EAGAIN, or an error. */
@@ -1139,7 +1338,8 @@ static int space_ready(mmds_ring *r, uint64_t len)
 	for (int i = 0; i < 64 && rc == -EBADMSG; i++) {
 		rc = room_for(r, t, pad + size);
 		if (rc == -EBADMSG && r->mode == MMDS_RING_MPSC)
-			t = atomic_load(&r->c->tail);
+			t = atomic_load_explicit(&r->c->tail,
+						 memory_order_acquire);
 		else
 			break;
 		off = t & r->mask;
@@ -1148,39 +1348,54 @@ static int space_ready(mmds_ring *r, uint64_t len)
 	return rc;
 }
 
-int mmds_ring_wait_space(mmds_ring *r, size_t len, int64_t timeout_ns)
+static int wait_space_cb(void *arg)
 {
+	struct wait_call *a = arg;
+	mmds_ring *r = a->r;
+	uint32_t bit = 1u << r->slot_idx;
 	struct deadline d;
 	int rc;
 
+	for (int i = 0; i < RING_SPIN; i++) {
+		rc = space_ready(r, a->len);
+		if (rc != -EAGAIN)
+			return rc;
+		if (a->timeout_ns == 0)
+			return -ETIMEDOUT;
+		cpu_relax();
+	}
+	d = deadline_in(a->timeout_ns);
+	for (;;) {
+		uint32_t seq = atomic_load_explicit(&r->c->space_seq,
+						    memory_order_acquire);
+
+		/* mark, fence, re-check: pairs with wake_producers() */
+		atomic_fetch_or_explicit(&r->c->prod_waiting, bit,
+					 memory_order_relaxed);
+		RING_FENCE();
+		MMDS_CRASH("ring.wait.space.waiting");
+		rc = space_ready(r, a->len);
+		if (rc == -EAGAIN)
+			rc = sleep_on(&r->c->space_seq, seq, d);
+		atomic_fetch_and_explicit(&r->c->prod_waiting, ~bit,
+					  memory_order_relaxed);
+		beat(r);
+		if (rc != 0)
+			return rc;
+		rc = space_ready(r, a->len);
+		if (rc != -EAGAIN)
+			return rc;
+	}
+}
+
+int mmds_ring_wait_space(mmds_ring *r, size_t len, int64_t timeout_ns)
+{
 	if (r == NULL || r->role != MMDS_RING_PRODUCER)
 		return -EINVAL;
 	if (len > r->max_msg)
 		return -EMSGSIZE;
-	for (int i = 0; i < RING_SPIN; i++) {
-		rc = space_ready(r, len);
-		if (rc != -EAGAIN)
-			return rc;
-		if (timeout_ns == 0)
-			return -ETIMEDOUT;
-		cpu_relax();
-	}
-	d = deadline_in(timeout_ns);
-	for (;;) {
-		uint32_t seq = atomic_load(&r->c->space_seq);
-
-		atomic_fetch_add(&r->c->prod_waiting, 1);
-		rc = space_ready(r, len);
-		if (rc == -EAGAIN)
-			rc = sleep_on(&r->c->space_seq, seq, d);
-		atomic_fetch_sub(&r->c->prod_waiting, 1);
-		beat(r);
-		if (rc != 0)
-			return rc;
-		rc = space_ready(r, len);
-		if (rc != -EAGAIN)
-			return rc;
-	}
+	return mmds_guard_run(wait_space_cb, &(struct wait_call){
+		.r = r, .len = len, .timeout_ns = timeout_ns });
 }
 
 int mmds_ring_push_timed(mmds_ring *r, uint32_t type, const void *buf,
@@ -1195,7 +1410,7 @@ int mmds_ring_push_timed(mmds_ring *r, uint32_t type, const void *buf,
 		if (rc != -EAGAIN)
 			return rc;
 		if (!d.forever) {
-			uint64_t now = now_ns();
+			uint64_t now = mmds__mono_ns();
 
 			left = now >= d.at ? 0 : (int64_t)(d.at - now);
 		}
@@ -1218,7 +1433,7 @@ ssize_t mmds_ring_pop_timed(mmds_ring *r, void *buf, size_t cap,
 		if (n != -EAGAIN)
 			return n;
 		if (!d.forever) {
-			uint64_t now = now_ns();
+			uint64_t now = mmds__mono_ns();
 
 			left = now >= d.at ? 0 : (int64_t)(d.at - now);
 		}
@@ -1230,143 +1445,172 @@ ssize_t mmds_ring_pop_timed(mmds_ring *r, void *buf, size_t cap,
 
 /* ---- liveness and repair ------------------------------------------------- */
 
+static int heartbeat_cb(void *arg)
+{
+	beat(arg);
+	return 0;
+}
+
 int mmds_ring_heartbeat(mmds_ring *r)
 {
 	if (r == NULL)
 		return -EINVAL;
-	beat(r);
-	return 0;
+	return mmds_guard_run(heartbeat_cb, r);
 }
 
-int mmds_ring_peer_alive(const mmds_ring *r, int64_t stale_ns)
+struct alive_call {
+	const mmds_ring *r;
+	int64_t stale_ns;
+	mmds_ring_info *info;
+};
+
+static int peer_alive_cb(void *arg)
 {
+	struct alive_call *a = arg;
+	const mmds_ring *r = a->r;
 	int n = 0;
 
-	if (r == NULL)
-		return -EINVAL;
 	if (r->role == MMDS_RING_PRODUCER)
-		return slot_alive(&r->c->consumer, stale_ns) ? 1 : 0;
+		return slot_alive(&r->c->consumer, a->stale_ns) ? 1 : 0;
 	for (unsigned i = 0; i < MMDS_RING_MAX_PRODUCERS; i++)
-		if (slot_alive(&r->c->producers[i], stale_ns))
+		if (slot_alive(&r->c->producers[i], a->stale_ns))
 			n++;
 	return n;
 }
 
-/* The registered start time of pid among the producer slots (0 unknown). */
-static uint64_t start_of(const mmds_ring *r, uint64_t pid)
+int mmds_ring_peer_alive(const mmds_ring *r, int64_t stale_ns)
 {
-	for (unsigned i = 0; i < MMDS_RING_MAX_PRODUCERS; i++)
-		if (atomic_load(&r->c->producers[i].pid) == pid)
-			return atomic_load(&r->c->producers[i].start);
-	return 0;
+	if (r == NULL)
+		return -EINVAL;
+	return mmds_guard_run(peer_alive_cb, &(struct alive_call){
+		.r = r, .stale_ns = stale_ns });
 }
 
-/* Turn [from, to) into padding records, none crossing the end. */
-static void pad_range(mmds_ring *r, uint64_t from, uint64_t to)
+/* Whether slot s's owner lives and its intent covers position q: then it
+ * may still write the record there. */
+static bool live_intent_covers(const struct ring_slot *s, uint64_t q)
 {
-	while (from < to) {
-		uint64_t off = from & r->mask, n = to - from;
+	uint64_t len = atomic_load_explicit(&s->intent_len, memory_order_acquire);
+	uint64_t pos = atomic_load_explicit(&s->intent_pos, memory_order_relaxed);
 
-		if (n > r->cap - off)
-			n = r->cap - off;
-		atomic_store_explicit(hdr_at(r, from),
-				      mk_hdr(ST_PADDING, n - 8, 0),
-				      memory_order_release);
-		from += n;
+	return len != 0 && q - pos < len &&
+	       mmds__owner_alive(atomic_load_explicit(&s->owner,
+						      memory_order_acquire));
+}
+
+/* Pad [from, to) for good.  The first header is CASed from expect (what
+ * repair saw there); for a CLAIMED record the later pieces go first, since
+ * its payload may hold header-like bytes.  1, or 0 if the header changed. */
+static int pad_span(mmds_ring *r, uint64_t from, uint64_t to, uint64_t expect)
+{
+	uint64_t n = pad_piece(r, from, to), first;
+
+	if (expect != 0) {
+		pad_rest(r, from, to, &first);
+		MMDS_CRASH("ring.repair.before_header");
+		if (!atomic_compare_exchange_strong(hdr_at(r, from), &expect,
+						    first))
+			return 0;
+	} else {
+		first = mk_hdr(ST_PADDING, n - 8, 0);
+		MMDS_CRASH("ring.repair.before_header");
+		if (!atomic_compare_exchange_strong(hdr_at(r, from), &expect,
+						    first))
+			return 0;
+		pad_rest(r, from, to, &first);
 	}
+	MMDS_CRASH("ring.repair.after_pad");
+	return 1;
+}
+
+static int repair_cb(void *arg)
+{
+	mmds_ring *r = arg;
+	uint64_t h, size, q, t, lim, end;
+	uint32_t st, len, slot;
+	int rc = next_record(r, &h, &size);
+
+	if (rc != -EAGAIN)
+		return rc < 0 ? rc : 0;
+	q = r->read;
+	t = r->tail_cache; /* loaded with acquire: the CAS that moved the
+	                      tail past q, and the intent before it, are seen */
+	if (q == t || r->mode == MMDS_RING_SPSC)
+		return 0;
+	lim = t - q;
+	if (lim > r->cap - (q & r->mask))
+		lim = r->cap - (q & r->mask);
+	h = atomic_load_explicit(hdr_at(r, q), memory_order_acquire);
+	st = (uint32_t)h & ST_MASK;
+	len = (uint32_t)h & RING_LEN_MASK;
+	if (st == ST_CLAIMED) {
+		/* the claim is recorded here: its slot's owner is the claimer
+		 * while the slot's intent covers it */
+		if (len > r->max_msg || rec_size(len) > lim)
+			return -EBADMSG;
+		slot = (uint32_t)(h >> 32);
+		if (slot < MMDS_RING_MAX_PRODUCERS &&
+		    live_intent_covers(&r->c->producers[slot], q))
+			return -EAGAIN;
+		return pad_span(r, q, q + rec_size(len), h);
+	}
+	if (st != ST_EMPTY)
+		return 0;
+	/* Empty: whoever won the CAS at q stated its intent before it.  Wait
+	 * while a live producer's intent covers q; else pad up to the next
+	 * span someone stated an intent for, or the next written header. */
+	end = t;
+	for (unsigned i = 0; i < MMDS_RING_MAX_PRODUCERS; i++) {
+		struct ring_slot *s = &r->c->producers[i];
+		uint64_t il = atomic_load_explicit(&s->intent_len,
+						   memory_order_acquire);
+		uint64_t ip = atomic_load_explicit(&s->intent_pos,
+						   memory_order_relaxed);
+
+		if (il == 0)
+			continue;
+		if (q - ip < il) {
+			if (mmds__owner_alive(atomic_load_explicit(
+				    &s->owner, memory_order_acquire)))
+				return -EAGAIN;
+		} else if (ip - q < end - q && (ip & 7) == 0) {
+			end = ip;
+		}
+	}
+	for (uint64_t p = q + 8; p < end; p += 8)
+		if (atomic_load_explicit(hdr_at(r, p), memory_order_relaxed)) {
+			end = p;
+			break;
+		}
+	return pad_span(r, q, end, 0);
 }
 
 int mmds_ring_repair(mmds_ring *r)
 {
-	uint64_t h, size, pos, end = 0;
-	uint32_t st, len;
-	bool live = false, found = false;
-	int rc;
-
 	if (!consumer_ok(r))
 		return -EINVAL;
-	rc = next_record(r, &h, &size);
-	if (rc != -EAGAIN)
-		return rc < 0 ? rc : 0;
-	pos = r->read;
-	if (pos == r->tail_cache || r->mode == MMDS_RING_SPSC)
-		return 0;
-	/* A claimer that died after its CAS: look at the slots first (their
-	 * claims are cleared after the header is written). */
-	for (unsigned i = 0; i < MMDS_RING_MAX_PRODUCERS; i++) {
-		struct ring_slot *s = &r->c->producers[i];
-		uint64_t cl = atomic_load_explicit(&s->claim_len,
-						   memory_order_acquire);
-		uint64_t cp = atomic_load(&s->claim_pos);
-
-		if (cl == 0 || pos - cp >= cl)
-			continue;
-		if (slot_alive(s, 0)) {
-			live = true;
-		} else if (!found || cp + cl == end) {
-			found = true;
-			end = cp + cl;
-		} else {
-			return -ENOTRECOVERABLE; /* two dead claimers disagree */
-		}
-	}
-	h = atomic_load_explicit(hdr_at(r, pos), memory_order_acquire);
-	st = (uint32_t)h & ST_MASK;
-	len = (uint32_t)h & RING_LEN_MASK;
-	if (st == ST_CLAIMED) {
-		uint64_t pid = h >> 32;
-		uint64_t lim = r->tail_cache - pos;
-
-		if (lim > r->cap - (pos & r->mask))
-			lim = r->cap - (pos & r->mask);
-		if (len > r->max_msg || rec_size(len) > lim)
-			return -EBADMSG;
-		if (pid_alive(pid, start_of(r, pid)))
-			return -EAGAIN;
-		if (!atomic_compare_exchange_strong(
-			    hdr_at(r, pos), &h,
-			    mk_hdr(ST_PADDING, rec_size(len) - 8, 0)))
-			return 0; /* it changed: committed after all */
-		return 1;
-	}
-	if (st != ST_EMPTY)
-		return 0;
-	if (live || !found)
-		return -EAGAIN;
-	if (end & 7 || end - pos > r->tail_cache - pos)
-		return -EBADMSG;
-	pad_range(r, pos, end);
-	for (unsigned i = 0; i < MMDS_RING_MAX_PRODUCERS; i++) {
-		struct ring_slot *s = &r->c->producers[i];
-		uint64_t cp = atomic_load(&s->claim_pos);
-
-		if (atomic_load(&s->claim_len) && pos - cp <
-		    atomic_load(&s->claim_len))
-			atomic_store(&s->claim_len, 0);
-	}
-	return 1;
+	return mmds_guard_run(repair_cb, r);
 }
 
 /* ---- information --------------------------------------------------------- */
 
 static void peer_info(const struct ring_slot *s, mmds_ring_peer *p)
 {
-	p->pid = (int64_t)atomic_load(&s->pid);
-	p->alive = p->pid != 0 && slot_alive(s, 0);
-	p->heartbeat_ns = atomic_load(&s->heartbeat);
+	uint64_t w = atomic_load_explicit(&s->owner, memory_order_acquire);
+
+	p->pid = (int64_t)mmds__owner_pid(w);
+	p->alive = w != 0 && mmds__owner_alive(w);
+	p->heartbeat_ns = atomic_load_explicit(&s->heartbeat,
+					       memory_order_relaxed);
 }
 
-int mmds_ring_get_info(const mmds_ring *r, mmds_ring_info *info)
+static int info_cb(void *arg)
 {
+	struct alive_call *a = arg;
+	const mmds_ring *r = a->r;
+	mmds_ring_info *info = a->info;
 	int rc;
 
-	if (r == NULL || info == NULL)
-		return -EINVAL;
-	memset(info, 0, sizeof(*info));
-	info->mode = r->mode;
-	info->capacity = r->cap;
-	info->max_message = r->max_msg;
-	info->created_ns = r->created_ns;
 	rc = load_positions(r->c, r->cap, &info->head, &info->tail);
 	info->used = info->tail - info->head;
 	peer_info(&r->c->consumer, &info->consumer);
@@ -1376,4 +1620,17 @@ int mmds_ring_get_info(const mmds_ring *r, mmds_ring_info *info)
 			info->nproducers++;
 	}
 	return rc;
+}
+
+int mmds_ring_get_info(const mmds_ring *r, mmds_ring_info *info)
+{
+	if (r == NULL || info == NULL)
+		return -EINVAL;
+	memset(info, 0, sizeof(*info));
+	info->mode = r->mode;
+	info->capacity = r->cap;
+	info->max_message = r->max_msg;
+	info->created_ns = r->created_ns;
+	return mmds_guard_run(info_cb, &(struct alive_call){
+		.r = r, .info = info });
 }

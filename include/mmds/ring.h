@@ -22,7 +22,19 @@
  *
  * Nothing read from the shared memory is trusted: impossible positions,
  * lengths or states written by a faulty or hostile peer are -EBADMSG, never
- * an access outside the ring.
+ * an access outside the ring.  Every call touches the shared memory under
+ * the SIGBUS guard (mmds_guard_run()): a ring file truncated under live
+ * handles makes the calls return -EFAULT instead of killing the process;
+ * such a handle is only good for mmds_ring_close() afterwards.  Pointers a
+ * call hands out (mmds_ring_claim(), mmds_ring_msg.data) point into the
+ * mapping: a caller that must survive truncation touches them under
+ * mmds_guard_run() too.
+ *
+ * Roles are owned through one owner word per role (pid and incarnation
+ * tag, published by one CAS): a role never has two owners, except that
+ * MMDS_RING_TAKEOVER displaces a live one on purpose.  A process is dead
+ * when its pid is gone, a zombie, impossible or another incarnation (a
+ * reused pid).
  *
  * Durability: a committed message is *published* (visible to the consumer,
  * and it survives kill -9 of the producer); a ring is for transport, not
@@ -98,13 +110,15 @@ typedef struct mmds_ring_opts {
  * (mmds_ring_get_info() tells what it has).  Opening an existing ring
  * checks the header and the control block, then registers the handle's
  * role: the consumer (and the SPSC producer) is -EBUSY if a live process
- * already holds the role, unless MMDS_RING_TAKEOVER.  A consumer that takes
- * over from a dead one finishes a release the dead one was in the middle
- * of.
+ * already holds the role, unless MMDS_RING_TAKEOVER.  A handle that takes
+ * a role from a dead holder drops the dead one's waiting mark, and a
+ * consumer finishes a release the dead one was in the middle of.
  * Returns 0 with *out set, or (with *out NULL):
  *   -EINVAL  NULL out/opts, no role, bad flags, capacity or max_message
  *   -EBADMSG not a ring, corrupt header, impossible control block
- *   -ENOTSUP a future format version, another byte order
+ *   -ENOTSUP a future format version, another byte order, or a ring of
+ *            format version 1 (an older layout: recreate the ring)
+ *   -EFAULT  the file was truncated while it was being opened
  *   -EBUSY   the role is held by a live process; for an MPSC producer,
  *            all 16 slots are taken by live producers or by dead ones
  *            whose unfinished claim the consumer has not passed (retry)
@@ -120,7 +134,9 @@ MMDS_API int mmds_ring_open_anon(mmds_ring **out, const mmds_ring_opts *opts);
 /*
  * mmds_ring_close - unregister the role and unmap.  Accepts NULL (0).
  * A claim not committed is aborted first.  A consumer's peeked but not
- * released messages stay in the ring for the next consumer.
+ * released messages stay in the ring for the next consumer.  Returns 0 or
+ * the error of unmapping (mmds_map_close()); a truncated file is unmapped
+ * all the same.
  */
 MMDS_API int mmds_ring_close(mmds_ring *r);
 
@@ -137,7 +153,8 @@ MMDS_API size_t mmds_ring_max_message(const mmds_ring *r);
  * mmds_ring_push - publish one message of len bytes with a caller-chosen
  * type.  0, or -EAGAIN (no room now: nothing was written), -EMSGSIZE (len
  * above the maximum), -EINVAL (NULL r or buf with len > 0, not a producer,
- * a claim outstanding), -EBADMSG (the shared positions are impossible).
+ * a claim outstanding), -EBADMSG (the shared positions are impossible),
+ * -EFAULT (the ring file was truncated under us).
  * No system call unless the consumer sleeps in a wait.  Lock-free in MPSC
  * mode (a CAS loop), wait-free in SPSC mode.
  */
@@ -157,16 +174,19 @@ MMDS_API int mmds_ring_pushv(mmds_ring *r, uint32_t type,
  * (-EINVAL for a second one).  Errors as mmds_ring_push.  In MPSC mode
  * the consumer waits at a claimed message until it is committed: keep the
  * claim short.  A producer that dies holding a claim stalls the consumer
- * until mmds_ring_repair().
+ * until mmds_ring_repair().  An SPSC claim with room at hand touches no
+ * shared memory, so it may return 0 on a truncated file: the writes to
+ * *data then fault (see above).
  */
 MMDS_API int mmds_ring_claim(mmds_ring *r, size_t len, void **data);
 
 /* mmds_ring_commit - publish the claimed message with this type.
- * 0, or -EINVAL (no claim outstanding). */
+ * 0, or -EINVAL (no claim outstanding), -EFAULT (truncated file). */
 MMDS_API int mmds_ring_commit(mmds_ring *r, uint32_t type);
 
 /* mmds_ring_abort - drop the claim: the consumer never sees it (in MPSC
- * mode its space becomes padding).  0, or -EINVAL (no claim). */
+ * mode its space becomes padding).  0, or -EINVAL (no claim), -EFAULT
+ * (truncated file). */
 MMDS_API int mmds_ring_abort(mmds_ring *r);
 
 /* ---- Consumer ------------------------------------------------------------ */
@@ -183,7 +203,8 @@ typedef struct mmds_ring_msg {
  * and return its length; its type goes to *type if type is not NULL.
  * -EAGAIN (nothing ready), -EMSGSIZE (cap too small: the message stays, so
  * a larger buffer can take it), -EINVAL (not the consumer, NULL buf with
- * cap > 0), -EBADMSG (impossible positions or record in the shared memory).
+ * cap > 0), -EBADMSG (impossible positions or record in the shared memory),
+ * -EFAULT (truncated file).
  * Messages peeked but not released before the call are released with it.
  */
 MMDS_API ssize_t mmds_ring_pop(mmds_ring *r, void *buf, size_t cap,
@@ -193,12 +214,13 @@ MMDS_API ssize_t mmds_ring_pop(mmds_ring *r, void *buf, size_t cap,
  * mmds_ring_peek - see the next message in place without consuming it:
  * each call returns the message after the previous peek's, until
  * mmds_ring_release() gives all peeked messages back to the producers.
- * 0, or -EAGAIN, -EINVAL, -EBADMSG as mmds_ring_pop.
+ * 0, or -EAGAIN, -EINVAL, -EBADMSG, -EFAULT as mmds_ring_pop.
  */
 MMDS_API int mmds_ring_peek(mmds_ring *r, mmds_ring_msg *msg);
 
 /* mmds_ring_release - consume every message peeked so far (their memory
- * may be reused at once).  Returns how many were released, or -EINVAL. */
+ * may be reused at once).  Returns how many were released, or -EINVAL,
+ * -EFAULT (truncated file). */
 MMDS_API int mmds_ring_release(mmds_ring *r);
 
 /*
@@ -207,7 +229,8 @@ MMDS_API int mmds_ring_release(mmds_ring *r);
  * returns non-zero the batch stops after that message, which is consumed
  * like every message fn saw.  Returns
  * the number of messages handed to fn (0 when none is ready: no -EAGAIN),
- * or -EINVAL, -EBADMSG (the messages before the bad one are consumed).
+ * or -EINVAL, -EBADMSG (the messages before the bad one are consumed),
+ * -EFAULT (truncated file; fn runs under the same guard).
  */
 MMDS_API ssize_t mmds_ring_read_batch(mmds_ring *r, size_t limit,
 				      int (*fn)(void *arg,
@@ -222,7 +245,10 @@ MMDS_API ssize_t mmds_ring_read_batch(mmds_ring *r, size_t limit,
  *
  * timeout_ns < 0 waits without limit, 0 only checks.  Spins briefly, then
  * sleeps on a shared futex.  0 when ready, -ETIMEDOUT, -EINVAL, -EMSGSIZE,
- * -EBADMSG, -EINTR (a signal arrived).  Updates the caller's heartbeat
+ * -EBADMSG, -EINTR (a signal arrived), -EFAULT (truncated file).  While
+ * asleep the caller's role carries a waiting mark, so that the other side
+ * wakes it; the mark of a waiter killed asleep is dropped when its role is
+ * taken over.  Updates the caller's heartbeat
  * while it waits.  Readiness can be taken by no one else (one consumer; in
  * MPSC mode another producer may fill the space first: retry).
  */
@@ -232,7 +258,8 @@ MMDS_API int mmds_ring_wait_space(mmds_ring *r, size_t len,
 
 /* mmds_ring_push_timed / mmds_ring_pop_timed - push or pop, waiting up to
  * timeout_ns (< 0: forever) for room or a message.  Results as the
- * non-blocking calls, with -ETIMEDOUT instead of -EAGAIN. */
+ * non-blocking calls, with -ETIMEDOUT instead of -EAGAIN, and -EINTR when
+ * a signal interrupted the wait. */
 MMDS_API int mmds_ring_push_timed(mmds_ring *r, uint32_t type,
 				  const void *buf, size_t len,
 				  int64_t timeout_ns);
@@ -244,27 +271,32 @@ MMDS_API ssize_t mmds_ring_pop_timed(mmds_ring *r, void *buf, size_t cap,
 /*
  * mmds_ring_heartbeat - record that the caller is alive now (the calls
  * above also do it every few thousand operations and while waiting).
- * 0 or -EINVAL.
+ * 0, -EINVAL or -EFAULT (truncated file).
  */
 MMDS_API int mmds_ring_heartbeat(mmds_ring *r);
 
 /*
  * mmds_ring_peer_alive - how many peers are alive: for a producer, 1 if the
  * consumer is; for the consumer, the number of live producers.  A peer is
- * alive if its pid exists with the start time it registered (so a reused
- * pid does not count) and, when stale_ns > 0, its heartbeat is at most
- * stale_ns old.  Pids are of the caller's pid namespace.  -EINVAL.
+ * alive if the owner word of its role names a running process (its pid
+ * with the incarnation it registered: a reused pid or a zombie does not
+ * count) and, when stale_ns > 0, its heartbeat is at most stale_ns old.
+ * Pids are of the caller's pid namespace.  -EINVAL, -EFAULT.
  */
 MMDS_API int mmds_ring_peer_alive(const mmds_ring *r, int64_t stale_ns);
 
 /*
- * mmds_ring_repair - (consumer) if the next message is stuck in a claim of
- * a producer that died before committing, turn the claimed space into
- * padding so the ring flows again.  Returns 1 when it repaired, 0 when
- * nothing is stuck (the next message is ready, or the ring is empty),
- * -EAGAIN when the claim belongs to a live producer (wait), -EINVAL,
- * -EBADMSG.  SPSC rings never need it: an SPSC claim is invisible until
- * committed, so it always returns 0 there.
+ * mmds_ring_repair - (consumer) if the next message is stuck in a claim
+ * that no live producer can still write (its claimer died before
+ * committing, at any step of the claim, in any order with other
+ * producers), turn that span into padding so the ring flows again.  It
+ * never pads a span a live producer may still write.  Returns 1 when it
+ * padded a span (call again: several dead claims may follow each other),
+ * 0 when nothing is stuck (the next message is ready, or the ring is
+ * empty), -EAGAIN when a live producer holds or is making the claim
+ * (wait), -EINVAL (not the consumer), -EBADMSG (impossible record or
+ * positions), -EFAULT (truncated file).  SPSC rings never need it: an SPSC
+ * claim is invisible until committed, so it always returns 0 there.
  */
 MMDS_API int mmds_ring_repair(mmds_ring *r);
 
@@ -272,7 +304,7 @@ MMDS_API int mmds_ring_repair(mmds_ring *r);
 
 typedef struct mmds_ring_peer {
 	int64_t pid;           /* 0: none registered */
-	int alive;             /* pid exists with the registered start time */
+	int alive;             /* the owner word names a running process */
 	uint64_t heartbeat_ns; /* CLOCK_MONOTONIC of the last heartbeat */
 } mmds_ring_peer;
 
@@ -290,7 +322,7 @@ typedef struct mmds_ring_info {
 } mmds_ring_info;
 
 /* mmds_ring_get_info - a snapshot (positions are read while others run).
- * 0, -EINVAL, -EBADMSG (impossible positions). */
+ * 0, -EINVAL, -EBADMSG (impossible positions), -EFAULT (truncated file). */
 MMDS_API int mmds_ring_get_info(const mmds_ring *r, mmds_ring_info *info);
 
 #ifdef __cplusplus

@@ -43,10 +43,9 @@ Suite *ring_suite(void);
 #define OFF_RELEASE_TO (CTRL + 136)
 #define OFF_CONSUMER (CTRL + 512)
 #define OFF_PRODUCER(i) (CTRL + 640 + 128 * (i))
-#define SLOT_PID 0
-#define SLOT_START 8
-#define SLOT_CLAIM_POS 24
-#define SLOT_CLAIM_LEN 32
+#define SLOT_OWNER 0 /* owner word: pid | incarnation tag << 32 */
+#define SLOT_INTENT_POS 24
+#define SLOT_INTENT_LEN 32
 #define ST_CLAIMED (1u << 30)
 #define ST_COMMITTED (2u << 30)
 #define ST_PADDING (3u << 30)
@@ -845,14 +844,14 @@ START_TEST(test_peer_alive_follows_producer_process_and_pid_reuse)
 	/* a stale heartbeat makes it dead for a caller that asks for one */
 	usleep(20000);
 	ck_assert_int_eq(mmds_ring_peer_alive(c, 1000000), 0);
-	/* a slot whose start time is another process's (a reused pid) is
-	 * dead although the pid runs */
+	/* an owner word with the pid but another incarnation tag (a reused
+	 * pid) is dead although the pid runs */
 	m = raw(path);
-	raw_store(m, OFF_PRODUCER(0) + SLOT_START,
-		  raw_load(m, OFF_PRODUCER(0) + SLOT_START) + 1);
+	raw_store(m, OFF_PRODUCER(0) + SLOT_OWNER,
+		  raw_load(m, OFF_PRODUCER(0) + SLOT_OWNER) ^ (1ull << 40));
 	ck_assert_int_eq(mmds_ring_peer_alive(c, 0), 0);
-	raw_store(m, OFF_PRODUCER(0) + SLOT_START,
-		  raw_load(m, OFF_PRODUCER(0) + SLOT_START) - 1);
+	raw_store(m, OFF_PRODUCER(0) + SLOT_OWNER,
+		  raw_load(m, OFF_PRODUCER(0) + SLOT_OWNER) ^ (1ull << 40));
 	ck_assert_int_eq(mmds_ring_peer_alive(c, 0), 1);
 	kill(pid, SIGKILL);
 	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
@@ -1141,8 +1140,8 @@ START_TEST(test_producer_killed_before_claim_header_is_repaired)
 		T_CHILD_ASSERT(mmds_map_open(&m, path, NULL) == 0);
 		/* what reserve() does up to the CAS, for a 40-byte record */
 		T_CHILD_ASSERT(mmds_map_load64(m, OFF_TAIL, &t) == 0);
-		T_CHILD_ASSERT(mmds_map_store64(m, OFF_PRODUCER(0) + SLOT_CLAIM_POS, t) == 0);
-		T_CHILD_ASSERT(mmds_map_store64(m, OFF_PRODUCER(0) + SLOT_CLAIM_LEN, 48) == 0);
+		T_CHILD_ASSERT(mmds_map_store64(m, OFF_PRODUCER(0) + SLOT_INTENT_POS, t) == 0);
+		T_CHILD_ASSERT(mmds_map_store64(m, OFF_PRODUCER(0) + SLOT_INTENT_LEN, 48) == 0);
 		T_CHILD_ASSERT(mmds_map_store64(m, OFF_TAIL, t + 48) == 0);
 		kill(getpid(), SIGKILL);
 		_exit(1);
@@ -1405,6 +1404,413 @@ START_TEST(test_tool_ring_info_shows_capacity_fill_and_peers)
 }
 END_TEST
 
+/* ---- issue 9 regressions --------------------------------------------------- */
+
+/* Processes racing to open, hold and close the consumer role: never two
+ * holders at once (the owner is one word, published whole). */
+START_TEST(test_role_is_never_held_by_two_processes)
+{
+	const char *path = t_path("r");
+	_Atomic long *sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+				MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	long rounds = iterations(100000) / 20 + 200;
+	pid_t pid[4];
+
+	ck_assert_ptr_ne(sh, MAP_FAILED);
+	mmds_ring_close(ring_new(path, MMDS_RING_PRODUCER, MMDS_RING_SPSC, 1024));
+	for (int i = 0; i < 4; i++) {
+		pid[i] = t_fork();
+		if (pid[i] == 0) {
+			for (long k = 0; k < rounds; k++) {
+				mmds_ring *c = NULL;
+				int rc = mmds_ring_open(&c, path, &(mmds_ring_opts){
+					.role = MMDS_RING_CONSUMER });
+
+				T_CHILD_ASSERT(rc == 0 || rc == -EBUSY);
+				if (rc != 0)
+					continue;
+				if (atomic_fetch_add(&sh[0], 1) != 0)
+					atomic_fetch_add(&sh[1], 1);
+				sched_yield();
+				atomic_fetch_sub(&sh[0], 1);
+				atomic_fetch_add(&sh[2], 1);
+				mmds_ring_close(c);
+			}
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < 4; i++)
+		t_wait_child(pid[i]);
+	ck_assert_int_gt(atomic_load(&sh[2]), 0);
+	ck_assert_int_eq(atomic_load(&sh[1]), 0);
+	munmap((void *)sh, 4096);
+}
+END_TEST
+
+/* The window of a registration in progress: a live holder's pid beside a
+ * start time that is not its own (the previous holder's, stored after the
+ * pid in the old layout).  The role must stay the live holder's: an owner
+ * is one word, and nothing else in the slot decides liveness. */
+START_TEST(test_live_holder_is_never_judged_dead_by_other_slot_words)
+{
+	const char *path = t_path("r");
+	mmds_ring *p = ring_new(path, MMDS_RING_PRODUCER, MMDS_RING_SPSC, 1024);
+	_Atomic int *ready = flag_new();
+	mmds_ring *c2 = NOT_NULL_RING;
+	mmds_map *m = raw(path);
+	pid_t pid = t_fork();
+
+	if (pid == 0) {
+		mmds_ring *c = NULL;
+
+		T_CHILD_ASSERT(mmds_ring_open(&c, path, &(mmds_ring_opts){
+			.role = MMDS_RING_CONSUMER }) == 0);
+		atomic_store(ready, 1);
+		pause();
+		_exit(0);
+	}
+	flag_wait(ready);
+	for (uint64_t off = 8; off < 128; off += 8)
+		if (off != 16 && off != 24 && off != 32) /* heartbeat, intent */
+			raw_store(m, OFF_CONSUMER + off, 12345);
+	ck_assert_int_eq(mmds_ring_open(&c2, path, &(mmds_ring_opts){
+		.role = MMDS_RING_CONSUMER }), -EBUSY);
+	ck_assert_ptr_null(c2);
+	ck_assert_int_eq(mmds_ring_peer_alive(p, 0), 1);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	ck_assert_int_eq(mmds_ring_peer_alive(p, 0), 0);
+	mmds_ring_close(ring_at(path, MMDS_RING_CONSUMER));
+	mmds_map_close(m);
+	munmap((void *)ready, 4096);
+	mmds_ring_close(p);
+}
+END_TEST
+
+/* A dead producer left an intent at the position another producer then
+ * won and died before writing any header: repair still gets the ring
+ * going (it used to give up with -ENOTRECOVERABLE for ever). */
+START_TEST(test_repair_passes_two_dead_claims_at_one_position)
+{
+	const char *path = t_path("r");
+	mmds_ring *c = ring_new(path, MMDS_RING_CONSUMER, MMDS_RING_MPSC, 4096);
+	mmds_ring *p2;
+	unsigned char buf[64];
+	uint32_t type;
+	int rc = 0;
+
+	for (unsigned i = 0; i < 2; i++) {
+		pid_t pid = t_fork();
+
+		if (pid == 0) {
+			mmds_ring *p = NULL;
+			mmds_map *m = NULL;
+			uint64_t t;
+
+			T_CHILD_ASSERT(mmds_ring_open(&p, path, &(mmds_ring_opts){
+				.role = MMDS_RING_PRODUCER }) == 0);
+			T_CHILD_ASSERT(mmds_map_open(&m, path, NULL) == 0);
+			T_CHILD_ASSERT(mmds_map_load64(m, OFF_TAIL, &t) == 0);
+			/* i = 0: an attempt at t that lost its CAS (48
+			 * bytes); i = 1: the winner (64 bytes) */
+			T_CHILD_ASSERT(mmds_map_store64(m, OFF_PRODUCER(i) + SLOT_INTENT_POS, t) == 0);
+			T_CHILD_ASSERT(mmds_map_store64(m, OFF_PRODUCER(i) + SLOT_INTENT_LEN, i ? 64 : 48) == 0);
+			if (i)
+				T_CHILD_ASSERT(mmds_map_store64(m, OFF_TAIL, t + 64) == 0);
+			kill(getpid(), SIGKILL);
+			_exit(1);
+		}
+		ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	}
+	p2 = ring_at(path, MMDS_RING_PRODUCER);
+	ck_assert_int_eq(mmds_ring_push(p2, 2, "after", 5), 0);
+	ck_assert_int_eq(mmds_ring_pop(c, buf, sizeof(buf), NULL), -EAGAIN);
+	for (int i = 0; i < 8 && (rc = mmds_ring_pop(c, buf, sizeof(buf), &type)) == -EAGAIN; i++) {
+		int rr = mmds_ring_repair(c);
+
+		ck_assert_msg(rr == 1, "repair: %d %s", rr, mmds_strerror(rr));
+	}
+	ck_assert_int_eq(rc, 5);
+	ck_assert_uint_eq(type, 2);
+	ck_assert_int_eq(memcmp(buf, "after", 5), 0);
+	mmds_ring_close(p2);
+	mmds_ring_close(c);
+}
+END_TEST
+
+/* A live producer between its tail CAS and its CLAIMED header (its intent
+ * stated, the header still empty): repair waits, and pads only once the
+ * producer is dead. */
+START_TEST(test_repair_waits_for_live_producer_between_cas_and_header)
+{
+	const char *path = t_path("r");
+	mmds_ring *c = ring_new(path, MMDS_RING_CONSUMER, MMDS_RING_MPSC, 4096);
+	_Atomic int *ready = flag_new();
+	mmds_ring *p2;
+	unsigned char buf[64];
+	uint32_t type;
+	pid_t pid = t_fork();
+
+	if (pid == 0) {
+		mmds_ring *p = NULL;
+		mmds_map *m = NULL;
+		uint64_t t;
+
+		T_CHILD_ASSERT(mmds_ring_open(&p, path, &(mmds_ring_opts){
+			.role = MMDS_RING_PRODUCER }) == 0);
+		T_CHILD_ASSERT(mmds_map_open(&m, path, NULL) == 0);
+		/* what a claim of a 40-byte record does up to its CAS */
+		T_CHILD_ASSERT(mmds_map_load64(m, OFF_TAIL, &t) == 0);
+		T_CHILD_ASSERT(mmds_map_store64(m, OFF_PRODUCER(0) + SLOT_INTENT_POS, t) == 0);
+		T_CHILD_ASSERT(mmds_map_store64(m, OFF_PRODUCER(0) + SLOT_INTENT_LEN, 48) == 0);
+		T_CHILD_ASSERT(mmds_map_store64(m, OFF_TAIL, t + 48) == 0);
+		atomic_store(ready, 1);
+		pause();
+		_exit(1);
+	}
+	flag_wait(ready);
+	p2 = ring_at(path, MMDS_RING_PRODUCER);
+	ck_assert_int_eq(mmds_ring_push(p2, 2, "after", 5), 0);
+	ck_assert_int_eq(mmds_ring_pop(c, buf, sizeof(buf), NULL), -EAGAIN);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(mmds_ring_repair(c), -EAGAIN);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	ck_assert_int_eq(mmds_ring_repair(c), 1);
+	ck_assert_int_eq(mmds_ring_pop(c, buf, sizeof(buf), &type), 5);
+	ck_assert_uint_eq(type, 2);
+	ck_assert_int_eq(mmds_ring_repair(c), 0);
+	mmds_ring_close(p2);
+	munmap((void *)ready, 4096);
+	mmds_ring_close(c);
+}
+END_TEST
+
+/* A CLAIMED header whose claimer is in no slot (its pid since reused by a
+ * live process, here the test itself): repair pads it, not -EAGAIN for
+ * ever. */
+START_TEST(test_repair_pads_claim_of_unregistered_claimer)
+{
+	const char *path = t_path("r");
+	mmds_ring *c = ring_new(path, MMDS_RING_CONSUMER, MMDS_RING_MPSC, 4096);
+	mmds_ring *p = ring_at(path, MMDS_RING_PRODUCER);
+	mmds_map *m = raw(path);
+	unsigned char buf[64];
+	uint32_t type;
+	int rc = 0;
+
+	/* what a claim of 24 bytes at 0 by pid getpid() looks like */
+	raw_store(m, DATA, ST_CLAIMED | 24u | (uint64_t)getpid() << 32);
+	raw_store(m, OFF_TAIL, 32);
+	ck_assert_int_eq(mmds_ring_push(p, 7, "next", 4), 0);
+	ck_assert_int_eq(mmds_ring_pop(c, buf, sizeof(buf), NULL), -EAGAIN);
+	for (int i = 0; i < 8 && (rc = mmds_ring_pop(c, buf, sizeof(buf), &type)) == -EAGAIN; i++)
+		ck_assert_int_eq(mmds_ring_repair(c), 1);
+	ck_assert_int_eq(rc, 4);
+	ck_assert_uint_eq(type, 7);
+	mmds_map_close(m);
+	mmds_ring_close(p);
+	mmds_ring_close(c);
+}
+END_TEST
+
+static uint64_t rec_size_of(uint64_t len)
+{
+	return 8 + ((len + 7) & ~(uint64_t)7);
+}
+
+/* A 4 GiB MPSC ring (a sparse memfd): an aborted claim of 2^30 - 7 ...
+ * 2^30 - 1 bytes and repaired ones of 2^30 - 1 bytes (claimed, or only won
+ * by CAS) are skipped, and the next message arrives intact. */
+START_TEST(test_huge_aborted_and_repaired_claims_pad_correctly)
+{
+	const uint64_t cap = (uint64_t)1 << 32;
+	static const size_t lens[] = { (1u << 30) - 7, (1u << 30) - 1 };
+	mmds_ring *c = NULL, *p = NULL;
+	unsigned char buf[64];
+	uint32_t type;
+	int rc;
+
+	if (sizeof(void *) < 8)
+		t_skip("needs a 64-bit address space for a 4 GiB ring");
+	rc = mmds_ring_open_anon(&c, &(mmds_ring_opts){
+		.role = MMDS_RING_CONSUMER, .mode = MMDS_RING_MPSC,
+		.capacity = cap });
+	if (rc == -ENOMEM || rc == -ENOSPC || rc == -EFBIG)
+		t_skip("cannot map a 4 GiB ring here: %s", mmds_strerror(rc));
+	ck_assert_msg(rc == 0, "open: %s", mmds_strerror(rc));
+	ck_assert_uint_ge(mmds_ring_max_message(c), (1u << 30) - 1);
+	ck_assert_int_eq(mmds_ring_open_fd(&p, mmds_ring_fd(c), &(mmds_ring_opts){
+		.role = MMDS_RING_PRODUCER }), 0);
+	for (unsigned i = 0; i < 2; i++) {
+		void *d;
+
+		ck_assert_int_eq(mmds_ring_claim(p, lens[i], &d), 0);
+		memset((char *)d + lens[i] - 4096, 0x5a, 4096); /* stray bytes */
+		ck_assert_int_eq(mmds_ring_abort(p), 0);
+		ck_assert_int_eq(mmds_ring_push(p, 9, "next", 4), 0);
+		ck_assert_int_eq(mmds_ring_pop(c, buf, sizeof(buf), &type), 4);
+		ck_assert_uint_eq(type, 9);
+		ck_assert_int_eq(mmds_ring_pop(c, buf, sizeof(buf), NULL), -EAGAIN);
+	}
+	{
+		pid_t pid = t_fork();
+
+		if (pid == 0) {
+			mmds_ring *pp = NULL;
+			void *d;
+
+			T_CHILD_ASSERT(mmds_ring_open_fd(&pp, mmds_ring_fd(c), &(mmds_ring_opts){
+				.role = MMDS_RING_PRODUCER }) == 0);
+			T_CHILD_ASSERT(mmds_ring_claim(pp, lens[1], &d) == 0);
+			memset((char *)d + lens[1] - 4096, 0x5a, 4096);
+			kill(getpid(), SIGKILL);
+			_exit(1);
+		}
+		ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	}
+	ck_assert_int_eq(mmds_ring_push(p, 10, "last", 4), 0);
+	rc = 0;
+	for (int i = 0; i < 8 && (rc = (int)mmds_ring_pop(c, buf, sizeof(buf), &type)) == -EAGAIN; i++)
+		ck_assert_int_eq(mmds_ring_repair(c), 1);
+	ck_assert_int_eq(rc, 4);
+	ck_assert_uint_eq(type, 10);
+	ck_assert_int_eq(memcmp(buf, "last", 4), 0);
+	/* a producer dead right after winning a 2^30 + 8 byte span, before
+	 * any header: repair pads it (two records) up to the next message */
+	{
+		pid_t pid = t_fork();
+
+		if (pid == 0) {
+			mmds_ring *pp = NULL;
+			mmds_map *m = NULL;
+			uint64_t t, need = rec_size_of(lens[1]);
+			mmds_ring_info in;
+
+			T_CHILD_ASSERT(mmds_ring_open_fd(&pp, mmds_ring_fd(c), &(mmds_ring_opts){
+				.role = MMDS_RING_PRODUCER }) == 0);
+			T_CHILD_ASSERT(mmds_ring_get_info(pp, &in) == 0);
+			T_CHILD_ASSERT(mmds_map_open_fd(&m, mmds_ring_fd(c), NULL) == 0);
+			T_CHILD_ASSERT(mmds_map_load64(m, OFF_TAIL, &t) == 0);
+			/* its slot: the first one not held by p */
+			for (unsigned i = 0; i < MMDS_RING_MAX_PRODUCERS; i++)
+				if (in.producers[i].pid == getpid()) {
+					T_CHILD_ASSERT(mmds_map_store64(m, OFF_PRODUCER(i) + SLOT_INTENT_POS, t) == 0);
+					T_CHILD_ASSERT(mmds_map_store64(m, OFF_PRODUCER(i) + SLOT_INTENT_LEN, need) == 0);
+				}
+			T_CHILD_ASSERT(mmds_map_store64(m, OFF_TAIL, t + need) == 0);
+			kill(getpid(), SIGKILL);
+			_exit(1);
+		}
+		ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	}
+	ck_assert_int_eq(mmds_ring_push(p, 11, "tail", 4), 0);
+	rc = 0;
+	for (int i = 0; i < 8 && (rc = (int)mmds_ring_pop(c, buf, sizeof(buf), &type)) == -EAGAIN; i++)
+		ck_assert_int_eq(mmds_ring_repair(c), 1);
+	ck_assert_int_eq(rc, 4);
+	ck_assert_uint_eq(type, 11);
+	ck_assert_int_eq(memcmp(buf, "tail", 4), 0);
+	mmds_ring_close(p);
+	mmds_ring_close(c);
+}
+END_TEST
+
+/* A file ring truncated under live handles: pop, push, peek, get_info and
+ * the waits return -EFAULT instead of dying by SIGBUS. */
+START_TEST(test_truncated_ring_is_efault_not_sigbus)
+{
+	for (unsigned mode = MMDS_RING_SPSC; mode <= MMDS_RING_MPSC; mode++) {
+		const char *path = t_path(mode == 1 ? "s" : "m");
+		pid_t pid = t_fork();
+
+		if (pid == 0) {
+			mmds_ring *c = NULL, *p = NULL;
+			mmds_ring_info in;
+			mmds_ring_msg msg;
+			unsigned char buf[64];
+			void *d;
+			int rc;
+
+			T_CHILD_ASSERT(mmds_ring_open(&c, path, &(mmds_ring_opts){
+				.role = MMDS_RING_CONSUMER, .flags = MMDS_RING_CREATE,
+				.mode = mode, .capacity = 1 << 16 }) == 0);
+			T_CHILD_ASSERT(mmds_ring_open(&p, path, &(mmds_ring_opts){
+				.role = MMDS_RING_PRODUCER }) == 0);
+			T_CHILD_ASSERT(mmds_ring_push(p, 1, "abc", 3) == 0);
+			T_CHILD_ASSERT(truncate(path, 0) == 0);
+			T_CHILD_ASSERT(mmds_ring_pop(c, buf, sizeof(buf), NULL) == -EFAULT);
+			T_CHILD_ASSERT(mmds_ring_peek(c, &msg) == -EFAULT);
+			T_CHILD_ASSERT(mmds_ring_push(p, 1, "abc", 3) == -EFAULT);
+			/* an SPSC claim with room touches nothing shared: the
+			 * caller's own writes would fault */
+			rc = mmds_ring_claim(p, 3, &d);
+			T_CHILD_ASSERT(rc == -EFAULT || (mode == MMDS_RING_SPSC && rc == 0));
+			if (rc == 0)
+				T_CHILD_ASSERT(mmds_ring_abort(p) == 0);
+			T_CHILD_ASSERT(mmds_ring_get_info(c, &in) == -EFAULT);
+			T_CHILD_ASSERT(mmds_ring_wait_data(c, 1000000) == -EFAULT);
+			T_CHILD_ASSERT(mmds_ring_repair(c) == -EFAULT);
+			T_CHILD_ASSERT(mmds_ring_heartbeat(c) == -EFAULT);
+			mmds_ring_close(p);
+			mmds_ring_close(c);
+			_exit(0);
+		}
+		t_wait_child(pid);
+	}
+}
+END_TEST
+
+/* A waiter killed while asleep: its waiting mark is dropped when its role
+ * is taken over, so the other side stops making futex calls. */
+START_TEST(test_killed_sleeper_waiting_mark_is_dropped_at_takeover)
+{
+	for (int side = 0; side < 2; side++) {
+		const char *path = t_path(side ? "c" : "p");
+		/* side 0: a producer sleeps on a full ring; 1: a consumer on
+		 * an empty one */
+		mmds_ring *r = ring_new(path, side ? MMDS_RING_PRODUCER :
+					MMDS_RING_CONSUMER, MMDS_RING_SPSC, 256);
+		uint64_t woff = side ? CTRL + 256 + 4 : CTRL + 384 + 4;
+		mmds_map *m = raw(path);
+		uint64_t w = 0;
+		pid_t pid = t_fork();
+
+		if (pid == 0) {
+			mmds_ring *o = NULL;
+
+			T_CHILD_ASSERT(mmds_ring_open(&o, path, &(mmds_ring_opts){
+				.role = side ? MMDS_RING_CONSUMER :
+					MMDS_RING_PRODUCER }) == 0);
+			if (!side)
+				while (mmds_ring_push(o, 0, NULL, 0) == 0)
+					;
+			if (side)
+				mmds_ring_wait_data(o, 60000000000LL);
+			else
+				mmds_ring_wait_space(o, 0, 60000000000LL);
+			_exit(1);
+		}
+		for (int i = 0; i < 5000; i++) {
+			ck_assert_int_eq(mmds_map_load64(m, woff & ~7ull, &w), 0);
+			if (w >> 32)
+				break;
+			usleep(1000);
+		}
+		ck_assert_msg(w >> 32, "the child never slept");
+		kill(pid, SIGKILL);
+		ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+		mmds_ring_close(ring_at(path, side ? MMDS_RING_CONSUMER :
+					MMDS_RING_PRODUCER));
+		ck_assert_int_eq(mmds_map_load64(m, woff & ~7ull, &w), 0);
+		ck_assert_msg(w >> 32 == 0, "waiting mark %llx left behind",
+			      (unsigned long long)(w >> 32));
+		mmds_map_close(m);
+		mmds_ring_close(r);
+	}
+}
+END_TEST
+
 /* ---- suite ----------------------------------------------------------------- */
 
 Suite *ring_suite(void)
@@ -1455,6 +1861,16 @@ Suite *ring_suite(void)
 	tcase_add_test(tc, test_impossible_record_headers_are_ebadmsg);
 	tcase_add_test(tc, test_corrupt_or_foreign_or_short_file_is_refused);
 	tcase_add_test(tc, test_random_shared_memory_never_crashes);
+
+	tc = t_tcase(s, "issue9", 120);
+	tcase_add_test(tc, test_role_is_never_held_by_two_processes);
+	tcase_add_test(tc, test_live_holder_is_never_judged_dead_by_other_slot_words);
+	tcase_add_test(tc, test_repair_passes_two_dead_claims_at_one_position);
+	tcase_add_test(tc, test_repair_pads_claim_of_unregistered_claimer);
+	tcase_add_test(tc, test_repair_waits_for_live_producer_between_cas_and_header);
+	tcase_add_test(tc, test_huge_aborted_and_repaired_claims_pad_correctly);
+	tcase_add_test(tc, test_truncated_ring_is_efault_not_sigbus);
+	tcase_add_test(tc, test_killed_sleeper_waiting_mark_is_dropped_at_takeover);
 
 	tc = t_tcase(s, "tool", 20);
 	tcase_add_test(tc, test_tool_ring_info_shows_capacity_fill_and_peers);
