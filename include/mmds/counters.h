@@ -303,7 +303,10 @@ MMDS_API int mmds_counters_snapshot(mmds_counters *c, mmds_counter_info *out,
 enum mmds_counters_format {
 	/* Prometheus text exposition format 0.0.4: labels sanitised to
 	 * metric names ([a-zA-Z_:][a-zA-Z0-9_:]*), counters suffixed _total,
-	 * a name that would collide suffixed _id<ID>, HELP and TYPE lines. */
+	 * HELP and TYPE lines.  Names are unique: of labels that sanitise to
+	 * one name the lowest id keeps it, the others take the first free of
+	 * _id<ID>, _id<ID>_1, ... before the suffix.  The same file content
+	 * gives the same names. */
 	MMDS_COUNTERS_PROMETHEUS = 1,
 	/* {"counters":[{"id":0,"label":"...","kind":"counter","help":"...",
 	 *   "stripes":1,"value":123}, ...]} ; gauges' values are signed. */

@@ -1133,6 +1133,51 @@ START_TEST(test_prometheus_export_is_valid_text_format)
 }
 END_TEST
 
+/* Issue 9, defect 14: labels that sanitise to one name, and labels that
+ * look like another's disambiguated name, still export one family each,
+ * under valid names, the same names on every export of the same file. */
+START_TEST(test_prometheus_names_are_unique_even_against_suffixes)
+{
+	mmds_counters *c = create("c", 64, 0, 0);
+	const char *labels[] = { "a.b", "a_b", "a_b_id1", "a_b_id1_total",
+				 "a b", "a_b_id2", "a_b_id0", "a_b_id3_1",
+				 "a\xc3\xa9" "b", "x", "x_total", "_x", "0x",
+				 "_0x" };
+	size_t nl = sizeof(labels) / sizeof(labels[0]);
+	char why[600];
+	char *text, *again;
+	int n;
+
+	for (size_t i = 0; i < nl; i++)
+		ck_assert_int_eq(mmds_counters_alloc(c, labels[i], NULL), (int)i);
+	/* a gauge may take a counter's name without _total */
+	ck_assert_int_ge(mmds_counters_alloc(c, "a_b_total", &(mmds_counter_def){
+							 .kind = MMDS_GAUGE }), 0);
+	text = export_to_string(c, MMDS_COUNTERS_PROMETHEUS, &n);
+	ck_assert_int_eq(n, (int)nl + 1);
+	ck_assert_msg(prometheus_valid(text, why, sizeof(why)), "%s\n%s", why, text);
+	{
+		int types = 0;
+
+		for (const char *p = text; (p = strstr(p, "# TYPE ")) != NULL; p++)
+			types++;
+		ck_assert_int_eq(types, n);
+	}
+	/* the lowest id keeps the plain name */
+	ck_assert_ptr_nonnull(strstr(text, "\na_b_total 0\n"));
+	again = export_to_string(c, MMDS_COUNTERS_PROMETHEUS, &n);
+	ck_assert_str_eq(text, again);
+	free(again);
+	free(text);
+	/* JSON keeps the real labels */
+	text = export_to_string(c, MMDS_COUNTERS_JSON, &n);
+	ck_assert_ptr_nonnull(strstr(text, "\"label\":\"a.b\""));
+	ck_assert_ptr_nonnull(strstr(text, "\"label\":\"a_b_id1\""));
+	free(text);
+	mmds_counters_close(c);
+}
+END_TEST
+
 /* A minimal JSON parser: returns the end of one value or NULL. */
 static const char *json_value(const char *p, int *objects);
 
@@ -1566,6 +1611,7 @@ Suite *counters_suite(void)
 	tcase_add_test(tc, test_snapshot_lists_every_counter_in_id_order);
 	tcase_add_test(tc, test_reset_one_and_all);
 	tcase_add_test(tc, test_prometheus_export_is_valid_text_format);
+	tcase_add_test(tc, test_prometheus_names_are_unique_even_against_suffixes);
 	tcase_add_test(tc, test_json_export_parses);
 
 	tc = t_tcase(s, "tool", 30);
