@@ -10,11 +10,14 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +25,7 @@
 
 #include "counters_format.h"
 #include "crash.h"
+#include "owner.h"
 #include "t_crash.h"
 #include "t_util.h"
 
@@ -436,6 +440,102 @@ START_TEST(test_every_counters_point_is_enumerated)
 }
 END_TEST
 
+/* ---- live holders are waited for, never robbed ---------------------------- */
+
+struct later {
+	long ms;
+	uint64_t word; /* stored into the lock word after ms */
+	pid_t kill;    /* or: this process is killed (and left a zombie) */
+};
+
+static void *do_later(void *arg)
+{
+	struct later *a = arg;
+
+	nanosleep(&(struct timespec){ a->ms / 1000, (a->ms % 1000) * 1000000L },
+		  NULL);
+	if (a->kill > 0)
+		kill(a->kill, SIGKILL);
+	else
+		raw_write(MMDS__CNT_LOCK_OFF, &a->word, 8);
+	return NULL;
+}
+
+/* The lock held under this process's own owner word (another thread or
+ * handle of it) is a live holder: an allocation waits for its release
+ * instead of taking it. */
+START_TEST(test_holder_in_this_process_is_waited_for)
+{
+	uint64_t me = mmds__owner_self();
+	struct later a = { 300, 0, 0 };
+	struct timespec t0;
+	pthread_t th;
+	mmds_counters *c;
+	int id;
+
+	setup();
+	c = open_rw();
+	ck_assert_ptr_nonnull(c);
+	raw_write(MMDS__CNT_LOCK_OFF, &me, 8);
+	ck_assert_int_eq(pthread_create(&th, NULL, do_later, &a), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	id = mmds_counters_alloc(c, "waited", NULL);
+	ck_assert_int_ge(id, 0);
+	ck_assert_msg(elapsed_s(&t0) >= 0.25, "took a live holder's lock after "
+		      "%.3f s", elapsed_s(&t0));
+	pthread_join(th, NULL);
+	ck_assert_uint_eq(raw_word(MMDS__CNT_LOCK_OFF), 0);
+	mmds_counters_close(c);
+}
+END_TEST
+
+/* Another live process's lock is waited for; once it is killed (and not
+ * yet reaped) the lock is taken over at once. */
+START_TEST(test_holder_process_is_waited_for_then_taken_when_killed)
+{
+	struct later a = { 300, 0, 0 };
+	struct timespec t0;
+	pthread_t th;
+	mmds_counters *c;
+	uint64_t w;
+	pid_t pid;
+	int id;
+
+	setup();
+	pid = t_fork();
+	if (pid == 0) {
+		pause();
+		_exit(0);
+	}
+	w = 0;
+	for (int i = 0; i < 100 && w == 0; i++) {
+		w = mmds__owner_of_pid((uint32_t)pid);
+		if (w == 0)
+			nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
+	if (w == 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		t_skip("no /proc: a process's owner word cannot be known");
+	}
+	raw_write(MMDS__CNT_LOCK_OFF, &w, 8);
+	c = open_rw(); /* a live holder: the open leaves it alone */
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(raw_word(MMDS__CNT_LOCK_OFF), w);
+	a.kill = pid;
+	ck_assert_int_eq(pthread_create(&th, NULL, do_later, &a), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	id = mmds_counters_alloc(c, "taken", NULL);
+	ck_assert_int_ge(id, 0);
+	ck_assert_msg(elapsed_s(&t0) >= 0.25 && elapsed_s(&t0) < 2.0,
+		      "took the lock after %.3f s", elapsed_s(&t0));
+	pthread_join(th, NULL);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	ck_assert_uint_eq(raw_word(MMDS__CNT_LOCK_OFF), 0);
+	mmds_counters_close(c);
+}
+END_TEST
+
 Suite *counters_crash_suite(void)
 {
 	Suite *s = suite_create("counters_crash");
@@ -445,6 +545,9 @@ Suite *counters_crash_suite(void)
 	tcase_add_test(tc, test_every_counters_point_is_enumerated);
 	tcase_add_loop_test(tc, test_kill_at_every_point_loses_and_leaks_nothing,
 			    0, (int)npoints);
+	tc = t_tcase(s, "lock", 30);
+	tcase_add_test(tc, test_holder_in_this_process_is_waited_for);
+	tcase_add_test(tc, test_holder_process_is_waited_for_then_taken_when_killed);
 	return s;
 }
 
