@@ -1712,6 +1712,10 @@ START_TEST(test_file_truncated_under_the_map_is_efault)
 	ck_assert_int_eq(mmds_counters_get(c, id, &v), -EFAULT);
 	ck_assert_int_eq(mmds_counters_snapshot(c, NULL, 0), -EFAULT);
 	ck_assert_int_eq(mmds_counters_alloc(c, "y", NULL), -EFAULT);
+	/* the lock word itself gone: the lock is taken under the guard too */
+	ck_assert_int_eq(truncate(t_path("c"), 0), 0);
+	ck_assert_int_eq(mmds_counters_alloc(c, "y", NULL), -EFAULT);
+	ck_assert_int_eq(mmds_counters_free(c, id), -EFAULT);
 	mmds_counters_close(c);
 	ck_assert_int_eq(mmds_counters_open(&c, t_path("c"), NULL), -EBADMSG);
 }
