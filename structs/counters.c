@@ -485,12 +485,12 @@ static void set_freed(struct mmds__cnt_record *r, uint64_t now)
 		    memory_order_release);
 }
 
-/* Record the multi-step change about to start.  The fence keeps the
- * change's stores after the intent's. */
+/* Record the multi-step change about to start.  An exchange with acquire
+ * ordering: none of the change's later stores moves before it. */
 static void set_intent(const mmds_counters *c, uint64_t intent)
 {
-	atomic_store_explicit(intent_word(c), intent, memory_order_relaxed);
-	atomic_thread_fence(memory_order_release);
+	(void)atomic_exchange_explicit(intent_word(c), intent,
+				       memory_order_acq_rel);
 }
 
 static void clear_intent(const mmds_counters *c)

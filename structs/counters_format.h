@@ -15,9 +15,10 @@
                                      multi-step change, 0 = none */
 
 /* The intent word: op | count << 8 | first << 16; bits 40..63 zero.
- * Written (then a release fence) before the first record of a multi-step
- * change is touched, cleared (release) after the last; whoever takes the
- * lock next finds it and rolls the change back (alloc) or forward (free). */
+ * Written (an acquire-release exchange) before the first record of a
+ * multi-step change is touched, cleared (release) after the last; whoever
+ * takes the lock next finds it and rolls the change back (alloc) or
+ * forward (free). */
 enum {
 	MMDS__CNT_INTENT_NONE = 0,
 	MMDS__CNT_INTENT_ALLOC = 1, /* ids first..first+count-1 being made */
