@@ -454,12 +454,12 @@ static int read_entry_retry(const mmds_counters *c, uint32_t id,
  * word left by format 1's old encoding (pid << 32 | start ticks) decodes as
  * such a dead owner, so it is taken over too. */
 
-static _Atomic uint64_t *lock_word(const mmds_counters *c)
+static _Atomic uint64_t *lock_ptr(const mmds_counters *c)
 {
 	return (_Atomic uint64_t *)(void *)(c->base + MMDS__CNT_LOCK_OFF);
 }
 
-static _Atomic uint64_t *intent_word(const mmds_counters *c)
+static _Atomic uint64_t *intent_ptr(const mmds_counters *c)
 {
 	return (_Atomic uint64_t *)(void *)(c->base + MMDS__CNT_INTENT_OFF);
 }
@@ -489,13 +489,13 @@ static void set_freed(struct mmds__cnt_record *r, uint64_t now)
  * ordering: none of the change's later stores moves before it. */
 static void set_intent(const mmds_counters *c, uint64_t intent)
 {
-	(void)atomic_exchange_explicit(intent_word(c), intent,
+	(void)atomic_exchange_explicit(intent_ptr(c), intent,
 				       memory_order_acq_rel);
 }
 
 static void clear_intent(const mmds_counters *c)
 {
-	atomic_store_explicit(intent_word(c), 0, memory_order_release);
+	atomic_store_explicit(intent_ptr(c), 0, memory_order_release);
 }
 
 /* 1 if STRIPE record i belongs to no counter: its head is not an active
@@ -579,7 +579,7 @@ static int recover_locked(void *arg)
 {
 	struct recover_args *a = arg;
 	const mmds_counters *c = a->c;
-	uint64_t iw = atomic_load_explicit(intent_word(c), memory_order_acquire);
+	uint64_t iw = atomic_load_explicit(intent_ptr(c), memory_order_acquire);
 
 	if (iw != 0) {
 		roll_intent(c, iw);
@@ -599,14 +599,14 @@ static int take_fn(void *arg)
 {
 	const mmds_counters *c = arg;
 
-	return mmds__owner_take(lock_word(c), NULL);
+	return mmds__owner_take(lock_ptr(c), NULL);
 }
 
 static int release_fn(void *arg)
 {
 	const mmds_counters *c = arg;
 
-	return mmds__owner_release(lock_word(c));
+	return mmds__owner_release(lock_ptr(c));
 }
 
 static void unlock_alloc(mmds_counters *c)
