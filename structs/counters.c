@@ -7,7 +7,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +19,10 @@
 #include <mmds/map.h>
 
 #include "counters_format.h"
+#include "crash.h"
 #include "format.h"
+#include "futex.h"
+#include "owner.h"
 
 _Static_assert(sizeof(struct mmds__cnt_record) == MMDS__CNT_RECORD_SIZE,
 	       "a record is 256 bytes");
@@ -55,12 +57,9 @@ static _Atomic uint32_t next_thread_stripe;
 static _Thread_local uint32_t thread_stripe = UINT32_MAX;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
-static void reset_lock_word_in_child(void);
-
 static void reset_stripe_in_child(void)
 {
 	thread_stripe = UINT32_MAX;
-	reset_lock_word_in_child();
 }
 
 static void register_atfork(void)
@@ -86,14 +85,6 @@ static uint64_t now_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -264,6 +255,8 @@ static int check_layout(mmds_counters *c)
 	return 0;
 }
 
+static int recover_at_open(mmds_counters *c);
+
 /* Build a complete file under a temporary name and link it into place, so
  * no opener ever sees it half-made.  0, -EEXIST (someone else's is there),
  * or an error. */
@@ -359,6 +352,8 @@ int mmds_counters_open(mmds_counters **out, const char *path,
 		c->base = mmds_map_data(c->map);
 		err = check_layout(c);
 	}
+	if (err == 0 && !ro)
+		err = recover_at_open(c);
 	if (err < 0) {
 		mmds_map_close(c->map);
 		free(c);
@@ -384,102 +379,6 @@ int mmds_counters_sync(mmds_counters *c)
 	if (c == NULL)
 		return -EINVAL;
 	return mmds_map_sync(c->map, MMDS_SYNC_DURABLE);
-}
-
-/* ---- the allocation lock ------------------------------------------------- */
-
-/* The lock word is pid << 32 | (the process's start time in clock ticks
- * since boot, low 32 bits, from /proc/PID/stat; 0 without /proc), so a
- * holder whose pid now names another process is known to be gone. */
-
-/* Start time of pid, 0 if unknown, UINT32_MAX if pid does not exist. */
-static uint32_t start_time_of(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long t = 0;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? UINT32_MAX : 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	/* field 22; the command name (field 2) may hold spaces and ')' */
-	p = strrchr(buf, ')');
-	for (int field = 2; p && field < 22; field++)
-		p = strchr(p + 1, ' ');
-	if (p == NULL || sscanf(p + 1, "%llu", &t) != 1)
-		return 0;
-	return (uint32_t)t;
-}
-
-static int holder_gone(uint64_t holder)
-{
-	pid_t pid = (pid_t)(holder >> 32);
-	uint32_t start = (uint32_t)holder, now;
-
-	if (pid <= 0)
-		return 0;
-	if (kill(pid, 0) < 0 && errno == ESRCH)
-		return 1;
-	now = start_time_of(pid);
-	return now == UINT32_MAX || (start != 0 && now != 0 && now != start);
-}
-
-static _Atomic uint64_t my_lock_word; /* this process's, 0 until known */
-
-static void reset_lock_word_in_child(void)
-{
-	atomic_store(&my_lock_word, 0);
-}
-
-static uint64_t lock_word(void)
-{
-	uint64_t w = atomic_load_explicit(&my_lock_word, memory_order_relaxed);
-	pid_t me;
-
-	if (w != 0)
-		return w;
-	me = getpid();
-	w = (uint64_t)(uint32_t)me << 32 | start_time_of(me);
-	atomic_store_explicit(&my_lock_word, w, memory_order_relaxed);
-	return w;
-}
-
-static int lock_alloc(mmds_counters *c)
-{
-	uint64_t me = lock_word();
-	uint64_t deadline = mono_ns() + LOCK_TIMEOUT_NS;
-
-	for (;;) {
-		uint64_t holder = 0;
-		int rc = mmds_map_cas64(c->map, MMDS__CNT_LOCK_OFF, &holder, me);
-
-		if (rc != 0)
-			return rc < 0 ? rc : 0;
-		/* A dead holder's lock is taken over (its half-made record is
-		 * RESERVED, which the next allocation reclaims). */
-		if (holder >> 32 != me >> 32 && holder_gone(holder)) {
-			rc = mmds_map_cas64(c->map, MMDS__CNT_LOCK_OFF, &holder,
-					    me);
-			if (rc != 0)
-				return rc < 0 ? rc : 0;
-			continue;
-		}
-		if (mono_ns() > deadline)
-			return -ETIMEDOUT;
-		nanosleep(&(struct timespec){ .tv_nsec = 20000 }, NULL);
-	}
-}
-
-static void unlock_alloc(mmds_counters *c)
-{
-	mmds_map_store64(c->map, MMDS__CNT_LOCK_OFF, 0);
 }
 
 /* ---- reading records ----------------------------------------------------- */
@@ -548,6 +447,229 @@ static int read_entry_retry(const mmds_counters *c, uint32_t id,
 	return err == -EAGAIN ? -ENOENT : err;
 }
 
+/* ---- the allocation lock and intents ------------------------------------- */
+
+/* The lock word is an owner word (owner.h): a holder that is gone, a
+ * zombie, impossible or another incarnation of its pid is taken over.  A
+ * word left by format 1's old encoding (pid << 32 | start ticks) decodes as
+ * such a dead owner, so it is taken over too. */
+
+static _Atomic uint64_t *lock_ptr(const mmds_counters *c)
+{
+	return (_Atomic uint64_t *)(void *)(c->base + MMDS__CNT_LOCK_OFF);
+}
+
+static _Atomic uint64_t *intent_ptr(const mmds_counters *c)
+{
+	return (_Atomic uint64_t *)(void *)(c->base + MMDS__CNT_INTENT_OFF);
+}
+
+/* The head field alone (the word at offset 24 holds head and label_len). */
+static uint32_t rec_head(const struct mmds__cnt_record *r)
+{
+	struct mmds__cnt_record tmp;
+	uint64_t w = atomic_load_explicit(
+		(_Atomic uint64_t *)(uintptr_t)((const uint8_t *)r + 24),
+		memory_order_relaxed);
+
+	memcpy(&tmp.head, &w, 8);
+	return tmp.head;
+}
+
+/* Set r to FREED at now, keeping its generation. */
+static void set_freed(struct mmds__cnt_record *r, uint64_t now)
+{
+	atomic_store_explicit((_Atomic uint64_t *)(void *)((uint8_t *)r + 8),
+			      now, memory_order_relaxed);
+	store_state(r, MAKE_STATE(GEN(load_state(r)), MMDS__CNT_FREED),
+		    memory_order_release);
+}
+
+/* Record the multi-step change about to start.  An exchange with acquire
+ * ordering: none of the change's later stores moves before it. */
+static void set_intent(const mmds_counters *c, uint64_t intent)
+{
+	(void)atomic_exchange_explicit(intent_ptr(c), intent,
+				       memory_order_acq_rel);
+}
+
+static void clear_intent(const mmds_counters *c)
+{
+	atomic_store_explicit(intent_ptr(c), 0, memory_order_release);
+}
+
+/* 1 if STRIPE record i belongs to no counter: its head is not an active
+ * counter whose stripes reach i. */
+static int orphan_stripe(const mmds_counters *c, uint32_t i,
+			 const struct mmds__cnt_record *r)
+{
+	uint32_t h = rec_head(r), s;
+	const struct mmds__cnt_record *hr;
+
+	if (h >= i || i - h >= MMDS_COUNTERS_MAX_STRIPES)
+		return 1;
+	hr = rec(c, h);
+	if (STATE(load_state(hr)) != MMDS__CNT_ACTIVE)
+		return 1;
+	s = stripes_of(c, h, rec_stripes(hr));
+	return s <= i - h;
+}
+
+/* Under the lock: reclaim record i if it is an orphan stripe (left by a
+ * holder killed on a format without intents, or a hostile file).  It is
+ * freed now, so the grace period runs from here. */
+static void reclaim_if_orphan(const mmds_counters *c, uint32_t i, uint64_t now)
+{
+	struct mmds__cnt_record *r = rec(c, i);
+
+	if (STATE(load_state(r)) != MMDS__CNT_STRIPE || !orphan_stripe(c, i, r))
+		return;
+	set_freed(r, now);
+	MMDS_CRASH("counters.sweep.orphan");
+}
+
+/* Under the lock: finish what a dead holder's intent says.  A half-made
+ * counter (head not active) is rolled back: nobody saw it, its alloc never
+ * returned.  A free is rolled forward.  Idempotent, so a holder killed
+ * here is recovered by the next one the same way. */
+static void roll_intent(const mmds_counters *c, uint64_t iw)
+{
+	unsigned op = (unsigned)(iw & 0xffu);
+	uint32_t count = (uint32_t)(iw >> 8) & 0xffu;
+	uint32_t first = (uint32_t)(iw >> 16) & 0xffffffu;
+	uint64_t now = now_ns();
+
+	if ((iw >> 40) != 0 || count == 0 || count > MMDS_COUNTERS_MAX_STRIPES ||
+	    first >= c->cap || count > c->cap - first)
+		return; /* not an intent this library wrote: nothing to trust */
+	if (op == MMDS__CNT_INTENT_ALLOC) {
+		if (STATE(load_state(rec(c, first))) == MMDS__CNT_ACTIVE)
+			return; /* published whole: the stripes came first */
+		for (uint32_t k = count; k-- > 0;) {
+			struct mmds__cnt_record *r = rec(c, first + k);
+			uint64_t w = load_state(r);
+
+			if (STATE(w) == MMDS__CNT_RESERVED ||
+			    (STATE(w) == MMDS__CNT_STRIPE && rec_head(r) == first)) {
+				store_state(r, MAKE_STATE(GEN(w), MMDS__CNT_FREE),
+					    memory_order_release);
+				MMDS_CRASH("counters.recover.record");
+			}
+		}
+	} else if (op == MMDS__CNT_INTENT_FREE) {
+		for (uint32_t k = 0; k < count; k++) {
+			struct mmds__cnt_record *r = rec(c, first + k);
+			unsigned st = STATE(load_state(r));
+
+			if (k == 0 ? st == MMDS__CNT_ACTIVE :
+				     st == MMDS__CNT_STRIPE && rec_head(r) == first) {
+				set_freed(r, now);
+				MMDS_CRASH("counters.recover.record");
+			}
+		}
+	}
+}
+
+struct recover_args {
+	mmds_counters *c;
+	int taken; /* the lock was taken over from a dead holder */
+};
+
+static int recover_locked(void *arg)
+{
+	struct recover_args *a = arg;
+	const mmds_counters *c = a->c;
+	uint64_t iw = atomic_load_explicit(intent_ptr(c), memory_order_acquire);
+
+	if (iw != 0) {
+		roll_intent(c, iw);
+		clear_intent(c);
+		MMDS_CRASH("counters.recover.intent_cleared");
+	}
+	if (a->taken) {
+		uint64_t now = now_ns();
+
+		for (uint32_t i = 0; i < c->cap; i++)
+			reclaim_if_orphan(c, i, now);
+	}
+	return 0;
+}
+
+static int take_fn(void *arg)
+{
+	const mmds_counters *c = arg;
+
+	return mmds__owner_take(lock_ptr(c), NULL);
+}
+
+static int release_fn(void *arg)
+{
+	const mmds_counters *c = arg;
+
+	return mmds__owner_release(lock_ptr(c));
+}
+
+static void unlock_alloc(mmds_counters *c)
+{
+	/* -EPERM: taken over as if this process were dead; -EFAULT: the
+	 * header page is gone.  Either way the word is not ours to clear. */
+	(void)mmds_guard_run(release_fn, c);
+}
+
+/* Take the lock (waiting at most LOCK_TIMEOUT_NS for a live holder, which
+ * includes another thread or handle of this process) and finish a dead
+ * holder's intent.  0, -ETIMEDOUT, -EFAULT or -EIO. */
+static int lock_alloc(mmds_counters *c)
+{
+	uint64_t deadline = mmds__mono_ns() + LOCK_TIMEOUT_NS;
+	long pause_ns = 20000;
+
+	(void)mmds__owner_self(); /* /proc is read outside the guard */
+	for (;;) {
+		int rc = mmds_guard_run(take_fn, c);
+
+		if (rc >= 0) {
+			struct recover_args ra = { c, rc == MMDS__OWNER_TAKEN };
+
+			MMDS_CRASH("counters.lock.taken");
+			rc = mmds_guard_run(recover_locked, &ra);
+			if (rc < 0)
+				unlock_alloc(c);
+			return rc < 0 ? rc : 0;
+		}
+		if (rc != -EBUSY)
+			return rc;
+		if (mmds__mono_ns() > deadline)
+			return -ETIMEDOUT;
+		nanosleep(&(struct timespec){ .tv_nsec = pause_ns }, NULL);
+		if (pause_ns < 1000000)
+			pause_ns *= 2;
+	}
+}
+
+/* On open: if a dead process holds the lock, take it over and recover now,
+ * so readers of this file see its state settled without anyone allocating.
+ * A live holder is left alone. */
+static int recover_at_open(mmds_counters *c)
+{
+	uint64_t holder = 0;
+	int rc = mmds_map_load64(c->map, MMDS__CNT_LOCK_OFF, &holder);
+
+	if (rc < 0 || holder == 0 || mmds__owner_alive(holder))
+		return rc;
+	rc = mmds_guard_run(take_fn, c);
+	if (rc == -EBUSY)
+		return 0; /* someone else took it first */
+	if (rc >= 0) {
+		struct recover_args ra = { c, rc == MMDS__OWNER_TAKEN };
+
+		MMDS_CRASH("counters.lock.taken");
+		rc = mmds_guard_run(recover_locked, &ra);
+		unlock_alloc(c);
+	}
+	return rc;
+}
+
 /* ---- allocation ---------------------------------------------------------- */
 
 struct alloc_args {
@@ -582,12 +704,15 @@ static int reusable(const mmds_counters *c, const struct mmds__cnt_record *r,
 }
 
 /* Write the counter a at ids cand.. (all reusable; the lock is held) and
- * publish it. */
+ * publish it, under an intent: a holder killed before the head is active
+ * leaves a counter the next holder rolls back. */
 static void make_counter(const mmds_counters *c, uint32_t cand,
 			 const struct alloc_args *a)
 {
 	struct mmds__cnt_record img;
 
+	set_intent(c, MMDS__CNT_INTENT(MMDS__CNT_INTENT_ALLOC, cand, a->stripes));
+	MMDS_CRASH("counters.alloc.intent");
 	for (uint32_t k = 0; k < a->stripes; k++) {
 		struct mmds__cnt_record *r = rec(c, cand + k);
 		uint64_t gen = GEN(load_state(r)) + 1;
@@ -595,7 +720,9 @@ static void make_counter(const mmds_counters *c, uint32_t cand,
 		store_state(r, MAKE_STATE(gen, MMDS__CNT_RESERVED),
 			    memory_order_relaxed);
 		atomic_thread_fence(memory_order_release);
+		MMDS_CRASH("counters.alloc.reserved");
 		atomic_store_explicit(val(c, cand + k), 0, memory_order_relaxed);
+		MMDS_CRASH("counters.alloc.value_zeroed");
 		memset(&img, 0, sizeof(img));
 		img.kind = a->kind;
 		img.stripes = a->stripes;
@@ -606,17 +733,23 @@ static void make_counter(const mmds_counters *c, uint32_t cand,
 			memcpy(img.help, a->help, a->help_len);
 		}
 		rec_store(r, &img);
+		MMDS_CRASH("counters.alloc.record_written");
 	}
 	/* Stripes first, the head last: a reader that sees the head active
 	 * sees every stripe made. */
-	for (uint32_t k = a->stripes; k-- > 0;) {
+	for (uint32_t k = a->stripes; k-- > 1;) {
 		struct mmds__cnt_record *r = rec(c, cand + k);
-		uint64_t gen = GEN(load_state(r));
 
-		store_state(r, MAKE_STATE(gen, k ? MMDS__CNT_STRIPE :
-						   MMDS__CNT_ACTIVE),
+		store_state(r, MAKE_STATE(GEN(load_state(r)), MMDS__CNT_STRIPE),
 			    memory_order_release);
+		MMDS_CRASH("counters.alloc.stripe_published");
 	}
+	store_state(rec(c, cand),
+		    MAKE_STATE(GEN(load_state(rec(c, cand))), MMDS__CNT_ACTIVE),
+		    memory_order_release);
+	MMDS_CRASH("counters.alloc.head_published");
+	clear_intent(c);
+	MMDS_CRASH("counters.alloc.intent_cleared");
 }
 
 static int alloc_locked(void *arg)
@@ -628,8 +761,10 @@ static int alloc_locked(void *arg)
 
 	for (uint32_t i = 0; i < c->cap; i++) {
 		struct mmds__cnt_record *r = rec(c, i);
-		uint64_t w = load_state(r);
+		uint64_t w;
 
+		reclaim_if_orphan(c, i, now);
+		w = load_state(r);
 		if (STATE(w) == MMDS__CNT_ACTIVE && r->label_len == a->len &&
 		    memcmp(r->label, a->label, a->len) == 0 &&
 		    r->label[a->len] == 0) {
@@ -729,7 +864,6 @@ static int free_locked(void *arg)
 	mmds_counters *c = a->c;
 	struct mmds__cnt_record *r = rec(c, a->id);
 	uint64_t w = load_state(r), now = now_ns();
-	struct mmds__cnt_record img;
 	uint32_t stripes;
 
 	if (STATE(w) != MMDS__CNT_ACTIVE)
@@ -737,20 +871,23 @@ static int free_locked(void *arg)
 	stripes = stripes_of(c, a->id, rec_stripes(r));
 	if (stripes == 0)
 		stripes = 1;
+	set_intent(c, MMDS__CNT_INTENT(MMDS__CNT_INTENT_FREE, a->id, stripes));
+	MMDS_CRASH("counters.free.intent");
 	/* The head first: readers stop seeing the counter before its
 	 * stripes change. */
-	for (uint32_t k = 0; k < stripes; k++) {
+	set_freed(r, now);
+	MMDS_CRASH("counters.free.head_freed");
+	for (uint32_t k = 1; k < stripes; k++) {
 		struct mmds__cnt_record *s = rec(c, a->id + k);
-		uint64_t sw = load_state(s);
 
-		if (k > 0 && (STATE(sw) != MMDS__CNT_STRIPE || s->head != a->id))
+		if (STATE(load_state(s)) != MMDS__CNT_STRIPE ||
+		    rec_head(s) != a->id)
 			break;
-		rec_load(s, &img);
-		img.free_ns = now;
-		rec_store(s, &img);
-		store_state(s, MAKE_STATE(GEN(sw), MMDS__CNT_FREED),
-			    memory_order_release);
+		set_freed(s, now);
+		MMDS_CRASH("counters.free.stripe_freed");
 	}
+	clear_intent(c);
+	MMDS_CRASH("counters.free.intent_cleared");
 	return 0;
 }
 
@@ -1048,165 +1185,6 @@ int mmds_counters_get_stat(mmds_counters *c, mmds_counters_stat *st)
 	return 0;
 }
 
-/* ---- export -------------------------------------------------------------- */
-
-struct named {
-	char name[MMDS_COUNTERS_LABEL_MAX + 32];
-	size_t idx;
-};
-
-/* The metric name of e: the label sanitised, then "_id<ID>" when dup,
- * then "_total" for a counter. */
-static void metric_name(const mmds_counter_info *e, int dup, char *out)
-{
-	const unsigned char *s = (const unsigned char *)e->label;
-	size_t n = 0;
-
-	if (*s >= '0' && *s <= '9')
-		out[n++] = '_';
-	for (; *s; s++) {
-		unsigned ch = *s;
-
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9') || ch == '_' || ch == ':')
-			out[n++] = (char)ch;
-		else if ((ch & 0xc0) != 0x80) /* one '_' per code point */
-			out[n++] = '_';
-	}
-	out[n] = 0;
-	if (e->kind == MMDS_COUNTER && n >= 6 &&
-	    strcmp(out + n - 6, "_total") == 0)
-		out[n -= 6] = 0;
-	if (dup)
-		n += (size_t)sprintf(out + n, "_id%d", e->id);
-	if (e->kind == MMDS_COUNTER)
-		memcpy(out + n, "_total", 7);
-}
-
-static int cmp_named(const void *x, const void *y)
-{
-	const struct named *a = x, *b = y;
-	int r = strcmp(a->name, b->name);
-
-	return r ? r : (a->idx > b->idx) - (a->idx < b->idx);
-}
-
-static void prom_text(FILE *f, const char *s)
-{
-	for (; *s; s++) {
-		if (*s == '\\')
-			fputs("\\\\", f);
-		else if (*s == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*s, f);
-	}
-}
-
-static void json_text(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
-}
-
-static void print_value(FILE *f, const mmds_counter_info *e)
-{
-	if (e->kind == MMDS_GAUGE)
-		fprintf(f, "%" PRId64, (int64_t)e->value);
-	else
-		fprintf(f, "%" PRIu64, e->value);
-}
-
-int mmds_counters_export(mmds_counters *c, FILE *out, unsigned format)
-{
-	mmds_counter_info *e = NULL;
-	struct named *names = NULL;
-	int n, want = 16;
-
-	if (c == NULL || out == NULL ||
-	    (format != MMDS_COUNTERS_PROMETHEUS && format != MMDS_COUNTERS_JSON))
-		return -EINVAL;
-	for (;;) {
-		mmds_counter_info *bigger = realloc(e, (size_t)want * sizeof(*e));
-
-		if (bigger == NULL) {
-			free(e);
-			return -ENOMEM;
-		}
-		e = bigger;
-		n = mmds_counters_snapshot(c, e, (size_t)want);
-		if (n < 0) {
-			free(e);
-			return n;
-		}
-		if (n <= want)
-			break;
-		want = n + 16;
-	}
-	if (format == MMDS_COUNTERS_JSON) {
-		fputs("{\"counters\":[", out);
-		for (int i = 0; i < n; i++) {
-			fprintf(out, "%s\n{\"id\":%d,\"label\":", i ? "," : "",
-				e[i].id);
-			json_text(out, e[i].label);
-			fprintf(out, ",\"kind\":\"%s\",\"help\":",
-				e[i].kind == MMDS_GAUGE ? "gauge" : "counter");
-			json_text(out, e[i].help);
-			fprintf(out, ",\"stripes\":%" PRIu32 ",\"value\":",
-				e[i].stripes);
-			print_value(out, &e[i]);
-			fputc('}', out);
-		}
-		fputs("\n]}\n", out);
-	} else {
-		names = calloc((size_t)n + 1, sizeof(*names));
-		if (names == NULL) {
-			free(e);
-			return -ENOMEM;
-		}
-		for (int i = 0; i < n; i++) {
-			metric_name(&e[i], 0, names[i].name);
-			names[i].idx = (size_t)i;
-		}
-		/* Two labels may sanitise to one name: the later ids get
-		 * _id<ID> so every metric name stays unique. */
-		qsort(names, (size_t)n, sizeof(*names), cmp_named);
-		for (int i = 1, first = 0; i < n; i++) {
-			if (strcmp(names[i].name, names[first].name) != 0) {
-				first = i;
-				continue;
-			}
-			metric_name(&e[names[i].idx], 1, names[i].name);
-		}
-		for (int i = 0; i < n; i++) {
-			const mmds_counter_info *x = &e[names[i].idx];
-			const char *nm = names[i].name;
-
-			fprintf(out, "# HELP %s ", nm);
-			prom_text(out, x->help[0] ? x->help : x->label);
-			fprintf(out, "\n# TYPE %s %s\n%s ", nm,
-				x->kind == MMDS_GAUGE ? "gauge" : "counter", nm);
-			print_value(out, x);
-			fputc('\n', out);
-		}
-		free(names);
-	}
-	free(e);
-	if (fflush(out) != 0 || ferror(out))
-		return -EIO;
-	return n;
-}
-
 /* ---- emmap's API ---------------------------------------------------------- */
 
 struct open_n_args {
@@ -1240,8 +1218,10 @@ static int open_n_locked(void *arg)
 
 	for (uint32_t i = 0; i < c->cap; i++) {
 		const struct mmds__cnt_record *r = rec(c, i);
-		uint64_t w = load_state(r);
+		uint64_t w;
 
+		reclaim_if_orphan(c, i, now);
+		w = load_state(r);
 		if (STATE(w) == MMDS__CNT_ACTIVE) {
 			uint32_t len = r->label_len,
 				 j = len < MMDS_COUNTERS_LABEL_MAX ?

@@ -9,8 +9,24 @@
 #define MMDS__CNT_FLAG_PACKED 1u  /* header flags: values 8 bytes apart */
 #define MMDS__CNT_RECORD_SIZE 256u
 #define MMDS__CNT_META_OFF 4096u
-#define MMDS__CNT_LOCK_OFF 256u   /* u64 allocation lock: holder's pid << 32 |
-                                     its start time (ticks, low 32 bits) */
+#define MMDS__CNT_LOCK_OFF 256u   /* u64 allocation lock: an owner word
+                                     (structs/owner.h), 0 = free */
+#define MMDS__CNT_INTENT_OFF 264u /* u64 intent of the lock holder's
+                                     multi-step change, 0 = none */
+
+/* The intent word: op | count << 8 | first << 16; bits 40..63 zero.
+ * Written (an acquire-release exchange) before the first record of a
+ * multi-step change is touched, cleared (release) after the last; whoever
+ * takes the lock next finds it and rolls the change back (alloc) or
+ * forward (free). */
+enum {
+	MMDS__CNT_INTENT_NONE = 0,
+	MMDS__CNT_INTENT_ALLOC = 1, /* ids first..first+count-1 being made */
+	MMDS__CNT_INTENT_FREE = 2   /* the counter at first, count ids, being
+	                               freed */
+};
+#define MMDS__CNT_INTENT(op, first, count)                                    \
+	((uint64_t)(op) | (uint64_t)(count) << 8 | (uint64_t)(first) << 16)
 
 /* Structure parameters, in the common header's params. */
 struct mmds__cnt_params {

@@ -105,8 +105,12 @@ typedef struct mmds_counters_opts {
  * Errors: -EINVAL (NULL out or path, unknown flags, capacity beyond the
  * maximum, EXCL without CREATE, CREATE with READONLY), -ENOENT, -EEXIST,
  * -EACCES, -EBADMSG (not a counters file, corrupt or truncated header or
- * layout), -ENOTSUP (a newer format version, another byte order), or the
- * system's error.  Thread-safe.
+ * layout), -ENOTSUP (a newer format version, another byte order), -ENOMEM,
+ * -EFAULT or -EIO (the file was truncated, or a memory error hit it, while
+ * a read-write open finished a dead allocator's change), or the system's
+ * error.  A read-write open that finds the allocation lock held by a dead
+ * process takes it over and finishes (or undoes) that process's change
+ * first.  Thread-safe.
  */
 MMDS_API int mmds_counters_open(mmds_counters **out, const char *path,
 				const mmds_counters_opts *opts);
@@ -117,7 +121,8 @@ MMDS_API int mmds_counters_open(mmds_counters **out, const char *path,
  * labelled "counter_0" ... "counter_<n-1>" (already allocated ones are kept).
  * Errors as mmds_counters_open(), -EINVAL for n == 0, -ERANGE if an existing
  * file holds fewer than n counters, -EEXIST if one of those ids holds a
- * counter with another label.
+ * counter with another label, and the allocation lock's -ETIMEDOUT (see
+ * mmds_counters_alloc()).
  */
 MMDS_API int mmds_counters_open_n(mmds_counters **out, const char *path,
 				  uint32_t n);
@@ -159,18 +164,22 @@ typedef struct mmds_counter_def {
  * Returns the id (>= 0) or: -EINVAL (NULL c or label, bad kind, stripes,
  * or an invalid label or help: too long, empty, invalid UTF-8, control
  * characters), -EEXIST, -ENOSPC (no free id, or none whose grace period
- * has passed), -EACCES (read-only), -EBADMSG (corrupt metadata),
- * -ETIMEDOUT (another process held the file's allocation lock for more
- * than 5 seconds), -EFAULT.  Thread- and process-safe: allocations
- * serialise on a lock word in the file, which is taken over if its holder
- * died.  Published on return.
+ * has passed), -EACCES (read-only), -ETIMEDOUT (a live process, or another
+ * thread or handle of this one, held the file's allocation lock for more
+ * than 5 seconds), -EFAULT (the file was truncated under the map), -EIO (a
+ * memory error in the file).  Thread- and process-safe: allocations
+ * serialise on a lock word in the file; a holder that died (gone, a zombie,
+ * or a pid now of another process) is taken over at once, and what it
+ * left half-done is finished or undone first (docs/FORMAT.md).  Published
+ * on return.
  */
 MMDS_API int mmds_counters_alloc(mmds_counters *c, const char *label,
 				 const mmds_counter_def *def);
 
 /*
  * mmds_counters_find - the id of the allocated counter named label, or
- * -ENOENT; -EINVAL for NULL arguments.  Lock-free.
+ * -ENOENT; -EINVAL for NULL arguments; -EFAULT (truncated file) or -EIO
+ * (memory error).  Lock-free.
  */
 MMDS_API int mmds_counters_find(mmds_counters *c, const char *label);
 
@@ -178,8 +187,10 @@ MMDS_API int mmds_counters_find(mmds_counters *c, const char *label);
  * mmds_counters_free - free a counter (all its stripes).  Its id is not
  * reused before the grace period has passed.  0, -EINVAL, -ENOENT (not
  * allocated, or a stripe rather than the counter's id), -EACCES,
- * -ETIMEDOUT, -EFAULT.  Updates through an id or slot after the free are
- * the caller's bug once the grace period has passed.
+ * -ETIMEDOUT, -EFAULT, -EIO (the lock as in mmds_counters_alloc()).  A
+ * free that returned is never undone, even if the process is killed
+ * right after.  Updates through an id or slot after the free are the
+ * caller's bug once the grace period has passed.
  */
 MMDS_API int mmds_counters_free(mmds_counters *c, int id);
 
@@ -198,10 +209,12 @@ MMDS_API int mmds_counters_free(mmds_counters *c, int id);
  * xor are -EINVAL on striped counters.
  *
  * Returns 0 (cas: 1 if it swapped, 0 if not, with the current value in
- * *expected), or: -EINVAL (NULL c, id out of range, NULL val/expected),
- * -ENOENT (id not allocated), -EACCES (update on a read-only handle),
- * -EFAULT (the file was truncated under the map).  No lock, no allocation,
- * no system call.  Published on return.
+ * *expected), or: -EINVAL (NULL c, id out of range, NULL val/expected, a
+ * bitwise op or exchange on a striped counter), -ENOENT (id not
+ * allocated), -EACCES (update on a read-only handle), -EBADMSG (the
+ * counter's stripe count in the file is impossible), -EFAULT (the file was
+ * truncated under the map), -EIO (a memory error in the file).  No lock,
+ * no allocation, no system call.  Published on return.
  */
 MMDS_API int mmds_counters_add(mmds_counters *c, int id, uint64_t v,
 			       uint64_t *old);
@@ -224,8 +237,10 @@ MMDS_API int mmds_counters_xor(mmds_counters *c, int id, uint64_t v,
 
 /*
  * mmds_counters_reset - set counter id to 0 (every stripe).
- * mmds_counters_reset_all - set every allocated counter to 0.
- * 0 or the errors of mmds_counters_set().  Not atomic across counters.
+ * mmds_counters_reset_all - set every allocated counter to 0 (skipping
+ * ids that are not, or have impossible metadata).
+ * 0 or the errors of mmds_counters_set() (reset_all: -EINVAL, -EACCES,
+ * -EFAULT, -EIO).  Not atomic across counters.
  */
 MMDS_API int mmds_counters_reset(mmds_counters *c, int id);
 MMDS_API int mmds_counters_reset_all(mmds_counters *c);
@@ -280,7 +295,9 @@ typedef struct mmds_counter_info {
 
 /*
  * mmds_counters_describe - fill *out with counter id: label, kind, value.
- * 0, -EINVAL, -ENOENT (not allocated, or its metadata is invalid), -EFAULT.
+ * 0, -EINVAL, -ENOENT (not allocated, or it changed under every re-read),
+ * -EBADMSG (its metadata is invalid: a corrupt or hostile file), -EFAULT
+ * (truncated file), -EIO (memory error).
  */
 MMDS_API int mmds_counters_describe(mmds_counters *c, int id,
 				    mmds_counter_info *out);
@@ -293,7 +310,7 @@ MMDS_API int mmds_counters_describe(mmds_counters *c, int id,
  * snapshot of one instant across counters.  Entries with invalid metadata
  * (a hostile or corrupt file) are skipped.  Returns the number of counters
  * found, which may exceed cap (then only cap were stored; out may be NULL
- * with cap 0 to count), or -EINVAL, -EFAULT.  Lock-free; works on a
+ * with cap 0 to count), or -EINVAL, -EFAULT, -EIO.  Lock-free; works on a
  * read-only handle.
  */
 MMDS_API int mmds_counters_snapshot(mmds_counters *c, mmds_counter_info *out,
@@ -303,7 +320,10 @@ MMDS_API int mmds_counters_snapshot(mmds_counters *c, mmds_counter_info *out,
 enum mmds_counters_format {
 	/* Prometheus text exposition format 0.0.4: labels sanitised to
 	 * metric names ([a-zA-Z_:][a-zA-Z0-9_:]*), counters suffixed _total,
-	 * a name that would collide suffixed _id<ID>, HELP and TYPE lines. */
+	 * HELP and TYPE lines.  Names are unique: of labels that sanitise to
+	 * one name the lowest id keeps it, the others take the first free of
+	 * _id<ID>, _id<ID>_1, ... before the suffix.  The same file content
+	 * gives the same names. */
 	MMDS_COUNTERS_PROMETHEUS = 1,
 	/* {"counters":[{"id":0,"label":"...","kind":"counter","help":"...",
 	 *   "stripes":1,"value":123}, ...]} ; gauges' values are signed. */
@@ -313,7 +333,8 @@ enum mmds_counters_format {
 /*
  * mmds_counters_export - write a snapshot of every counter to out in the
  * given format.  Returns the number of counters written, or -EINVAL,
- * -ENOMEM, -EFAULT, -EIO (a write to out failed).
+ * -ENOMEM, -EFAULT, -EIO (a write to out failed, or a memory error in the
+ * file).
  */
 MMDS_API int mmds_counters_export(mmds_counters *c, FILE *out,
 				  unsigned format);
@@ -329,7 +350,7 @@ typedef struct mmds_counters_stat {
 	uint64_t created_ns; /* creation time, CLOCK_REALTIME ns */
 } mmds_counters_stat;
 
-/* mmds_counters_get_stat - fill *st.  0, -EINVAL, -EFAULT. */
+/* mmds_counters_get_stat - fill *st.  0, -EINVAL, -EFAULT, -EIO. */
 MMDS_API int mmds_counters_get_stat(mmds_counters *c, mmds_counters_stat *st);
 
 #ifdef __cplusplus

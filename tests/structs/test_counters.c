@@ -682,7 +682,9 @@ START_TEST(test_allocation_lock_of_a_killed_process_is_taken_over)
 	if (dead == 0)
 		_exit(0);
 	ck_assert_int_eq(t_wait_exit(dead), 0);
-	/* as if `dead` was killed while allocating id 0 */
+	/* as if `dead` was killed while allocating id 0, with format 1's
+	 * first lock word (pid << 32 | start ticks): it reads as a dead
+	 * owner word, and a reserved record without an intent is reusable */
 	fd = open(t_path("c"), O_RDWR | O_CLOEXEC);
 	ck_assert_int_ge(fd, 0);
 	lock = (uint64_t)(uint32_t)dead << 32 | 12345u;
@@ -717,15 +719,164 @@ START_TEST(test_allocation_lock_of_a_reused_pid_is_taken_over)
 		waitpid(live, NULL, 0);
 		t_skip("no /proc: a reused pid cannot be told from its holder");
 	}
-	/* `live` exists, but started at another time than the holder did */
+	/* `live` exists, but with another incarnation tag than the holder
+	 * (the owner word: tag << 32 | pid) */
 	fd = open(t_path("c"), O_RDWR | O_CLOEXEC);
 	ck_assert_int_ge(fd, 0);
-	lock = (uint64_t)(uint32_t)live << 32 | 1u;
+	lock = (uint64_t)0x5eed1u << 32 | (uint32_t)live;
 	ck_assert_int_eq(pwrite(fd, &lock, 8, 256), 8);
 	close(fd);
 	ck_assert_int_eq(mmds_counters_alloc(c, "after", NULL), 0);
 	kill(live, SIGKILL);
 	waitpid(live, NULL, 0);
+	mmds_counters_close(c);
+}
+END_TEST
+
+/* Issue 9, defect 11: a lock holder killed by kill -9 but not reaped yet
+ * (a zombie) is dead.  A child allocates and frees in a loop and is killed
+ * at a random moment until it dies holding the lock; while it is still a
+ * zombie, another allocation must take the lock over at once instead of
+ * waiting 5 s for -ETIMEDOUT. */
+START_TEST(test_allocation_lock_of_a_zombie_is_taken_over)
+{
+	mmds_counters *c = create("c", 64, 0, 1);
+	int caught = 0;
+
+	for (int round = 0; round < 2000 && caught < 3; round++) {
+		pid_t pid = t_fork();
+		siginfo_t si;
+		uint64_t lock = 0;
+		int fd;
+
+		if (pid == 0) {
+			for (unsigned i = 0;; i++) {
+				char label[32];
+				int id;
+
+				snprintf(label, sizeof(label), "z%u", i % 8);
+				id = mmds_counters_alloc(c, label, &(mmds_counter_def){
+								      .stripes = 1 + i % 3 });
+				if (id >= 0)
+					mmds_counters_free(c, id);
+			}
+		}
+		sleep_ms(1 + round % 5);
+		kill(pid, SIGKILL);
+		/* dead but not reaped: a zombie */
+		memset(&si, 0, sizeof(si));
+		ck_assert_int_eq(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
+		fd = open(t_path("c"), O_RDONLY | O_CLOEXEC);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(pread(fd, &lock, 8, 256), 8);
+		close(fd);
+		if (lock != 0) {
+			struct timespec t0, t1;
+			int id;
+
+			caught++;
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			/* -ENOSPC: every id is in its 1 ms grace period, but
+			 * the lock was taken; wait the grace out */
+			while ((id = mmds_counters_alloc(c, "after", NULL)) == -ENOSPC)
+				sleep_ms(2);
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			ck_assert_int_ge(id, 0);
+			ck_assert_int_eq(mmds_counters_free(c, id), 0);
+			ck_assert_msg(t1.tv_sec - t0.tv_sec < 2,
+				      "waited %ld s for a zombie's lock",
+				      (long)(t1.tv_sec - t0.tv_sec));
+		}
+		ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	}
+	ck_assert_int_gt(caught, 0);
+	mmds_counters_close(c);
+}
+END_TEST
+
+/* Issue 9, defect 12: a lock word no live process can own (pid 0, a pid
+ * beyond any pid_max, tag 0, or this process's pid with another start
+ * time) is taken over, in at most a fraction of the lock timeout. */
+START_TEST(test_impossible_lock_words_are_taken_over)
+{
+	mmds_counters *c = create("c", 8, 0, 0);
+	uint32_t me = (uint32_t)getpid();
+	const uint64_t words[] = {
+		1,                                   /* pid 0 / tag 0 */
+		0xffffffffffffffffull,               /* pid -1 / 2^32-1 */
+		0x80000000ull << 32 | 0x80000005u,   /* pid >= 2^31 either way */
+		(uint64_t)me << 32 | 1u,             /* my pid, another start */
+		(uint64_t)0x12345678u << 32 | me,    /* my pid, another tag */
+		(uint64_t)me << 32,                  /* my pid, tag 0 */
+	};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		struct timespec t0, t1;
+		int fd = open(t_path("c"), O_RDWR | O_CLOEXEC), id;
+		uint64_t lock;
+
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(pwrite(fd, &words[i], 8, 256), 8);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		id = mmds_counters_alloc(c, "x", NULL);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ck_assert_msg(id >= 0, "lock word %#" PRIx64 ": %d", words[i], id);
+		ck_assert_msg(t1.tv_sec - t0.tv_sec < 2, "lock word %#" PRIx64
+			      " held for %ld s", words[i],
+			      (long)(t1.tv_sec - t0.tv_sec));
+		ck_assert_int_eq(mmds_counters_free(c, id), 0);
+		/* and it was released after */
+		ck_assert_int_eq(pread(fd, &lock, 8, 256), 8);
+		ck_assert_uint_eq(lock, 0);
+		close(fd);
+	}
+	mmds_counters_close(c);
+}
+END_TEST
+
+/* Issue 9, defect 13: a free killed between the head's and the stripes'
+ * state stores left STRIPE records whose head is freed; nothing reclaimed
+ * them.  Forge that state (head freed, stripes still STRIPE) and a stray
+ * STRIPE record naming a head that is not a counter: the next allocation
+ * reclaims both, so every used id belongs to a listed counter, and after
+ * the grace period the ids are allocated again. */
+START_TEST(test_orphan_stripes_are_reclaimed)
+{
+	mmds_counters *c = create("c", 8, 0, 1);
+	int s = mmds_counters_alloc(c, "striped", &(mmds_counter_def){ .stripes = 4 });
+	uint64_t w;
+	mmds_counters_stat st;
+	int fd, n;
+
+	ck_assert_int_eq(s, 0);
+	fd = open(t_path("c"), O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	/* the head freed, its stripes not (a kill between the two stores) */
+	ck_assert_int_eq(pread(fd, &w, 8, META_OFF), 8);
+	w = (w & ~0xffull) | 3;
+	ck_assert_int_eq(pwrite(fd, &w, 8, META_OFF), 8);
+	/* id 5: a STRIPE naming id 4, which is free */
+	{
+		uint64_t stripe = (1ull << 8) | 4;
+		uint32_t head = 4;
+
+		ck_assert_int_eq(pwrite(fd, &stripe, 8, META_OFF + 5 * REC), 8);
+		ck_assert_int_eq(pwrite(fd, &head, 4, META_OFF + 5 * REC + 24), 4);
+	}
+	close(fd);
+	ck_assert_int_eq(mmds_counters_snapshot(c, NULL, 0), 0);
+	ck_assert_int_ge(mmds_counters_alloc(c, "plain", NULL), 0);
+	ck_assert_int_eq(mmds_counters_get_stat(c, &st), 0);
+	ck_assert_uint_eq(st.used, 1);
+	sleep_ms(20);
+	/* every other id comes back: 7 plain counters fit beside "plain" */
+	for (n = 0; n < 7; n++) {
+		char label[16];
+
+		snprintf(label, sizeof(label), "p%d", n);
+		ck_assert_int_ge(mmds_counters_alloc(c, label, NULL), 0);
+	}
+	ck_assert_int_eq(mmds_counters_alloc(c, "one_too_many", NULL), -ENOSPC);
 	mmds_counters_close(c);
 }
 END_TEST
@@ -1133,6 +1284,61 @@ START_TEST(test_prometheus_export_is_valid_text_format)
 }
 END_TEST
 
+/* Issue 9, defect 14: labels that sanitise to one name, and labels that
+ * look like another's disambiguated name (a.b, a_b and a_b_id1 gave two
+ * a_b_id1_total families), still export one family each, under valid
+ * names, the same names on every export of the same file.  (p and q: "b"
+ * would make promtool's lint flag a unit abbreviation.) */
+START_TEST(test_prometheus_names_are_unique_even_against_suffixes)
+{
+	mmds_counters *c = create("c", 64, 0, 0);
+	const char *labels[] = { "p.q", "p_q", "p_q_id1", "p_q_id1_total",
+				 "p q", "p_q_id2", "p_q_id0", "p_q_id3_1",
+				 "p\xc3\xa9" "q", "x", "x_total", "_x", "0x",
+				 "_0x" };
+	size_t nl = sizeof(labels) / sizeof(labels[0]);
+	char why[600];
+	char *text, *again;
+	int n;
+
+	for (size_t i = 0; i < nl; i++)
+		ck_assert_int_eq(mmds_counters_alloc(c, labels[i], NULL), (int)i);
+	/* a gauge may take a counter's name without _total */
+	ck_assert_int_ge(mmds_counters_alloc(c, "p_q_total", &(mmds_counter_def){
+							 .kind = MMDS_GAUGE }), 0);
+	text = export_to_string(c, MMDS_COUNTERS_PROMETHEUS, &n);
+	ck_assert_int_eq(n, (int)nl + 1);
+	ck_assert_msg(prometheus_valid(text, why, sizeof(why)), "%s\n%s", why, text);
+	{
+		int types = 0;
+
+		for (const char *p = text; (p = strstr(p, "# TYPE ")) != NULL; p++)
+			types++;
+		ck_assert_int_eq(types, n);
+	}
+	/* the lowest id keeps the plain name */
+	ck_assert_ptr_nonnull(strstr(text, "\np_q_total 0\n"));
+	again = export_to_string(c, MMDS_COUNTERS_PROMETHEUS, &n);
+	ck_assert_str_eq(text, again);
+	free(again);
+	if (system("command -v promtool >/dev/null 2>&1") == 0) {
+		char cmd[512];
+
+		t_write_file(t_path("metrics.txt"), text, strlen(text));
+		snprintf(cmd, sizeof(cmd), "promtool check metrics < %s",
+			 t_path("metrics.txt"));
+		ck_assert_int_eq(system(cmd), 0);
+	}
+	free(text);
+	/* JSON keeps the real labels */
+	text = export_to_string(c, MMDS_COUNTERS_JSON, &n);
+	ck_assert_ptr_nonnull(strstr(text, "\"label\":\"p.q\""));
+	ck_assert_ptr_nonnull(strstr(text, "\"label\":\"p_q_id1\""));
+	free(text);
+	mmds_counters_close(c);
+}
+END_TEST
+
 /* A minimal JSON parser: returns the end of one value or NULL. */
 static const char *json_value(const char *p, int *objects);
 
@@ -1516,6 +1722,10 @@ START_TEST(test_file_truncated_under_the_map_is_efault)
 	ck_assert_int_eq(mmds_counters_get(c, id, &v), -EFAULT);
 	ck_assert_int_eq(mmds_counters_snapshot(c, NULL, 0), -EFAULT);
 	ck_assert_int_eq(mmds_counters_alloc(c, "y", NULL), -EFAULT);
+	/* the lock word itself gone: the lock is taken under the guard too */
+	ck_assert_int_eq(truncate(t_path("c"), 0), 0);
+	ck_assert_int_eq(mmds_counters_alloc(c, "y", NULL), -EFAULT);
+	ck_assert_int_eq(mmds_counters_free(c, id), -EFAULT);
 	mmds_counters_close(c);
 	ck_assert_int_eq(mmds_counters_open(&c, t_path("c"), NULL), -EBADMSG);
 }
@@ -1556,6 +1766,9 @@ Suite *counters_suite(void)
 	tcase_add_test(tc, test_killed_writers_lose_none_of_their_completed_increments);
 	tcase_add_test(tc, test_allocation_lock_of_a_killed_process_is_taken_over);
 	tcase_add_test(tc, test_allocation_lock_of_a_reused_pid_is_taken_over);
+	tcase_add_test(tc, test_allocation_lock_of_a_zombie_is_taken_over);
+	tcase_add_test(tc, test_impossible_lock_words_are_taken_over);
+	tcase_add_test(tc, test_orphan_stripes_are_reclaimed);
 	tcase_add_test(tc, test_reader_never_sees_half_made_entries);
 
 	tc = t_tcase(s, "threads", 60);
@@ -1566,6 +1779,7 @@ Suite *counters_suite(void)
 	tcase_add_test(tc, test_snapshot_lists_every_counter_in_id_order);
 	tcase_add_test(tc, test_reset_one_and_all);
 	tcase_add_test(tc, test_prometheus_export_is_valid_text_format);
+	tcase_add_test(tc, test_prometheus_names_are_unique_even_against_suffixes);
 	tcase_add_test(tc, test_json_export_parses);
 
 	tc = t_tcase(s, "tool", 30);

@@ -1,0 +1,245 @@
+/* counters_export.c - Prometheus and JSON export of a counters file
+ * (mmds_counters_export() in mmds/counters.h).  Works on a snapshot, through
+ * the public API only; the metric names are made unique here. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#include <mmds/counters.h>
+
+/* A metric name: the stem (at most 128 bytes), "_id" and 8 digits, "_" and
+ * 8 digits, "_total", NUL. */
+struct named {
+	char name[MMDS_COUNTERS_LABEL_MAX + 40];
+	size_t idx;
+};
+
+/* The stem of e's metric name: the label with every code point that may
+ * not appear in a name replaced by one '_', a '_' in front of a leading
+ * digit, and a counter's trailing "_total" dropped.  Its length. */
+static size_t metric_stem(const mmds_counter_info *e, char *out)
+{
+	const unsigned char *s = (const unsigned char *)e->label;
+	size_t n = 0;
+
+	if (*s >= '0' && *s <= '9')
+		out[n++] = '_';
+	for (; *s; s++) {
+		unsigned ch = *s;
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		    (ch >= '0' && ch <= '9') || ch == '_' || ch == ':')
+			out[n++] = (char)ch;
+		else if ((ch & 0xc0) != 0x80) /* one '_' per code point */
+			out[n++] = '_';
+	}
+	out[n] = 0;
+	if (e->kind == MMDS_COUNTER && n >= 6 &&
+	    strcmp(out + n - 6, "_total") == 0)
+		out[n -= 6] = 0;
+	return n;
+}
+
+/* e's metric name: the stem, then for attempt > 0 "_id<ID>" (and "_<attempt-1>"
+ * from attempt 2 on), then "_total" for a counter. */
+static void metric_name(const mmds_counter_info *e, uint32_t attempt, char *out)
+{
+	size_t n = metric_stem(e, out);
+
+	if (attempt > 0)
+		n += (size_t)sprintf(out + n, "_id%d", e->id);
+	if (attempt > 1)
+		n += (size_t)sprintf(out + n, "_%" PRIu32, attempt - 1);
+	if (e->kind == MMDS_COUNTER)
+		memcpy(out + n, "_total", 7);
+}
+
+static int cmp_named(const void *x, const void *y)
+{
+	const struct named *a = x, *b = y;
+	int r = strcmp(a->name, b->name);
+
+	return r ? r : (a->idx > b->idx) - (a->idx < b->idx);
+}
+
+/* An open-addressing set of names (pointers to the caller's strings). */
+struct name_set {
+	const char **slot;
+	size_t mask;
+};
+
+static int name_set_init(struct name_set *ns, size_t n)
+{
+	size_t size = 16;
+
+	while (size < 2 * n + 2)
+		size *= 2;
+	ns->slot = calloc(size, sizeof(*ns->slot));
+	ns->mask = size - 1;
+	return ns->slot ? 0 : -ENOMEM;
+}
+
+/* Add name unless the set has it: 1 if added, 0 if it was there. */
+static int name_set_add(struct name_set *ns, const char *name)
+{
+	size_t i = (size_t)XXH3_64bits(name, strlen(name)) & ns->mask;
+
+	for (; ns->slot[i] != NULL; i = (i + 1) & ns->mask)
+		if (strcmp(ns->slot[i], name) == 0)
+			return 0;
+	ns->slot[i] = name;
+	return 1;
+}
+
+/*
+ * Name the n entries of e in names[], sorted by name, every name unique:
+ * the lowest id of those whose labels give one name keeps it; each other
+ * takes the first of stem_id<ID>, stem_id<ID>_1, ... (plus _total) that no
+ * entry has, so a suffixed name cannot collide with another label's name
+ * either.  Depends only on the entries: the same file content exports the
+ * same names.  0 or -ENOMEM.
+ */
+static int name_metrics(const mmds_counter_info *e, int n, struct named *names)
+{
+	struct name_set ns;
+	int first = 0;
+
+	for (int i = 0; i < n; i++) {
+		metric_name(&e[i], 0, names[i].name);
+		names[i].idx = (size_t)i;
+	}
+	qsort(names, (size_t)n, sizeof(*names), cmp_named);
+	if (name_set_init(&ns, (size_t)n) < 0)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++)
+		name_set_add(&ns, names[i].name);
+	for (int i = 1; i < n; i++) {
+		if (strcmp(names[i].name, names[first].name) != 0) {
+			first = i;
+			continue;
+		}
+		/* at most n names are taken: one of n + 1 tries is free */
+		for (uint32_t attempt = 1;; attempt++) {
+			metric_name(&e[names[i].idx], attempt, names[i].name);
+			if (name_set_add(&ns, names[i].name))
+				break;
+		}
+	}
+	free(ns.slot);
+	qsort(names, (size_t)n, sizeof(*names), cmp_named);
+	return 0;
+}
+
+static void prom_text(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\\\", f);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+static void json_text(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+static void print_value(FILE *f, const mmds_counter_info *e)
+{
+	if (e->kind == MMDS_GAUGE)
+		fprintf(f, "%" PRId64, (int64_t)e->value);
+	else
+		fprintf(f, "%" PRIu64, e->value);
+}
+
+int mmds_counters_export(mmds_counters *c, FILE *out, unsigned format)
+{
+	mmds_counter_info *e = NULL;
+	struct named *names = NULL;
+	int n, want = 16;
+
+	if (c == NULL || out == NULL ||
+	    (format != MMDS_COUNTERS_PROMETHEUS && format != MMDS_COUNTERS_JSON))
+		return -EINVAL;
+	for (;;) {
+		mmds_counter_info *bigger = realloc(e, (size_t)want * sizeof(*e));
+
+		if (bigger == NULL) {
+			free(e);
+			return -ENOMEM;
+		}
+		e = bigger;
+		n = mmds_counters_snapshot(c, e, (size_t)want);
+		if (n < 0) {
+			free(e);
+			return n;
+		}
+		if (n <= want)
+			break;
+		want = n + 16;
+	}
+	if (format == MMDS_COUNTERS_JSON) {
+		fputs("{\"counters\":[", out);
+		for (int i = 0; i < n; i++) {
+			fprintf(out, "%s\n{\"id\":%d,\"label\":", i ? "," : "",
+				e[i].id);
+			json_text(out, e[i].label);
+			fprintf(out, ",\"kind\":\"%s\",\"help\":",
+				e[i].kind == MMDS_GAUGE ? "gauge" : "counter");
+			json_text(out, e[i].help);
+			fprintf(out, ",\"stripes\":%" PRIu32 ",\"value\":",
+				e[i].stripes);
+			print_value(out, &e[i]);
+			fputc('}', out);
+		}
+		fputs("\n]}\n", out);
+	} else {
+		names = calloc((size_t)n + 1, sizeof(*names));
+		if (names == NULL) {
+			free(e);
+			return -ENOMEM;
+		}
+		if (name_metrics(e, n, names) < 0) {
+			free(names);
+			free(e);
+			return -ENOMEM;
+		}
+		for (int i = 0; i < n; i++) {
+			const mmds_counter_info *x = &e[names[i].idx];
+			const char *nm = names[i].name;
+
+			fprintf(out, "# HELP %s ", nm);
+			prom_text(out, x->help[0] ? x->help : x->label);
+			fprintf(out, "\n# TYPE %s %s\n%s ", nm,
+				x->kind == MMDS_GAUGE ? "gauge" : "counter", nm);
+			print_value(out, x);
+			fputc('\n', out);
+		}
+		free(names);
+	}
+	free(e);
+	if (fflush(out) != 0 || ferror(out))
+		return -EIO;
+	return n;
+}
