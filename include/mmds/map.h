@@ -551,6 +551,14 @@ MMDS_API int mmds_map_flush(mmds_map *m);
  * The handler is installed once per process, the first time a map is opened
  * or a guard runs.  A program that installs its own SIGBUS handler after that
  * should call mmds_guard_install() afterwards, so that mmds chains to it.
+ * That handler may chain back to the one it replaced (mmds's), as handlers
+ * usually do: mmds then goes on to the handler before it, down to the
+ * default action, so each handler runs once and never in a loop.
+ *
+ * A program's signal handler may leave a guarded access or mmds_guard_run()
+ * by siglongjmp (and fn may longjmp out of mmds_guard_run()): the guard it
+ * abandons is never used again, so a later fault outside every guard goes
+ * to the program's handler or the default action as above.
  */
 
 /*
@@ -568,7 +576,9 @@ MMDS_API int mmds_guard_run(int (*fn)(void *arg), void *arg);
  * mmds_guard_install - install the process-wide SIGBUS handler now (it is
  * otherwise installed by the first open), remembering the current handler to
  * chain to.  Idempotent unless another handler replaced mmds's since: then
- * mmds reinstalls itself in front of it.  0, or a negative errno.
+ * mmds reinstalls itself in front of it (mmds is never recorded as its own
+ * predecessor).  0; -ENOSPC when 8 handlers were put in front of mmds's that
+ * way already; or a negative errno from sigaction().
  */
 MMDS_API int mmds_guard_install(void);
 
