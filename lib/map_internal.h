@@ -43,6 +43,9 @@ struct mmds_map {
 	_Atomic unsigned flags;
 	atomic_bool dir_dirty; /* created or resized since the last durable sync */
 	char *path;
+	char *entry_path;      /* the name whose directory a durable sync
+				  fsyncs: path, or the file CREATE made
+				  through a dangling link at path */
 	long guard_slot;       /* registry slot of resv, -1 before */
 	pthread_mutex_t lock;  /* serialises resize, sync, lock, close */
 	struct mmds__flush flush;

@@ -78,7 +78,14 @@ enum mmds_map_flag {
 	 * an existing mapping: an occupied range is -EEXIST. */
 	MMDS_MAP_FIXED = 1u << 9,
 	/* Unlink the file when the map is closed (path opens only). */
-	MMDS_MAP_UNLINK = 1u << 10
+	MMDS_MAP_UNLINK = 1u << 10,
+	/* The last component of the path must not be a symbolic link: the
+	 * open fails with -ELOOP if it is (O_NOFOLLOW), dangling or not, so
+	 * nothing is ever created, grown or truncated through a link planted
+	 * there.  Links in the directory part are followed.  Path opens only.
+	 * Without it, a link is followed as open(2) follows it: CREATE on a
+	 * dangling link creates the file it names. */
+	MMDS_MAP_NOFOLLOW = 1u << 11
 };
 
 /* Sync levels, named for what they guarantee. */
@@ -187,8 +194,13 @@ typedef struct mmds_map_opts {
  *   -EINVAL  out or path NULL, unknown flags or access, EXCL without CREATE,
  *            CREATE or TRUNCATE with MMDS_READ, SYNC with PRIVATE or READ,
  *            FIXED with an unaligned or NULL addr, capacity below size
- *   -ENOENT  no such file and no CREATE;  -EEXIST  CREATE|EXCL on an
- *            existing file, or FIXED over an occupied range
+ *   -ENOENT  no such file and no CREATE, or no such directory;
+ *   -EEXIST  CREATE|EXCL on an existing name (a symbolic link too, as for
+ *            open(2)), or FIXED over an occupied range
+ *   -ELOOP   NOFOLLOW and the last component is a symbolic link, or a
+ *            loop of links
+ *   -EAGAIN  with CREATE, the file vanished between the create and the
+ *            open 16 times in a row (another process keeps removing it)
  *   -EACCES  the file's permissions forbid the access
  *   -ERANGE  a read-only map asks for more than the file holds, or
  *            offset + size overflows
@@ -198,6 +210,9 @@ typedef struct mmds_map_opts {
  * A zero-length file opens as a zero-size map (every access but a zero-length
  * one at offset 0 is -ERANGE) that mmds_map_resize() can grow.  A created
  * file's directory entry is made durable by the first durable sync.
+ * Symbolic links are followed as open(2) follows them unless NOFOLLOW is
+ * given: CREATE on a dangling link creates the file it names (and removes
+ * that file again if the open then fails; the link stays).
  */
 MMDS_API int mmds_map_open(mmds_map **out, const char *path,
 			   const mmds_map_opts *opts);
@@ -207,8 +222,8 @@ MMDS_API int mmds_map_open(mmds_map **out, const char *path,
  *
  * The map keeps its own duplicate of fd (close-on-exec): the caller still
  * owns fd and may close it at once.  The fd's open mode must allow the
- * requested access (-EACCES otherwise).  CREATE, EXCL, UNLINK are -EINVAL
- * here; TRUNCATE works.  The map has no path, so a durable sync does not
+ * requested access (-EACCES otherwise).  CREATE, EXCL, UNLINK, NOFOLLOW are
+ * -EINVAL here; TRUNCATE works.  The map has no path, so a durable sync does not
  * fsync a directory.  Errors as for mmds_map_open(), plus -EBADF.
  */
 MMDS_API int mmds_map_open_fd(mmds_map **out, int fd,
@@ -222,8 +237,8 @@ MMDS_API int mmds_map_open_fd(mmds_map **out, int fd,
  * mmds_map_fd() (passed over a Unix socket, or /proc/PID/fd/N; the fd is
  * close-on-exec).  MMDS_MAP_PRIVATE gives process-private memory with no fd.
  * opts must not be NULL: opts->size is required (0 is allowed and gives an
- * empty map to grow).  CREATE, EXCL, TRUNCATE, UNLINK, SYNC and a non-zero
- * offset are -EINVAL.  Syncing anonymous memory does nothing and returns 0.
+ * empty map to grow).  CREATE, EXCL, TRUNCATE, UNLINK, SYNC, NOFOLLOW and a
+ * non-zero offset are -EINVAL.  Syncing anonymous memory does nothing and returns 0.
  */
 MMDS_API int mmds_map_open_anon(mmds_map **out, const mmds_map_opts *opts);
 
