@@ -206,6 +206,7 @@ typedef struct mmds_map_opts {
  *            offset + size overflows
  *   -ENOSPC, -EFBIG  the file could not be grown to offset + size
  *   -ENOTSUP MMDS_MAP_SYNC on a non-DAX file, MMDS_MAP_NOCACHE on Linux
+ *   -EISDIR  path is a directory;  -ENOMEM  out of memory
  *   or another negative errno from the system.
  * A zero-length file opens as a zero-size map (every access but a zero-length
  * one at offset 0 is -ERANGE) that mmds_map_resize() can grow.  A created
@@ -432,7 +433,8 @@ MMDS_API int mmds_map_cas32(mmds_map *m, uint64_t off, uint32_t *expected,
  * A window grows the file only as far as offset + new_size.  A private map
  * grows over the file's existing bytes only (-ERANGE beyond them) since its
  * writes never reach the file; anonymous maps grow freely.
- * -EACCES on a read-only map.  Serialised with other resizes; concurrent
+ * -EACCES on a read-only map, -EINVAL for NULL m.  Serialised with other
+ * resizes; concurrent
  * reads and writes below min(old, new) size are safe.
  */
 MMDS_API int mmds_map_resize(mmds_map *m, uint64_t new_size);
@@ -488,15 +490,16 @@ MMDS_API int mmds_map_advise(mmds_map *m, uint64_t off, uint64_t len,
  * mmds_map_prefetch - ask the kernel to read [off, off + len) of the file
  * into the page cache in the background (posix_fadvise WILLNEED); for
  * anonymous memory, madvise WILLNEED.  len 0 means "to the end".  Returns
- * at once.  0, -ERANGE, or the system's error.
+ * at once.  0, -EINVAL (NULL m), -ERANGE, or the system's error.
  */
 MMDS_API int mmds_map_prefetch(mmds_map *m, uint64_t off, uint64_t len);
 
 /*
  * mmds_map_touch - fault in [off, off + len) now, so later accesses take no
  * page fault: for writing when the map is writable, else for reading.
- * Contents are unchanged.  len 0 means "to the end".  0, -ERANGE, -ENOMEM,
- * -EFAULT (the file is shorter than the map).
+ * Contents are unchanged.  len 0 means "to the end".  0, -EINVAL (NULL m),
+ * -ERANGE, -ENOMEM, -EFAULT (the file is shorter than the map; -EIO for a
+ * hardware memory error).
  */
 MMDS_API int mmds_map_touch(mmds_map *m, uint64_t off, uint64_t len);
 
@@ -505,7 +508,8 @@ MMDS_API int mmds_map_touch(mmds_map *m, uint64_t off, uint64_t len);
  * (rounded out to pages; len 0 means "to the end").
  * mmds_map_lock_all / mmds_map_unlock_all - the whole map; after lock_all,
  * ranges added by a later resize are locked too, as with MMDS_MAP_LOCK.
- * 0, -ERANGE, -ENOMEM or -EAGAIN (RLIMIT_MEMLOCK), -EPERM.
+ * 0, -EINVAL (NULL m), -ERANGE, -ENOMEM or -EAGAIN (RLIMIT_MEMLOCK),
+ * -EPERM.
  */
 MMDS_API int mmds_map_lock(mmds_map *m, uint64_t off, uint64_t len);
 MMDS_API int mmds_map_unlock(mmds_map *m, uint64_t off, uint64_t len);
@@ -578,10 +582,11 @@ MMDS_API int mmds_map_flush(mmds_map *m);
 
 /*
  * mmds_guard_run - call fn(arg) under the guard, for code that works on raw
- * pointers into maps.  Returns fn's result, or -EFAULT (-EIO for a hardware
- * memory error) if a SIGBUS hit a live mmds map while fn ran: fn was then
- * abandoned where it faulted, so it must not hold locks or own resources it
- * would release later.  Guards nest: an inner fault returns from the
+ * pointers into maps.  Returns fn's result, -EINVAL for a NULL fn, an error
+ * of mmds_guard_install() if the handler was not installed yet and cannot
+ * be, or -EFAULT (-EIO for a hardware memory error) if a SIGBUS hit a live
+ * mmds map while fn ran: fn was then abandoned where it faulted, so it must
+ * not hold locks or own resources it would release later.  Guards nest: an inner fault returns from the
  * innermost guard only.  Thread-safe; a fault in one thread never disturbs
  * another.
  */
