@@ -35,7 +35,8 @@ struct mmds__guard {
 	unsigned long idx;         /* depth at the push: 0 = outermost */
 	uintptr_t frame;           /* frame address of the guarded function */
 	uintptr_t seal;            /* mmds__guard_seal(this, idx, frame) */
-	volatile int code;         /* error of the fault that ended the guard */
+	volatile int code;         /* error of the fault that ended the guard;
+				      set by the handler before it jumps */
 };
 
 #define MMDS__GUARD_SLOTS 8
@@ -86,7 +87,6 @@ mmds__guard_push(struct mmds__guard *g)
 	g->idx = n;
 	g->frame = (uintptr_t)__builtin_frame_address(0);
 	g->saved = n >= MMDS__GUARD_SLOTS ? s->slot[n % MMDS__GUARD_SLOTS] : NULL;
-	g->code = 0;
 	g->seal = mmds__guard_seal(g, n, g->frame);
 	/* The handler runs on this thread: order against it, not other CPUs. */
 	atomic_signal_fence(memory_order_seq_cst);
@@ -104,7 +104,6 @@ static inline void mmds__guard_pop(struct mmds__guard *g)
 	s->n = g->idx;
 	atomic_signal_fence(memory_order_seq_cst);
 	s->slot[g->idx % MMDS__GUARD_SLOTS] = g->saved;
-	g->seal = 0;
 }
 
 /* -EFAULT, or -EIO for a hardware memory error.  The handler has already
