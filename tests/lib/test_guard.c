@@ -1868,6 +1868,78 @@ START_TEST(test_handler_chaining_back_to_mmds_runs_once_then_default_kills)
 }
 END_TEST
 
+/* Eight distinct program handlers, each counting its own calls. */
+static volatile sig_atomic_t nth_calls[8];
+#define NTH_HANDLER(i)                                                        \
+	static void nth_handler_##i(int sig)                                  \
+	{                                                                     \
+		(void)sig;                                                    \
+		nth_calls[i]++;                                               \
+	}
+NTH_HANDLER(0)
+NTH_HANDLER(1)
+NTH_HANDLER(2)
+NTH_HANDLER(3)
+NTH_HANDLER(4)
+NTH_HANDLER(5)
+NTH_HANDLER(6)
+NTH_HANDLER(7)
+static void (*const nth_handlers[8])(int) = {
+	nth_handler_0, nth_handler_1, nth_handler_2, nth_handler_3,
+	nth_handler_4, nth_handler_5, nth_handler_6, nth_handler_7,
+};
+
+static void put_in_front(void (*h)(int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = h;
+	T_CHILD_ASSERT(sigaction(SIGBUS, &sa, NULL) == 0);
+}
+
+static void install_limit_child(int unused)
+{
+	(void)unused;
+	T_CHILD_ASSERT(mmds_guard_install() == 0); /* records SIG_DFL */
+	/* The same handler put in front again and again is recorded once:
+	 * a sent SIGBUS reaches it once. */
+	for (int i = 0; i < 20; i++) {
+		put_in_front(nth_handlers[0]);
+		T_CHILD_ASSERT(mmds_guard_install() == 0);
+	}
+	T_CHILD_ASSERT(kill(getpid(), SIGBUS) == 0);
+	T_CHILD_ASSERT(nth_calls[0] == 1);
+	/* Six more distinct ones fill the list of eight... */
+	for (int i = 1; i < 7; i++) {
+		put_in_front(nth_handlers[i]);
+		T_CHILD_ASSERT(mmds_guard_install() == 0);
+	}
+	/* ...and the ninth is refused, mmds staying behind it. */
+	put_in_front(nth_handlers[7]);
+	T_CHILD_ASSERT(mmds_guard_install() == -ENOSPC);
+	T_CHILD_ASSERT(kill(getpid(), SIGBUS) == 0);
+	T_CHILD_ASSERT(nth_calls[7] == 1 && nth_calls[6] == 0);
+	/* Putting mmds back in front of a recorded one works. */
+	put_in_front(nth_handlers[3]);
+	T_CHILD_ASSERT(mmds_guard_install() == 0);
+	T_CHILD_ASSERT(kill(getpid(), SIGBUS) == 0);
+	T_CHILD_ASSERT(nth_calls[3] == 1 && nth_calls[0] == 1);
+	_exit(0);
+}
+
+START_TEST(test_guard_install_records_each_handler_once_and_at_most_eight)
+{
+	int st;
+
+	expect_default_dispositions();
+	st = run_child(install_limit_child, 0);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %s",
+		      status_str(st));
+}
+END_TEST
+
 /* ---- a program handler that leaves a guard by siglongjmp ------------------ */
 
 static sigjmp_buf c_escape;
@@ -2205,6 +2277,7 @@ Suite *guard_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_handler_chaining_back_to_mmds_runs_once_then_default_kills, 0, 3);
 	tcase_add_loop_test(tc, test_guard_left_by_siglongjmp_is_never_used, 0, 3);
+	tcase_add_test(tc, test_guard_install_records_each_handler_once_and_at_most_eight);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("registry");
