@@ -557,8 +557,8 @@ static char *link_end(const char *path)
 			return NULL;
 		}
 		n = readlink(cur, buf, sizeof(buf) - 1);
-		if (n < 0) {
-			int e = errno;
+		if (n < 0 || n == (ssize_t)sizeof(buf) - 1) {
+			int e = n < 0 ? errno : ENAMETOOLONG;
 
 			free(cur);
 			errno = e;
