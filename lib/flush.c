@@ -125,6 +125,10 @@ static int sync_granules(mmds_map *m, uint64_t w, int level)
 	return err;
 }
 
+/* Set while this thread's flush_now() syncs, so that the sync's own
+ * mmds__flush_synced() leaves the accounting to it. */
+static _Thread_local bool in_flush;
+
 /* Whether a write was counted that no finished flush has covered. */
 static bool is_dirty(struct mmds__flush *f)
 {
@@ -155,10 +159,12 @@ static int flush_now(mmds_map *m, int level, bool whole)
 	nb = atomic_load(&f->nbytes);
 	nw = atomic_load(&f->nwrites);
 	w = atomic_exchange(&f->range, 0);
+	in_flush = true; /* this flush does its own accounting */
 	if (whole)
 		err = mmds_map_sync_range(m, 0, 0, (enum mmds_sync_level)level);
 	else if (w)
 		err = sync_granules(m, w, level);
+	in_flush = false;
 	if (err) {
 		if (w)
 			range_add(f, w);
@@ -567,6 +573,12 @@ static bool sync_covers(const struct mmds_map *m, uint64_t w, uint64_t off,
  * after it is seen by the check below, which puts the range back; one that
  * bumps nwrites after the check widens the range after the exchange, so it
  * stays dirty.  Writers bump nwrites before widening the range for this.
+ *
+ * Safe against concurrent flushes: the range is only ever taken out under
+ * flush.lock, which is held until it is synced or put back, so a flush
+ * never finds it empty while a write is out of it and unsynced.  Under
+ * m->lock flush.lock may only be tried (lock order): if a flush holds it,
+ * this forgets nothing and the flush, or the next one, syncs the range.
  */
 void mmds__flush_synced(struct mmds_map *m, uint64_t off, uint64_t len,
 			int level)
@@ -577,21 +589,25 @@ void mmds__flush_synced(struct mmds_map *m, uint64_t off, uint64_t len,
 	if (!f->sync_armed)
 		return;
 	f->sync_armed = false;
-	if (!f->inited || level < atomic_load(&f->level))
+	if (in_flush || !f->inited || level < atomic_load(&f->level))
+		return;
+	if (pthread_mutex_trylock(&f->lock) != 0)
 		return;
 	nb = atomic_load(&f->nbytes);
 	w = atomic_load(&f->range);
 	if (w != 0 && (!sync_covers(m, w, off, len) ||
 		       !atomic_compare_exchange_strong(&f->range, &w, 0)))
-		return;
+		goto out;
 	if (atomic_load(&f->nwrites) != f->sync_seq) {
 		if (w != 0)
 			range_add(f, w);
-		return;
+		goto out;
 	}
 	store_max(&f->done_bytes, nb);
 	store_max(&f->mark_bytes, nb);
 	store_max(&f->mark_writes, f->sync_seq);
+out:
+	pthread_mutex_unlock(&f->lock);
 }
 
 /* ---- public API ---------------------------------------------------------- */

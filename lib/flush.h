@@ -3,8 +3,13 @@
  * Lock order: a map's flush.lock, then m->lock (taken inside
  * mmds_map_sync_range).  The flusher's list lock (static in flush.c) is a
  * leaf: taken with neither of them held, and nothing is taken under it.
- * mmds__flush_presync() and mmds__flush_synced() run under m->lock and take
- * no lock at all.
+ * mmds__flush_presync() runs under m->lock and takes no lock;
+ * mmds__flush_synced() runs under m->lock and only tries flush.lock
+ * (pthread_mutex_trylock), never waiting for it, so the order holds.
+ *
+ * The dirty range word is taken out (exchanged or CASed to 0) only under
+ * flush.lock, which stays held until the range taken is synced or put
+ * back: a flush never sees it empty while a write is out of it unsynced.
  */
 #ifndef MMDS_FLUSH_H
 #define MMDS_FLUSH_H
@@ -84,8 +89,8 @@ void mmds__flush_presync(struct mmds_map *m);
 
 /* Called by map.c under m->lock after a successful sync of [off, off + len)
  * at level: forgets the dirty range if the sync covered it at the policy's
- * level or deeper and no write was noted since mmds__flush_presync().
- * Takes no lock. */
+ * level or deeper and no write was noted since mmds__flush_presync(), and
+ * no flush is running (flush.lock tried, never waited for). */
 void mmds__flush_synced(struct mmds_map *m, uint64_t off, uint64_t len,
 			int level);
 

@@ -15,7 +15,7 @@
 
 #include "guard.h"
 
-_Thread_local struct mmds__guard *mmds__guard_top
+_Thread_local struct mmds__guard_stack mmds__guards
 	__attribute__((tls_model("initial-exec")));
 
 /* ---- registry of live ranges ----------------------------------------------
@@ -100,12 +100,153 @@ void mmds__guard_unregister(long slot)
 	atomic_store_explicit(&c->lo[slot], 0, memory_order_release);
 }
 
+/* ---- finding the live guard ------------------------------------------------ */
+
+/* The stack pointer of the interrupted code, or 0 where unknown. */
+static uintptr_t ctx_sp(const ucontext_t *uc)
+{
+#if defined(__x86_64__) && defined(REG_RSP)
+	return (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+#elif defined(__i386__) && defined(REG_ESP)
+	return (uintptr_t)uc->uc_mcontext.gregs[REG_ESP];
+#elif defined(__aarch64__)
+	return (uintptr_t)uc->uc_mcontext.sp;
+#elif defined(__arm__)
+	return (uintptr_t)uc->uc_mcontext.arm_sp;
+#elif defined(__powerpc64__)
+	return (uintptr_t)uc->uc_mcontext.gp_regs[1];
+#elif defined(__riscv)
+	return (uintptr_t)uc->uc_mcontext.__gregs[2];
+#elif defined(__s390x__)
+	return (uintptr_t)uc->uc_mcontext.gregs[15];
+#else
+	(void)uc;
+	return 0;
+#endif
+}
+
+/* Whether frame a is older than (or the same as) frame b on one stack. */
+static bool outer_or_same(uintptr_t a, uintptr_t b)
+{
+#if defined(__hppa__)
+	return a <= b; /* the stack grows up */
+#else
+	return a >= b;
+#endif
+}
+
+/* Whether a guard's frame can still be live, given where the interrupted
+ * code's stack pointer is.  On one stack a live frame is outside the part
+ * already popped; a frame on the alternate signal stack is dead once the
+ * code runs off it; a frame on the thread's stack, seen from a handler on
+ * the alternate stack, may be live. */
+static bool frame_live(uintptr_t frame, uintptr_t sp, const ucontext_t *uc)
+{
+	const stack_t *ss = &uc->uc_stack;
+	uintptr_t lo = (uintptr_t)ss->ss_sp, hi = lo + ss->ss_size;
+	bool alt = !(ss->ss_flags & SS_DISABLE) && ss->ss_size > 0;
+	bool f_alt = alt && frame >= lo && frame < hi;
+	bool sp_alt = alt && sp >= lo && sp < hi;
+
+	if (sp == 0)
+		return true; /* unknown: the seal alone decides */
+	if (f_alt != sp_alt)
+		return !f_alt;
+	return outer_or_same(frame, sp);
+}
+
+/* The innermost guard of this thread that is still live, or NULL.  Dead
+ * records (left by a siglongjmp past their frame) are skipped: those whose
+ * frame was reused fail their seal, and those whose frame was popped lie
+ * beyond the interrupted stack pointer. */
+static struct mmds__guard *find_live(const ucontext_t *uc)
+{
+	struct mmds__guard_stack *s = &mmds__guards;
+	struct mmds__guard *cur[MMDS__GUARD_SLOTS];
+	uintptr_t sp = ctx_sp(uc);
+	unsigned left = 0;
+
+	for (unsigned k = 0; k < MMDS__GUARD_SLOTS; k++) {
+		cur[k] = s->slot[k];
+		left += cur[k] != NULL;
+	}
+	for (unsigned long i = s->n; i-- > 0 && left > 0;) {
+		unsigned k = (unsigned)(i % MMDS__GUARD_SLOTS);
+		struct mmds__guard *g = cur[k];
+
+		if (g == NULL)
+			continue;
+		if (!mmds__guard_intact(g, i)) {
+			cur[k] = NULL; /* the guards below it in this slot are lost */
+			left--;
+			continue;
+		}
+		if (frame_live(g->frame, sp, uc))
+			return g;
+		cur[k] = g->saved;
+		left -= cur[k] == NULL;
+	}
+	return NULL;
+}
+
+/* Pop g and every guard above it (their frames are being abandoned). */
+static void pop_to(struct mmds__guard *g)
+{
+	struct mmds__guard_stack *s = &mmds__guards;
+	unsigned long n = s->n;
+
+	s->n = g->idx;
+	atomic_signal_fence(memory_order_seq_cst);
+	for (unsigned long i = n; i-- > g->idx;) {
+		unsigned k = (unsigned)(i % MMDS__GUARD_SLOTS);
+		struct mmds__guard *r = s->slot[k];
+
+		s->slot[k] = mmds__guard_intact(r, i) ? r->saved : NULL;
+	}
+	g->seal = 0;
+}
+
 /* ---- the handler ------------------------------------------------------- */
+
+/* The handlers mmds chains to, oldest first: [0] is what was installed
+ * before mmds's first install; each later mmds_guard_install() that finds
+ * another handler in front of mmds's appends it.  Entry i is written before
+ * count covers it (release), and never changed while covered, except that a
+ * one-shot (SA_RESETHAND) entry turns into SIG_DFL when it runs. */
+#define PREV_MAX 8
+
+struct prev_list {
+	struct sigaction sa[PREV_MAX];
+	_Atomic int count;
+};
 
 static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_bool installed;
-/* What was installed before us; written before ours goes live. */
-static struct sigaction prev_bus, prev_segv;
+static struct prev_list prev_bus, prev_segv;
+
+/*
+ * The chain in progress on this thread.  A program handler installed over
+ * mmds's usually chains to the handler it replaced, mmds's: then mmds's
+ * handler is entered again, by a plain call from inside the chain.  That
+ * call is told from a new signal by its frame (deeper than the chaining
+ * one) and its arguments (the same siginfo or context, or none), and goes
+ * on to the handler mmds recorded before that one, down to the default
+ * action: never round again.  A chain left by siglongjmp leaves a stale
+ * record, which a later signal takes for a new one since its handler
+ * frame is not below the record's.
+ */
+struct chain_rec {
+	uintptr_t frame;      /* chain()'s frame; 0 when no chain runs */
+	const siginfo_t *si;
+	const void *uctx;
+	int level;            /* index in the prev_list being called */
+	int depth;            /* new chains nested inside one another */
+};
+
+#define CHAIN_DEPTH_MAX 32
+
+static _Thread_local struct chain_rec chaining
+	__attribute__((tls_model("initial-exec")));
 
 static void on_fault(int sig, siginfo_t *si, void *uctx);
 
@@ -114,7 +255,16 @@ static bool is_ours(const struct sigaction *sa)
 	return (sa->sa_flags & SA_SIGINFO) && sa->sa_sigaction == on_fault;
 }
 
-/* Call the earlier handler as the kernel would have: with its mask
+static bool same_handler(const struct sigaction *a, const struct sigaction *b)
+{
+	if ((a->sa_flags & SA_SIGINFO) != (b->sa_flags & SA_SIGINFO))
+		return false;
+	if (a->sa_flags & SA_SIGINFO)
+		return a->sa_sigaction == b->sa_sigaction;
+	return a->sa_handler == b->sa_handler;
+}
+
+/* Call an earlier handler as the kernel would have: with its mask
  * blocked, and reset to the default first if it asked for SA_RESETHAND. */
 static void call_prev(struct sigaction *prev, int sig, siginfo_t *si,
 		      void *uctx)
@@ -136,24 +286,14 @@ static void call_prev(struct sigaction *prev, int sig, siginfo_t *si,
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-/* Hand the signal on as if mmds had never installed a handler. */
-static void chain(int sig, siginfo_t *si, void *uctx)
+/* The default action.  A fault cannot be ignored: the kernel kills a
+ * process that ignores or blocks a synchronous SIGBUS/SIGSEGV.  Returning
+ * re-runs the faulting instruction, which now meets the default action; a
+ * sent signal is raised again (it stays pending while blocked). */
+static void default_action(int sig, bool sent)
 {
-	struct sigaction *prev = sig == SIGBUS ? &prev_bus : &prev_segv;
-	bool sent = si->si_code <= 0; /* by kill(), sigqueue(), tgkill() */
 	struct sigaction dfl;
 
-	if ((prev->sa_flags & SA_SIGINFO) ||
-	    (prev->sa_handler != SIG_IGN && prev->sa_handler != SIG_DFL)) {
-		call_prev(prev, sig, si, uctx);
-		return;
-	}
-	if (prev->sa_handler == SIG_IGN && sent)
-		return;
-	/* Default action.  A fault cannot be ignored either: the kernel kills
-	 * a process that ignores or blocks a synchronous SIGBUS/SIGSEGV.
-	 * Returning re-runs the faulting instruction, which now meets the
-	 * default action; a sent signal is raised again. */
 	memset(&dfl, 0, sizeof(dfl));
 	dfl.sa_handler = SIG_DFL;
 	sigemptyset(&dfl.sa_mask);
@@ -162,16 +302,65 @@ static void chain(int sig, siginfo_t *si, void *uctx)
 		raise(sig);
 }
 
+/* Hand the signal on as if mmds had never installed a handler. */
+static void chain(int sig, siginfo_t *si, void *uctx)
+{
+	struct prev_list *pl = sig == SIGBUS ? &prev_bus : &prev_segv;
+	/* By kill(), sigqueue(), tgkill(), or a direct call without siginfo. */
+	bool sent = si == NULL || si->si_code <= 0;
+	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+	struct chain_rec outer = chaining;
+	bool inside = outer.frame != 0 && outer.frame != here &&
+		      outer_or_same(outer.frame, here);
+	struct sigaction *prev;
+	int level, depth = 1;
+
+	if (inside && (si == NULL || uctx == NULL || si == outer.si ||
+		       uctx == outer.uctx)) {
+		/* The handler at outer.level chained back to mmds. */
+		level = outer.level - 1;
+		depth = outer.depth;
+	} else {
+		level = atomic_load_explicit(&pl->count,
+					     memory_order_acquire) - 1;
+		if (inside)
+			depth = outer.depth + 1;
+	}
+	if (level < 0 || depth > CHAIN_DEPTH_MAX) {
+		default_action(sig, sent);
+		return;
+	}
+	prev = &pl->sa[level];
+	if (!(prev->sa_flags & SA_SIGINFO) &&
+	    (prev->sa_handler == SIG_IGN || prev->sa_handler == SIG_DFL)) {
+		if (prev->sa_handler == SIG_DFL || !sent)
+			default_action(sig, sent);
+		return;
+	}
+	chaining = (struct chain_rec){ .frame = here, .si = si, .uctx = uctx,
+				       .level = level, .depth = depth };
+	atomic_signal_fence(memory_order_seq_cst);
+	call_prev(prev, sig, si, uctx);
+	atomic_signal_fence(memory_order_seq_cst);
+	chaining = outer;
+}
+
 static void on_fault(int sig, siginfo_t *si, void *uctx)
 {
-	struct mmds__guard *g = mmds__guard_top;
-	int code = si->si_code;
+	struct mmds__guard *g;
+	int code;
 
-	if (g && code > 0 && code != SI_KERNEL &&
+	if (si == NULL || uctx == NULL) {
+		chain(sig, si, uctx);
+		return;
+	}
+	code = si->si_code;
+	if (code > 0 && code != SI_KERNEL &&
 	    !(sig == SIGBUS && code == BUS_MCEERR_AO) &&
-	    reg_contains((uintptr_t)si->si_addr)) {
+	    reg_contains((uintptr_t)si->si_addr) &&
+	    (g = find_live(uctx)) != NULL) {
 		g->code = sig == SIGBUS && code == BUS_MCEERR_AR ? -EIO : -EFAULT;
-		mmds__guard_top = g->prev;
+		pop_to(g);
 		/* The env was saved without the mask (no system call per
 		 * access): restore the interrupted code's mask by hand, since
 		 * a wrapper around this handler (a sanitizer's) may have
@@ -183,15 +372,27 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 	chain(sig, si, uctx);
 }
 
-static int install_one(int sig, struct sigaction *prev)
+static int install_one(int sig, struct prev_list *pl)
 {
+	int n = atomic_load_explicit(&pl->count, memory_order_relaxed);
 	struct sigaction cur, sa;
 
 	if (sigaction(sig, NULL, &cur) != 0)
 		return -errno;
 	if (is_ours(&cur))
-		return 0;
-	*prev = cur;
+		return 0; /* never record mmds as its own predecessor */
+	/* A handler recorded already, put in front of mmds again: mmds goes
+	 * back to that place in the chain. */
+	for (int i = n - 1; i >= 0; i--) {
+		if (same_handler(&pl->sa[i], &cur)) {
+			n = i;
+			break;
+		}
+	}
+	if (n >= PREV_MAX)
+		return -ENOSPC;
+	pl->sa[n] = cur;
+	atomic_store_explicit(&pl->count, n + 1, memory_order_release);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_fault;
 	/* NODEFER: the handler leaves by siglongjmp to an env saved without

@@ -20,7 +20,7 @@
 	(MMDS_MAP_CREATE | MMDS_MAP_EXCL | MMDS_MAP_TRUNCATE |             \
 	 MMDS_MAP_PRIVATE | MMDS_MAP_POPULATE | MMDS_MAP_LOCK |            \
 	 MMDS_MAP_NORESERVE | MMDS_MAP_NOCACHE | MMDS_MAP_SYNC |           \
-	 MMDS_MAP_FIXED | MMDS_MAP_UNLINK)
+	 MMDS_MAP_FIXED | MMDS_MAP_UNLINK | MMDS_MAP_NOFOLLOW)
 
 #ifndef MAP_NORESERVE
 #define MAP_NORESERVE 0
@@ -535,26 +535,108 @@ static int map_abort(mmds_map **out, int err)
 	return err;
 }
 
-static int open_path(const char *path, unsigned flags, int oflags, mode_t mode,
-		     bool *created)
+/* The name a chain of symbolic links at path ends in: path itself unless
+ * its last component is a link; a relative link target counts from the
+ * link's directory, as for open(2).  malloc'd, or NULL with errno set
+ * (ELOOP after 40 links). */
+static char *link_end(const char *path)
 {
-	*created = false;
+	char *cur = strdup(path);
+
+	for (int hops = 0; cur != NULL; hops++) {
+		char buf[PATH_MAX], *next;
+		const char *slash;
+		struct stat st;
+		ssize_t n;
+
+		if (lstat(cur, &st) != 0 || !S_ISLNK(st.st_mode))
+			return cur; /* missing, or not a link: the end */
+		if (hops == 40) {
+			free(cur);
+			errno = ELOOP;
+			return NULL;
+		}
+		n = readlink(cur, buf, sizeof(buf) - 1);
+		if (n < 0 || n == (ssize_t)sizeof(buf) - 1) {
+			int e = n < 0 ? errno : ENAMETOOLONG;
+
+			free(cur);
+			errno = e;
+			return NULL;
+		}
+		buf[n] = '\0';
+		slash = strrchr(cur, '/');
+		if (buf[0] == '/' || slash == NULL)
+			next = strdup(buf);
+		else if (asprintf(&next, "%.*s/%s", (int)(slash - cur), cur,
+				  buf) < 0)
+			next = NULL;
+		free(cur);
+		cur = next;
+	}
+	errno = ENOMEM;
+	return NULL;
+}
+
+/* Open path for mmds_map_open().  *made is set to the name of the file
+ * this call created (path, or the file a dangling link at path names), so
+ * that a failed open can remove it; NULL if it created nothing. */
+static int open_path(const char *path, unsigned flags, int oflags, mode_t mode,
+		     char **made)
+{
+	*made = NULL;
+	if (flags & MMDS_MAP_NOFOLLOW)
+		oflags |= O_NOFOLLOW;
 	if (!(flags & MMDS_MAP_CREATE))
 		return open(path, oflags);
 	/* O_EXCL first, so we know whether we created the file; a plain open
 	 * if it already exists.  Retry if it vanishes in between. */
 	for (int tries = 0; tries < 16; tries++) {
+		char *end;
 		int fd = open(path, oflags | O_CREAT | O_EXCL, mode);
+		struct stat st;
 
 		if (fd >= 0) {
-			*created = true;
+			*made = strdup(path);
+			if (*made == NULL) {
+				unlink(path);
+				close(fd);
+				errno = ENOMEM;
+				return -1;
+			}
 			return fd;
 		}
-		if (errno != EEXIST || (flags & MMDS_MAP_EXCL))
+		if (errno != EEXIST)
 			return -1;
+		if (flags & MMDS_MAP_EXCL) {
+			/* O_EXCL says EEXIST for any link: NOFOLLOW's
+			 * answer for a link is ELOOP. */
+			if ((flags & MMDS_MAP_NOFOLLOW) && lstat(path, &st) == 0 &&
+			    S_ISLNK(st.st_mode))
+				errno = ELOOP;
+			return -1;
+		}
 		fd = open(path, oflags);
 		if (fd >= 0 || errno != ENOENT)
+			return fd; /* with NOFOLLOW, a link is ELOOP here */
+		/* EEXIST, then ENOENT: the file vanished in between, or path
+		 * is a dangling link.  Create what the link names, as open(2)
+		 * would, but with O_EXCL, so we know we made it. */
+		end = link_end(path);
+		if (end == NULL)
+			return -1;
+		if (strcmp(end, path) == 0) {
+			free(end);
+			continue;
+		}
+		fd = open(end, oflags | O_CREAT | O_EXCL, mode);
+		if (fd >= 0) {
+			*made = end;
 			return fd;
+		}
+		free(end);
+		if (errno != EEXIST)
+			return -1;
 	}
 	errno = EAGAIN;
 	return -1;
@@ -565,6 +647,7 @@ int mmds_map_open(mmds_map **out, const char *path, const mmds_map_opts *opts)
 	unsigned access;
 	mmds_map *m;
 	bool created, want_write;
+	char *made;
 	int oflags = O_CLOEXEC, err;
 
 	if (path == NULL) {
@@ -585,22 +668,34 @@ int mmds_map_open(mmds_map **out, const char *path, const mmds_map_opts *opts)
 	if (opts->flags & MMDS_MAP_TRUNCATE)
 		oflags |= O_TRUNC;
 	m->fd = open_path(path, opts->flags, oflags,
-			  opts->mode ? (mode_t)opts->mode : 0600, &created);
+			  opts->mode ? (mode_t)opts->mode : 0600, &made);
 	if (m->fd < 0)
 		return map_abort(out, neg_errno());
 	m->fd_writable = want_write;
+	created = made != NULL;
 	m->path = strdup(path);
-	if (m->path == NULL)
-		return map_abort(out, -ENOMEM);
+	if (m->path == NULL) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	/* The directory entry a durable sync makes durable is the created
+	 * file's, which is not path's when path is a link. */
+	m->entry_path = made ? made : strdup(path);
+	made = NULL;
+	if (m->entry_path == NULL) {
+		err = -ENOMEM;
+		goto fail;
+	}
 	if (created || (opts->flags & MMDS_MAP_TRUNCATE))
 		atomic_store(&m->dir_dirty, true);
 	err = map_setup(m, opts);
-	if (err) {
-		if (created)
-			unlink(path);
-		return map_abort(out, err);
-	}
-	return 0;
+	if (err == 0)
+		return 0;
+fail:
+	if (created)
+		unlink(made ? made : m->entry_path);
+	free(made);
+	return map_abort(out, err);
 }
 
 int mmds_map_open_fd(mmds_map **out, int fd, const mmds_map_opts *opts)
@@ -613,7 +708,8 @@ int mmds_map_open_fd(mmds_map **out, int fd, const mmds_map_opts *opts)
 	if (err)
 		return err;
 	m = *out;
-	if (opts->flags & (MMDS_MAP_CREATE | MMDS_MAP_EXCL | MMDS_MAP_UNLINK))
+	if (opts->flags & (MMDS_MAP_CREATE | MMDS_MAP_EXCL | MMDS_MAP_UNLINK |
+			   MMDS_MAP_NOFOLLOW))
 		return map_abort(out, -EINVAL);
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0)
@@ -654,7 +750,8 @@ int mmds_map_open_anon(mmds_map **out, const mmds_map_opts *opts)
 		return err;
 	m = *out;
 	if ((opts->flags & (MMDS_MAP_CREATE | MMDS_MAP_EXCL | MMDS_MAP_TRUNCATE |
-			    MMDS_MAP_UNLINK | MMDS_MAP_SYNC)) ||
+			    MMDS_MAP_UNLINK | MMDS_MAP_SYNC |
+			    MMDS_MAP_NOFOLLOW)) ||
 	    opts->offset != 0)
 		return map_abort(out, -EINVAL);
 	m->anonymous = true;
@@ -682,6 +779,7 @@ int mmds_map_close(mmds_map *m)
 		err = neg_errno();
 	pthread_mutex_destroy(&m->lock);
 	free(m->path);
+	free(m->entry_path);
 	free(m);
 	return err;
 }
@@ -1245,8 +1343,8 @@ int mmds_map_sync_range(mmds_map *m, uint64_t off, uint64_t len,
 			err = neg_errno();
 			goto out;
 		}
-		if (m->path && atomic_exchange(&m->dir_dirty, false)) {
-			err = fsync_parent(m->path);
+		if (m->entry_path && atomic_exchange(&m->dir_dirty, false)) {
+			err = fsync_parent(m->entry_path);
 			/* A directory that is gone holds no entry to make
 			 * durable: that is no reason to fail every later sync. */
 			if (err == -ENOENT || err == -ENOTDIR)

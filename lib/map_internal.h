@@ -11,6 +11,15 @@
 
 #include "flush.h"
 
+/* The atomics of map.h act on words in shared memory, across processes.
+ * That holds only for lock-free atomics (a lock-based one locks a lock
+ * private to each process) on plain words of their own size. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
+	       "64-bit atomics must be lock-free");
+_Static_assert(sizeof(_Atomic uint32_t) == 4 && sizeof(_Atomic uint64_t) == 8,
+	       "atomic words are plain words");
+
 struct mmds_map {
 	/* Published size in bytes.  Stored with release by resize after the
 	 * new range is mapped, loaded with acquire by every accessor. */
@@ -34,6 +43,9 @@ struct mmds_map {
 	_Atomic unsigned flags;
 	atomic_bool dir_dirty; /* created or resized since the last durable sync */
 	char *path;
+	char *entry_path;      /* the name whose directory a durable sync
+				  fsyncs: path, or the file CREATE made
+				  through a dangling link at path */
 	long guard_slot;       /* registry slot of resv, -1 before */
 	pthread_mutex_t lock;  /* serialises resize, sync, lock, close */
 	struct mmds__flush flush;

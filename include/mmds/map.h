@@ -78,7 +78,14 @@ enum mmds_map_flag {
 	 * an existing mapping: an occupied range is -EEXIST. */
 	MMDS_MAP_FIXED = 1u << 9,
 	/* Unlink the file when the map is closed (path opens only). */
-	MMDS_MAP_UNLINK = 1u << 10
+	MMDS_MAP_UNLINK = 1u << 10,
+	/* The last component of the path must not be a symbolic link: the
+	 * open fails with -ELOOP if it is (O_NOFOLLOW), dangling or not, so
+	 * nothing is ever created, grown or truncated through a link planted
+	 * there.  Links in the directory part are followed.  Path opens only.
+	 * Without it, a link is followed as open(2) follows it: CREATE on a
+	 * dangling link creates the file it names. */
+	MMDS_MAP_NOFOLLOW = 1u << 11
 };
 
 /* Sync levels, named for what they guarantee. */
@@ -187,17 +194,26 @@ typedef struct mmds_map_opts {
  *   -EINVAL  out or path NULL, unknown flags or access, EXCL without CREATE,
  *            CREATE or TRUNCATE with MMDS_READ, SYNC with PRIVATE or READ,
  *            FIXED with an unaligned or NULL addr, capacity below size
- *   -ENOENT  no such file and no CREATE;  -EEXIST  CREATE|EXCL on an
- *            existing file, or FIXED over an occupied range
+ *   -ENOENT  no such file and no CREATE, or no such directory;
+ *   -EEXIST  CREATE|EXCL on an existing name (a symbolic link too, as for
+ *            open(2)), or FIXED over an occupied range
+ *   -ELOOP   NOFOLLOW and the last component is a symbolic link, or a
+ *            loop of links
+ *   -EAGAIN  with CREATE, the file vanished between the create and the
+ *            open 16 times in a row (another process keeps removing it)
  *   -EACCES  the file's permissions forbid the access
  *   -ERANGE  a read-only map asks for more than the file holds, or
  *            offset + size overflows
  *   -ENOSPC, -EFBIG  the file could not be grown to offset + size
  *   -ENOTSUP MMDS_MAP_SYNC on a non-DAX file, MMDS_MAP_NOCACHE on Linux
+ *   -EISDIR  path is a directory;  -ENOMEM  out of memory
  *   or another negative errno from the system.
  * A zero-length file opens as a zero-size map (every access but a zero-length
  * one at offset 0 is -ERANGE) that mmds_map_resize() can grow.  A created
  * file's directory entry is made durable by the first durable sync.
+ * Symbolic links are followed as open(2) follows them unless NOFOLLOW is
+ * given: CREATE on a dangling link creates the file it names (and removes
+ * that file again if the open then fails; the link stays).
  */
 MMDS_API int mmds_map_open(mmds_map **out, const char *path,
 			   const mmds_map_opts *opts);
@@ -207,8 +223,8 @@ MMDS_API int mmds_map_open(mmds_map **out, const char *path,
  *
  * The map keeps its own duplicate of fd (close-on-exec): the caller still
  * owns fd and may close it at once.  The fd's open mode must allow the
- * requested access (-EACCES otherwise).  CREATE, EXCL, UNLINK are -EINVAL
- * here; TRUNCATE works.  The map has no path, so a durable sync does not
+ * requested access (-EACCES otherwise).  CREATE, EXCL, UNLINK, NOFOLLOW are
+ * -EINVAL here; TRUNCATE works.  The map has no path, so a durable sync does not
  * fsync a directory.  Errors as for mmds_map_open(), plus -EBADF.
  */
 MMDS_API int mmds_map_open_fd(mmds_map **out, int fd,
@@ -222,8 +238,8 @@ MMDS_API int mmds_map_open_fd(mmds_map **out, int fd,
  * mmds_map_fd() (passed over a Unix socket, or /proc/PID/fd/N; the fd is
  * close-on-exec).  MMDS_MAP_PRIVATE gives process-private memory with no fd.
  * opts must not be NULL: opts->size is required (0 is allowed and gives an
- * empty map to grow).  CREATE, EXCL, TRUNCATE, UNLINK, SYNC and a non-zero
- * offset are -EINVAL.  Syncing anonymous memory does nothing and returns 0.
+ * empty map to grow).  CREATE, EXCL, TRUNCATE, UNLINK, SYNC, NOFOLLOW and a
+ * non-zero offset are -EINVAL.  Syncing anonymous memory does nothing and returns 0.
  */
 MMDS_API int mmds_map_open_anon(mmds_map **out, const mmds_map_opts *opts);
 
@@ -417,7 +433,8 @@ MMDS_API int mmds_map_cas32(mmds_map *m, uint64_t off, uint32_t *expected,
  * A window grows the file only as far as offset + new_size.  A private map
  * grows over the file's existing bytes only (-ERANGE beyond them) since its
  * writes never reach the file; anonymous maps grow freely.
- * -EACCES on a read-only map.  Serialised with other resizes; concurrent
+ * -EACCES on a read-only map, -EINVAL for NULL m.  Serialised with other
+ * resizes; concurrent
  * reads and writes below min(old, new) size are safe.
  */
 MMDS_API int mmds_map_resize(mmds_map *m, uint64_t new_size);
@@ -473,15 +490,16 @@ MMDS_API int mmds_map_advise(mmds_map *m, uint64_t off, uint64_t len,
  * mmds_map_prefetch - ask the kernel to read [off, off + len) of the file
  * into the page cache in the background (posix_fadvise WILLNEED); for
  * anonymous memory, madvise WILLNEED.  len 0 means "to the end".  Returns
- * at once.  0, -ERANGE, or the system's error.
+ * at once.  0, -EINVAL (NULL m), -ERANGE, or the system's error.
  */
 MMDS_API int mmds_map_prefetch(mmds_map *m, uint64_t off, uint64_t len);
 
 /*
  * mmds_map_touch - fault in [off, off + len) now, so later accesses take no
  * page fault: for writing when the map is writable, else for reading.
- * Contents are unchanged.  len 0 means "to the end".  0, -ERANGE, -ENOMEM,
- * -EFAULT (the file is shorter than the map).
+ * Contents are unchanged.  len 0 means "to the end".  0, -EINVAL (NULL m),
+ * -ERANGE, -ENOMEM, -EFAULT (the file is shorter than the map; -EIO for a
+ * hardware memory error).
  */
 MMDS_API int mmds_map_touch(mmds_map *m, uint64_t off, uint64_t len);
 
@@ -490,7 +508,8 @@ MMDS_API int mmds_map_touch(mmds_map *m, uint64_t off, uint64_t len);
  * (rounded out to pages; len 0 means "to the end").
  * mmds_map_lock_all / mmds_map_unlock_all - the whole map; after lock_all,
  * ranges added by a later resize are locked too, as with MMDS_MAP_LOCK.
- * 0, -ERANGE, -ENOMEM or -EAGAIN (RLIMIT_MEMLOCK), -EPERM.
+ * 0, -EINVAL (NULL m), -ERANGE, -ENOMEM or -EAGAIN (RLIMIT_MEMLOCK),
+ * -EPERM.
  */
 MMDS_API int mmds_map_lock(mmds_map *m, uint64_t off, uint64_t len);
 MMDS_API int mmds_map_unlock(mmds_map *m, uint64_t off, uint64_t len);
@@ -551,14 +570,23 @@ MMDS_API int mmds_map_flush(mmds_map *m);
  * The handler is installed once per process, the first time a map is opened
  * or a guard runs.  A program that installs its own SIGBUS handler after that
  * should call mmds_guard_install() afterwards, so that mmds chains to it.
+ * That handler may chain back to the one it replaced (mmds's), as handlers
+ * usually do: mmds then goes on to the handler before it, down to the
+ * default action, so each handler runs once and never in a loop.
+ *
+ * A program's signal handler may leave a guarded access or mmds_guard_run()
+ * by siglongjmp (and fn may longjmp out of mmds_guard_run()): the guard it
+ * abandons is never used again, so a later fault outside every guard goes
+ * to the program's handler or the default action as above.
  */
 
 /*
  * mmds_guard_run - call fn(arg) under the guard, for code that works on raw
- * pointers into maps.  Returns fn's result, or -EFAULT (-EIO for a hardware
- * memory error) if a SIGBUS hit a live mmds map while fn ran: fn was then
- * abandoned where it faulted, so it must not hold locks or own resources it
- * would release later.  Guards nest: an inner fault returns from the
+ * pointers into maps.  Returns fn's result, -EINVAL for a NULL fn, an error
+ * of mmds_guard_install() if the handler was not installed yet and cannot
+ * be, or -EFAULT (-EIO for a hardware memory error) if a SIGBUS hit a live
+ * mmds map while fn ran: fn was then abandoned where it faulted, so it must
+ * not hold locks or own resources it would release later.  Guards nest: an inner fault returns from the
  * innermost guard only.  Thread-safe; a fault in one thread never disturbs
  * another.
  */
@@ -568,7 +596,9 @@ MMDS_API int mmds_guard_run(int (*fn)(void *arg), void *arg);
  * mmds_guard_install - install the process-wide SIGBUS handler now (it is
  * otherwise installed by the first open), remembering the current handler to
  * chain to.  Idempotent unless another handler replaced mmds's since: then
- * mmds reinstalls itself in front of it.  0, or a negative errno.
+ * mmds reinstalls itself in front of it (mmds is never recorded as its own
+ * predecessor).  0; -ENOSPC when 8 handlers were put in front of mmds's that
+ * way already; or a negative errno from sigaction().
  */
 MMDS_API int mmds_guard_install(void);
 

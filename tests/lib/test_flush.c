@@ -51,6 +51,10 @@ static atomic_uint n_fdatasync;
 static atomic_int fail_msync;   /* errno for the next msync to fail with */
 static atomic_uint slow_msync;  /* microseconds each msync sleeps first */
 
+/* Set by a thread that wants to run a hook right after its own msync
+ * returns, before the library goes on (test_flush_racing_user_sync_...). */
+static _Thread_local void (*after_msync)(void);
+
 int __wrap_msync(void *addr, size_t len, int flags)
 {
 	int fail = atomic_exchange(&fail_msync, 0);
@@ -76,6 +80,8 @@ int __wrap_msync(void *addr, size_t len, int flags)
 	if (i < MAX_CALLS)
 		calls[i].done = true;
 	pthread_mutex_unlock(&rec_lock);
+	if (after_msync)
+		after_msync();
 	return rc;
 }
 
@@ -1250,6 +1256,87 @@ START_TEST(test_user_syncs_racing_writers_lose_nothing)
 }
 END_TEST
 
+/*
+ * A user's sync forgets the dirty range it covered (mmds__flush_synced):
+ * it takes the range out and puts it back if a write came in during its
+ * msync.  A policy flush in another thread must never find the range empty
+ * in between and return 0 with that write unsynced.  The syncer's msync
+ * hook waits, after its msync, until the writer has written (so the write
+ * is not covered by that msync); the writer then flushes after a delay
+ * that sweeps across the moment the syncer forgets the range.
+ */
+#define RACE_ROUNDS 3000
+
+static atomic_int race_phase; /* 1: syncer's msync done, 2: written */
+static atomic_uint race_round;
+static atomic_uint race_synced; /* rounds the syncer has finished */
+
+static void race_hold(void)
+{
+	atomic_store(&race_phase, 1);
+	while (atomic_load(&race_phase) != 2)
+		;
+}
+
+static void *race_syncer(void *arg)
+{
+	mmds_map *m = arg;
+
+	after_msync = race_hold;
+	for (unsigned r = 1; r <= RACE_ROUNDS; r++) {
+		while (atomic_load(&race_round) != r)
+			;
+		if (mmds_map_sync(m, MMDS_SYNC_SYNC) != 0)
+			return arg;
+		atomic_store(&race_synced, r);
+	}
+	return NULL;
+}
+
+START_TEST(test_flush_racing_user_sync_never_acknowledges_unsynced_write)
+{
+	/* BYTES with a threshold never reached: only explicit flushes. */
+	mmds_map *m = open_map("f", 4 * ps,
+			       POL(MMDS_FLUSH_BYTES, UINT64_C(1) << 40, 0));
+	unsigned lost = 0, first_lost = 0;
+	pthread_t syncer;
+	void *res;
+
+	atomic_store(&race_round, 0);
+	atomic_store(&race_synced, 0);
+	ck_assert_int_eq(pthread_create(&syncer, NULL, race_syncer, m), 0);
+	for (unsigned r = 1; r <= RACE_ROUNDS; r++) {
+		uint64_t off = (r % 4) * ps + r % 64;
+		unsigned before;
+
+		atomic_store(&race_phase, 0);
+		if (r % 512 == 1)
+			reset_calls(); /* the syncer is parked: no msync runs */
+		atomic_store(&race_round, r);
+		while (atomic_load(&race_phase) != 1)
+			;
+		put(m, off, 8);
+		before = atomic_load(&n_msync);
+		atomic_store(&race_phase, 2);
+		for (volatile unsigned d = (r * 7) % 400; d > 0; d--)
+			;
+		ck_assert_int_eq(mmds_map_flush(m), 0);
+		if (!covered_between(before, atomic_load(&n_msync),
+				     base_of(m) + off, 8) && lost++ == 0)
+			first_lost = r;
+		while (atomic_load(&race_synced) != r)
+			;
+	}
+	ck_assert_int_eq(pthread_join(syncer, &res), 0);
+	ck_assert_ptr_null(res);
+	ck_assert_msg(lost == 0,
+		      "%u of %u flushes returned 0 without syncing the write "
+		      "before them (first in round %u)", lost, RACE_ROUNDS,
+		      first_lost);
+	ck_assert_int_eq(mmds_map_close(m), 0);
+}
+END_TEST
+
 /* ---- suite --------------------------------------------------------------- */
 
 Suite *flush_suite(void)
@@ -1310,6 +1397,7 @@ Suite *flush_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_user_sync_forgets_covered_dirty_range);
 	tcase_add_test(tc, test_user_syncs_racing_writers_lose_nothing);
+	tcase_add_test(tc, test_flush_racing_user_sync_never_acknowledges_unsynced_write);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("threads");

@@ -1713,6 +1713,455 @@ static int helper_main(int argc, char **argv)
 	return rc;
 }
 
+/* ==== handlers that chain back to mmds, handlers that jump out =========== */
+
+/* What a forked child reports to its parent through a shared page. */
+struct report {
+	volatile int count;  /* times the program's SIGBUS handler ran */
+	volatile int addr_ok; /* it saw the expected si_addr */
+};
+
+static struct report *shared_report(void)
+{
+	struct report *r = mmap(NULL, ps, PROT_READ | PROT_WRITE,
+				MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	ck_assert_ptr_ne(r, MAP_FAILED);
+	memset(r, 0, sizeof(*r));
+	return r;
+}
+
+/* Fork; the child runs fn(arg) and must not return.  Returns the child's
+ * wait status. */
+static int run_child(void (*fn)(int), int arg)
+{
+	int status;
+	pid_t pid = t_fork();
+
+	if (pid == 0) {
+		fn(arg);
+		_exit(3);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+static const char *status_str(int st)
+{
+	static char buf[64];
+
+	snprintf(buf, sizeof(buf), "%s %d",
+		 WIFSIGNALED(st) ? "signal" : "exit",
+		 WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	return buf;
+}
+
+/* In a child: an mmds map over a 2-page unnamed file truncated to nothing
+ * (mmds's handler is installed by the open). */
+static mmds_map *child_truncated_mmds_map(void)
+{
+	int fd = unnamed_file(2 * ps);
+	mmds_map *m = NULL;
+	unsigned char b;
+
+	T_CHILD_ASSERT(fd >= 0);
+	T_CHILD_ASSERT(mmds_map_open_fd(&m, fd, NULL) == 0);
+	T_CHILD_ASSERT(ftruncate(fd, 0) == 0);
+	T_CHILD_ASSERT(close(fd) == 0);
+	T_CHILD_ASSERT(mmds_map_read(m, 0, &b, 1) == -EFAULT);
+	return m;
+}
+
+/* In a child: a plain mmap (not mmds) of 2 pages, truncated to one. */
+static unsigned char *child_truncated_raw_map(void)
+{
+	int fd = unnamed_file(2 * ps);
+	unsigned char *p;
+
+	T_CHILD_ASSERT(fd >= 0);
+	p = mmap(NULL, 2 * ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	T_CHILD_ASSERT(p != MAP_FAILED);
+	T_CHILD_ASSERT(ftruncate(fd, (off_t)ps) == 0);
+	T_CHILD_ASSERT(close(fd) == 0);
+	return p;
+}
+
+static struct report *c_report;
+static struct sigaction c_old;  /* what the program's handler replaced */
+static int c_variant;
+static void *volatile c_expect;
+
+/* The usual program handler: count, then chain to the handler it replaced
+ * (mmds's).  Variants: pass siginfo and context on (0), pass a copy of the
+ * siginfo (1), pass nothing (2). */
+static void chaining_handler(int sig, siginfo_t *si, void *uc)
+{
+	siginfo_t copy;
+
+	if (++c_report->count > 50)
+		_exit(45); /* mmds and this handler call each other */
+	c_report->addr_ok = si->si_addr == c_expect;
+	if (!(c_old.sa_flags & SA_SIGINFO)) {
+		if (c_old.sa_handler == SIG_DFL) {
+			signal(sig, SIG_DFL);
+			raise(sig);
+		} else if (c_old.sa_handler != SIG_IGN) {
+			c_old.sa_handler(sig);
+		}
+		return;
+	}
+	switch (c_variant) {
+	case 0:
+		c_old.sa_sigaction(sig, si, uc);
+		break;
+	case 1:
+		copy = *si;
+		c_old.sa_sigaction(sig, &copy, uc);
+		break;
+	default:
+		c_old.sa_sigaction(sig, NULL, NULL);
+		break;
+	}
+}
+
+static void chain_back_child(int variant)
+{
+	struct sigaction sa;
+	mmds_map *m = child_truncated_mmds_map();
+	unsigned char *p, b;
+
+	c_variant = variant;
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_sigaction = chaining_handler;
+	sa.sa_flags = SA_SIGINFO;
+	T_CHILD_ASSERT(sigaction(SIGBUS, &sa, &c_old) == 0);
+	/* As map.h says: install mmds again after the program's handler,
+	 * twice, which must not make mmds its own predecessor. */
+	T_CHILD_ASSERT(mmds_guard_install() == 0);
+	T_CHILD_ASSERT(mmds_guard_install() == 0);
+	/* mmds's own faults are still mmds's. */
+	T_CHILD_ASSERT(mmds_map_read(m, ps, &b, 1) == -EFAULT);
+	T_CHILD_ASSERT(c_report->count == 0);
+	p = child_truncated_raw_map();
+	c_expect = p + ps + 3;
+	(void)*(volatile unsigned char *)(p + ps + 3);
+	_exit(3); /* survived a foreign SIGBUS */
+}
+
+/* The program's handler, installed after mmds and put behind it by
+ * mmds_guard_install(), chains back to mmds: a foreign fault runs it once
+ * and then gets the default action, not an endless loop. */
+START_TEST(test_handler_chaining_back_to_mmds_runs_once_then_default_kills)
+{
+	int st;
+
+	expect_default_dispositions();
+	c_report = shared_report();
+	st = run_child(chain_back_child, _i);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS,
+		      "variant %d: child %s, want death by SIGBUS", _i,
+		      status_str(st));
+	ck_assert_int_eq(c_report->count, 1);
+	ck_assert_int_eq(c_report->addr_ok, 1);
+	munmap(c_report, ps);
+}
+END_TEST
+
+/* Eight distinct program handlers, each counting its own calls. */
+static volatile sig_atomic_t nth_calls[8];
+#define NTH_HANDLER(i)                                                        \
+	static void nth_handler_##i(int sig)                                  \
+	{                                                                     \
+		(void)sig;                                                    \
+		nth_calls[i]++;                                               \
+	}
+NTH_HANDLER(0)
+NTH_HANDLER(1)
+NTH_HANDLER(2)
+NTH_HANDLER(3)
+NTH_HANDLER(4)
+NTH_HANDLER(5)
+NTH_HANDLER(6)
+NTH_HANDLER(7)
+static void (*const nth_handlers[8])(int) = {
+	nth_handler_0, nth_handler_1, nth_handler_2, nth_handler_3,
+	nth_handler_4, nth_handler_5, nth_handler_6, nth_handler_7,
+};
+
+static void put_in_front(void (*h)(int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = h;
+	T_CHILD_ASSERT(sigaction(SIGBUS, &sa, NULL) == 0);
+}
+
+static void install_limit_child(int unused)
+{
+	(void)unused;
+	T_CHILD_ASSERT(mmds_guard_install() == 0); /* records SIG_DFL */
+	/* The same handler put in front again and again is recorded once:
+	 * a sent SIGBUS reaches it once. */
+	for (int i = 0; i < 20; i++) {
+		put_in_front(nth_handlers[0]);
+		T_CHILD_ASSERT(mmds_guard_install() == 0);
+	}
+	T_CHILD_ASSERT(kill(getpid(), SIGBUS) == 0);
+	T_CHILD_ASSERT(nth_calls[0] == 1);
+	/* Six more distinct ones fill the list of eight... */
+	for (int i = 1; i < 7; i++) {
+		put_in_front(nth_handlers[i]);
+		T_CHILD_ASSERT(mmds_guard_install() == 0);
+	}
+	/* ...and the ninth is refused, mmds staying behind it. */
+	put_in_front(nth_handlers[7]);
+	T_CHILD_ASSERT(mmds_guard_install() == -ENOSPC);
+	T_CHILD_ASSERT(kill(getpid(), SIGBUS) == 0);
+	T_CHILD_ASSERT(nth_calls[7] == 1 && nth_calls[6] == 0);
+	/* Putting mmds back in front of a recorded one works. */
+	put_in_front(nth_handlers[3]);
+	T_CHILD_ASSERT(mmds_guard_install() == 0);
+	T_CHILD_ASSERT(kill(getpid(), SIGBUS) == 0);
+	T_CHILD_ASSERT(nth_calls[3] == 1 && nth_calls[0] == 1);
+	_exit(0);
+}
+
+START_TEST(test_guard_install_records_each_handler_once_and_at_most_eight)
+{
+	int st;
+
+	expect_default_dispositions();
+	st = run_child(install_limit_child, 0);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %s",
+		      status_str(st));
+}
+END_TEST
+
+/* ---- a program handler that leaves a guard by siglongjmp ------------------ */
+
+static sigjmp_buf c_escape;
+static mmds_map *c_map;
+
+static void jump_out_handler(int sig)
+{
+	(void)sig;
+	siglongjmp(c_escape, 1);
+}
+
+/* The program's SIGBUS handler: reports and exits 42. */
+static void exit_handler(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	c_report->count++;
+	c_report->addr_ok = sig == SIGBUS && si->si_addr == c_expect;
+	_exit(42);
+}
+
+static int raise_usr1_cb(void *arg)
+{
+	(void)arg;
+	raise(SIGUSR1);
+	return 77; /* not reached: the handler jumps out */
+}
+
+/* Leave mmds_guard_run() through the program's SIGUSR1 handler. */
+static void escape_from_guard(void)
+{
+	if (sigsetjmp(c_escape, 1) == 0) {
+		int rc = mmds_guard_run(raise_usr1_cb, NULL);
+
+		fprintf(stderr, "mmds_guard_run returned %d\n", rc);
+		_exit(4);
+	}
+}
+
+static __attribute__((noinline)) void touch(const volatile unsigned char *p)
+{
+	(void)*p;
+}
+
+/* Touch p from depth levels further down, each frame filling 1 KiB of
+ * stack, so the dead guard frames are overwritten on the way. */
+static __attribute__((noinline)) int touch_deep(const volatile unsigned char *p,
+						int depth)
+{
+	volatile unsigned char fill[1024];
+
+	memset((void *)fill, depth, sizeof(fill));
+	if (depth > 0)
+		return touch_deep(p, depth - 1) + fill[depth % 1024];
+	touch(p);
+	return fill[0];
+}
+
+/* In the outer guard, escape from an inner one, then fault: the outer
+ * guard is live and catches it. */
+static int escape_inner_then_fault_cb(void *arg)
+{
+	const volatile unsigned char *bad = arg;
+
+	escape_from_guard();
+	(void)*bad;
+	return 5; /* not reached */
+}
+
+/* Variant 3: on a thread whose stack lies below its alternate signal
+ * stack, a handler running on the alternate stack leaves a guard there by
+ * siglongjmp.  That dead guard's frame is above the thread's stack pointer,
+ * so only knowing that a frame on the alternate stack is dead once the code
+ * runs off it keeps the handler from jumping into it. */
+static void on_alt_handler(int sig)
+{
+	/* Keeps the guard deeper than the next signal's frame will reach at
+	 * the top of the alternate stack, so its record stays intact. */
+	volatile unsigned char pad[16 * 1024];
+
+	pad[0] = (unsigned char)sig;
+	(void)mmds_guard_run(raise_usr1_cb, NULL); /* jumps out */
+	_exit(7 + pad[0] * 0);
+}
+
+static int escape_on_alt_then_fault_cb(void *arg)
+{
+	const volatile unsigned char *bad = arg;
+
+	if (sigsetjmp(c_escape, 1) == 0) {
+		raise(SIGUSR2);
+		_exit(6);
+	}
+	(void)*bad;
+	return 5; /* not reached */
+}
+
+static void *alt_thread(void *arg)
+{
+	unsigned char *alt = arg, *d = mmds_map_data(c_map), b;
+	stack_t ss = { .ss_sp = alt, .ss_size = 64 * KIB };
+	struct sigaction sa;
+
+	T_CHILD_ASSERT(sigaltstack(&ss, NULL) == 0);
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_alt_handler;
+	sa.sa_flags = SA_ONSTACK | SA_NODEFER;
+	T_CHILD_ASSERT(sigaction(SIGUSR2, &sa, NULL) == 0);
+	T_CHILD_ASSERT(mmds_guard_run(escape_on_alt_then_fault_cb, d + ps) ==
+		       -EFAULT);
+	T_CHILD_ASSERT(mmds_map_read(c_map, ps, &b, 1) == -EFAULT);
+	T_CHILD_ASSERT(c_report->count == 0);
+	c_expect = d + ps + 5;
+	touch(d + ps + 5);
+	_exit(5);
+}
+
+static void escape_on_alt_stack(void)
+{
+	/* mmap hands out addresses downwards: the stack mapped second lies
+	 * below the alternate stack. */
+	unsigned char *alt = mmap(NULL, 64 * KIB, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	unsigned char *stk = mmap(NULL, 1 * MIB, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	pthread_attr_t attr;
+	pthread_t t;
+
+	T_CHILD_ASSERT(alt != MAP_FAILED && stk != MAP_FAILED);
+	if (stk > alt) {
+		unsigned char *tmp = alt;
+
+		/* Swap roles: the lower mapping is the thread's stack. */
+		alt = stk;
+		stk = tmp;
+		T_CHILD_ASSERT(munmap(alt + 64 * KIB, 1 * MIB - 64 * KIB) == 0);
+		T_CHILD_ASSERT(munmap(stk, 64 * KIB) == 0);
+		stk = mmap(NULL, 1 * MIB, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		T_CHILD_ASSERT(stk != MAP_FAILED && stk < alt);
+	}
+	T_CHILD_ASSERT(pthread_attr_init(&attr) == 0);
+	T_CHILD_ASSERT(pthread_attr_setstack(&attr, stk, 1 * MIB) == 0);
+	T_CHILD_ASSERT(pthread_create(&t, &attr, alt_thread, alt) == 0);
+	pthread_join(t, NULL);
+	_exit(8);
+}
+
+static void escape_child(int variant)
+{
+	struct sigaction sa;
+	unsigned char *d, b;
+
+	c_map = child_truncated_mmds_map();
+	d = mmds_map_data(c_map);
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = jump_out_handler;
+	T_CHILD_ASSERT(sigaction(SIGUSR1, &sa, NULL) == 0);
+	sa.sa_sigaction = exit_handler;
+	sa.sa_flags = SA_SIGINFO;
+	T_CHILD_ASSERT(sigaction(SIGBUS, &sa, NULL) == 0);
+	T_CHILD_ASSERT(mmds_guard_install() == 0);
+
+	switch (variant) {
+	case 0:
+		/* One escape, then an unguarded fault right here. */
+		escape_from_guard();
+		break;
+	case 1:
+		/* Many escapes, guarded accesses in between, then an
+		 * unguarded fault deeper than every dead guard. */
+		for (int i = 0; i < 40; i++) {
+			escape_from_guard();
+			T_CHILD_ASSERT(mmds_map_read(c_map, ps, &b, 1) == -EFAULT);
+			T_CHILD_ASSERT(guarded_read(d + 1, NULL) == -EFAULT);
+		}
+		c_expect = d + ps + 5;
+		touch_deep(d + ps + 5, 64);
+		_exit(5);
+	case 3:
+		escape_on_alt_stack();
+		break;
+	case 2:
+		/* An escape inside a live outer guard. */
+		T_CHILD_ASSERT(mmds_guard_run(escape_inner_then_fault_cb,
+					      d + ps) == -EFAULT);
+		T_CHILD_ASSERT(mmds_map_read(c_map, ps, &b, 1) == -EFAULT);
+		break;
+	default:
+		break;
+	}
+	T_CHILD_ASSERT(c_report->count == 0);
+	c_expect = d + ps + 5;
+	touch(d + ps + 5);
+	_exit(5);
+}
+
+/* A program handler leaves mmds_guard_run() by siglongjmp: the dead guard
+ * is never used, so a later unguarded fault in a live map reaches the
+ * program's SIGBUS handler (exit 42 with the right address). */
+START_TEST(test_guard_left_by_siglongjmp_is_never_used)
+{
+	int st;
+
+	if (T_TSAN && _i == 3) {
+		/* TSan defers a signal raised inside a handler until the
+		 * handler returns: the escape from inside one cannot happen. */
+		fprintf(stderr, "note: TSan build: variant 3 not run\n");
+		return;
+	}
+	expect_default_dispositions();
+	c_report = shared_report();
+	st = run_child(escape_child, _i);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 42,
+		      "variant %d: child %s, want exit 42", _i, status_str(st));
+	ck_assert_int_eq(c_report->count, 1);
+	ck_assert_int_eq(c_report->addr_ok, 1);
+	munmap(c_report, ps);
+}
+END_TEST
+
 /* ==== the registry of live ranges ========================================= */
 
 enum { TOTAL_OPENS = 1000, ALIVE = 300, CLOSED_KEPT = 16 };
@@ -1911,6 +2360,13 @@ Suite *guard_suite(void)
 	tcase_add_test(tc, test_sig_ign_ignores_sent_sigbus_while_guard_still_catches);
 	tcase_add_test(tc, test_sig_ign_does_not_save_a_real_foreign_fault);
 	tcase_add_test(tc, test_sig_ign_does_not_save_an_unguarded_fault_in_mmds_map);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("chain_back");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_handler_chaining_back_to_mmds_runs_once_then_default_kills, 0, 3);
+	tcase_add_loop_test(tc, test_guard_left_by_siglongjmp_is_never_used, 0, 4);
+	tcase_add_test(tc, test_guard_install_records_each_handler_once_and_at_most_eight);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("registry");

@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -335,6 +336,191 @@ START_TEST(test_create_excl_on_existing_file_is_eexist)
 		.flags = MMDS_MAP_CREATE | MMDS_MAP_EXCL, .size = 100 });
 	ck_assert_int_eq(t_file_size(t_path("fresh")), 100);
 	close_ok(m);
+}
+END_TEST
+
+/* ---- symbolic links ---------------------------------------------------- */
+
+static void *free_range(size_t len);
+
+static bool is_symlink(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+/* CREATE follows a dangling link as open(2) does: the file it names is
+ * created (relative targets from the link's directory, through chains of
+ * links), and the link stays a link. */
+START_TEST(test_create_through_dangling_symlink_creates_the_target)
+{
+	char link[PATH_MAX], target[PATH_MAX], link2[PATH_MAX], abs[PATH_MAX];
+	unsigned char buf[16], got[16];
+	mmds_map *m;
+
+	ck_assert_int_eq(mkdir(t_path("sub"), 0700), 0);
+	snprintf(link, sizeof(link), "%s", t_path("link"));
+	snprintf(target, sizeof(target), "%s", t_path("sub/target"));
+	ck_assert_int_eq(symlink("sub/target", link), 0);
+	m = open_ok(link, &(mmds_map_opts){ .flags = MMDS_MAP_CREATE,
+					    .size = 8192 });
+	ck_assert(is_symlink(link));
+	ck_assert_int_eq(t_file_size(target), 8192);
+	memset(buf, 0xA5, sizeof(buf));
+	ck_assert_int_eq(mmds_map_write(m, 100, buf, sizeof(buf)), 0);
+	ck_assert_int_eq(mmds_map_sync(m, MMDS_SYNC_DURABLE), 0);
+	close_ok(m);
+	{
+		int fd = open(target, O_RDONLY | O_CLOEXEC);
+
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(pread(fd, got, sizeof(got), 100),
+				 (ssize_t)sizeof(got));
+		close(fd);
+		ck_assert_mem_eq(got, buf, sizeof(got));
+	}
+	/* A chain of links, the last one absolute. */
+	snprintf(link2, sizeof(link2), "%s", t_path("link2"));
+	snprintf(abs, sizeof(abs), "%s", t_path("sub/abs"));
+	ck_assert_int_eq(symlink(abs, t_path("sub/hop")), 0);
+	ck_assert_int_eq(symlink("sub/hop", link2), 0);
+	m = open_ok(link2, &(mmds_map_opts){ .flags = MMDS_MAP_CREATE,
+					     .size = 4096 });
+	ck_assert_int_eq(t_file_size(abs), 4096);
+	ck_assert(is_symlink(link2));
+	close_ok(m);
+	/* Now that the target exists, CREATE just opens it. */
+	m = open_ok(link, &(mmds_map_opts){ .flags = MMDS_MAP_CREATE });
+	ck_assert_uint_eq(mmds_map_size(m), 8192);
+	close_ok(m);
+	/* EXCL: a link is a name that exists, as for open(2). */
+	ck_assert_int_eq(unlink(abs), 0);
+	open_fails(link2, &(mmds_map_opts){ .flags = MMDS_MAP_CREATE |
+						     MMDS_MAP_EXCL,
+					     .size = 4096 }, -EEXIST);
+	ck_assert(!exists(abs));
+	/* A link to a directory that does not exist: -ENOENT. */
+	ck_assert_int_eq(symlink("nodir/x", t_path("link3")), 0);
+	open_fails(t_path("link3"), &(mmds_map_opts){ .flags = MMDS_MAP_CREATE,
+						      .size = 4096 }, -ENOENT);
+	/* A loop of links: -ELOOP. */
+	ck_assert_int_eq(symlink("loop_b", t_path("loop_a")), 0);
+	ck_assert_int_eq(symlink("loop_a", t_path("loop_b")), 0);
+	open_fails(t_path("loop_a"), &(mmds_map_opts){ .flags = MMDS_MAP_CREATE,
+						       .size = 4096 }, -ELOOP);
+}
+END_TEST
+
+/* An open that fails after creating the target removes the target it
+ * created, never the link. */
+START_TEST(test_failed_create_through_symlink_removes_the_target_not_the_link)
+{
+	size_t ps = page();
+	unsigned char *addr = free_range(1 << 20);
+	unsigned char *mine = mmap(addr, ps, PROT_READ,
+				   MAP_PRIVATE | MAP_ANONYMOUS |
+					   MAP_FIXED_NOREPLACE, -1, 0);
+
+	ck_assert_ptr_eq(mine, addr);
+	ck_assert_int_eq(symlink("target", t_path("link")), 0);
+	open_fails(t_path("link"), &(mmds_map_opts){
+			   .flags = MMDS_MAP_CREATE | MMDS_MAP_FIXED,
+			   .addr = addr, .size = 4096,
+			   .capacity = 1 << 20 }, -EEXIST);
+	ck_assert(is_symlink(t_path("link")));
+	ck_assert(!exists(t_path("target")));
+	munmap(mine, ps);
+}
+END_TEST
+
+/* NOFOLLOW: the last component must not be a link; nothing is created,
+ * grown or truncated through one. */
+START_TEST(test_nofollow_refuses_a_symlink_with_eloop)
+{
+	const char *f = make_file("real", 100);
+	char real[PATH_MAX], link[PATH_MAX];
+	const unsigned flags[] = {
+		0,
+		MMDS_MAP_CREATE,
+		MMDS_MAP_CREATE | MMDS_MAP_EXCL,
+		MMDS_MAP_CREATE | MMDS_MAP_TRUNCATE,
+		MMDS_MAP_TRUNCATE,
+	};
+	size_t len;
+	unsigned char *content;
+
+	snprintf(real, sizeof(real), "%s", f);
+	snprintf(link, sizeof(link), "%s", t_path("planted"));
+	ck_assert_int_eq(symlink(real, link), 0);
+	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		open_fails(link, &(mmds_map_opts){
+				   .flags = flags[i] | MMDS_MAP_NOFOLLOW,
+				   .size = 1 << 20 }, -ELOOP);
+		open_fails(link, &(mmds_map_opts){
+				   .access = MMDS_READ,
+				   .flags = (flags[i] & ~(MMDS_MAP_CREATE |
+							  MMDS_MAP_EXCL |
+							  MMDS_MAP_TRUNCATE)) |
+					    MMDS_MAP_NOFOLLOW }, -ELOOP);
+	}
+	/* The target is untouched: same size, same bytes. */
+	ck_assert_int_eq(t_file_size(real), 100);
+	content = t_read_file(real, &len);
+	ck_assert_uint_eq(len, 100);
+	ck_assert_pattern(content, 0, 100);
+	free(content);
+
+	/* A dangling link: -ELOOP too, and nothing is created. */
+	ck_assert_int_eq(symlink("nothing", t_path("dangling")), 0);
+	open_fails(t_path("dangling"), &(mmds_map_opts){
+			   .flags = MMDS_MAP_CREATE | MMDS_MAP_NOFOLLOW,
+			   .size = 4096 }, -ELOOP);
+	ck_assert(!exists(t_path("nothing")));
+	ck_assert(is_symlink(t_path("dangling")));
+}
+END_TEST
+
+START_TEST(test_nofollow_opens_and_creates_plain_files)
+{
+	const char *f = make_file("plain", 4096);
+	mmds_map *m;
+
+	m = open_ok(f, &(mmds_map_opts){ .flags = MMDS_MAP_NOFOLLOW });
+	ck_assert_uint_eq(mmds_map_size(m), 4096);
+	close_ok(m);
+	m = open_ok(t_path("new"), &(mmds_map_opts){
+			    .flags = MMDS_MAP_CREATE | MMDS_MAP_NOFOLLOW,
+			    .size = 4096 });
+	ck_assert_int_eq(t_file_size(t_path("new")), 4096);
+	close_ok(m);
+	/* A link in a directory component is followed: only the last
+	 * component counts. */
+	ck_assert_int_eq(mkdir(t_path("d"), 0700), 0);
+	ck_assert_int_eq(symlink("d", t_path("dlink")), 0);
+	m = open_ok(t_path("dlink/x"), &(mmds_map_opts){
+			    .flags = MMDS_MAP_CREATE | MMDS_MAP_NOFOLLOW,
+			    .size = 4096 });
+	ck_assert_int_eq(t_file_size(t_path("d/x")), 4096);
+	close_ok(m);
+	/* Path-only: not for fd or anonymous maps. */
+	{
+		int fd = open(f, O_RDWR | O_CLOEXEC);
+
+		ck_assert_int_ge(fd, 0);
+		open_fd_fails(fd, &(mmds_map_opts){ .flags = MMDS_MAP_NOFOLLOW },
+			      -EINVAL);
+		close(fd);
+	}
+	anon_fails(&(mmds_map_opts){ .flags = MMDS_MAP_NOFOLLOW, .size = 4096 },
+		   -EINVAL);
 }
 END_TEST
 
@@ -2980,6 +3166,10 @@ Suite *map_suite(void)
 	tcase_add_test(tc, test_create_makes_zero_filled_file_of_size);
 	tcase_add_test(tc, test_create_excl_on_existing_file_is_eexist);
 	tcase_add_test(tc, test_excl_without_create_is_einval);
+	tcase_add_test(tc, test_create_through_dangling_symlink_creates_the_target);
+	tcase_add_test(tc, test_failed_create_through_symlink_removes_the_target_not_the_link);
+	tcase_add_test(tc, test_nofollow_refuses_a_symlink_with_eloop);
+	tcase_add_test(tc, test_nofollow_opens_and_creates_plain_files);
 	tcase_add_test(tc, test_read_access_with_create_or_truncate_is_einval);
 	tcase_add_test(tc, test_truncate_empties_existing_file);
 	tcase_add_test(tc, test_unknown_flags_or_access_is_einval);
