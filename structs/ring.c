@@ -597,7 +597,7 @@ static int create_file(mmds_map **m, const char *path,
 	snprintf(tmp, n, "%s.tmp.%ld.%u", path, (long)getpid(),
 		 atomic_fetch_add(&counter, 1));
 	rc = mmds_map_open(m, tmp, &(mmds_map_opts){
-		.flags = MMDS_MAP_CREATE | MMDS_MAP_EXCL,
+		.flags = MMDS_MAP_CREATE | MMDS_MAP_EXCL | MMDS_MAP_NOFOLLOW,
 		.mode = o->file_mode ? o->file_mode : 0600,
 		.size = RING_DATA_OFF + p->capacity });
 	if (rc == 0) {
