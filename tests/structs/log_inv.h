@@ -34,6 +34,8 @@
 struct log_inv {
 	_Atomic uint64_t acked;      /* records whose append returned */
 	uint64_t lsn[LOG_INV_CAP];   /* LSN of record i at i % LOG_INV_CAP */
+	uint64_t cuts;               /* recoveries that cut a torn tail */
+	uint64_t segs_removed;       /* segment files recoveries deleted */
 };
 
 static inline uint32_t log_inv_len(uint64_t i)
@@ -147,6 +149,10 @@ static int log_inv_check(const char *dir, struct log_inv *sh, char *why,
 		return log_inv_fail(why, cap, "recovery: %d (%s)", rc, mmds_strerror(rc));
 	first = mmds_log_first_lsn(l);
 	tail = mmds_log_tail_lsn(l);
+	if (mmds_log_get_report(l, &rep) == 0) {
+		sh->cuts += rep.bytes_cut > 0;
+		sh->segs_removed += rep.segments_removed;
+	}
 	/* the oldest acknowledged record still kept */
 	if (acked > 0 && sh->lsn[(acked - 1) % LOG_INV_CAP] >= first) {
 		next = acked - 1;

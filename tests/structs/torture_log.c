@@ -39,13 +39,13 @@ static void writer(const char *dir, struct log_inv *sh, unsigned seed)
 		_exit(2);
 	for (;;) {
 		uint64_t i = atomic_load(&sh->acked);
-		int r = rand() % 100;
+		int r = rand() % 1000;
 
 		if (log_inv_append(l, sh) != 0)
 			_exit(3);
-		if (r < 2 && mmds_log_sync(l, UINT64_MAX) != 0)
+		if (r < 3 && mmds_log_sync(l, UINT64_MAX) != 0)
 			_exit(4);
-		if (r >= 98 && i > 200 &&
+		if (r >= 990 && i > 200 &&
 		    mmds_log_retain(l, sh->lsn[(i - 200) % LOG_INV_CAP]) < 0)
 			_exit(5);
 	}
@@ -100,9 +100,11 @@ int main(int argc, char **argv)
 		mid += 1;
 	}
 	printf("torture_log: %lu kills, %llu records acknowledged, all kept; "
+	       "%llu torn tails cut, %llu segment files removed by recovery; "
 	       "%.1f s, recovery+check %.2f ms on average\n",
-	       done, (unsigned long long)atomic_load(&sh->acked), now_s() - t0,
-	       mid ? trec * 1e3 / (double)mid : 0.0);
+	       done, (unsigned long long)atomic_load(&sh->acked),
+	       (unsigned long long)sh->cuts, (unsigned long long)sh->segs_removed,
+	       now_s() - t0, mid ? trec * 1e3 / (double)mid : 0.0);
 	{
 		char cmd[PATH_MAX + 16];
 
