@@ -892,8 +892,9 @@ int mmds_log_abort(mmds_log *L, mmds_log_reservation *r)
 	return finish(L, r, 0, REC_SKIP);
 }
 
-/* The end of the committed prefix of segment s from the record boundary
- * pos, at most limit.  Guarded: *end is where it got to. */
+/* Walk segment s's committed records from the record boundary pos, up to
+ * limit; pos is where it got to, stop set if it ended inside s.  Runs
+ * under the guard. */
 struct walk {
 	mmds_log *L;
 	struct seg *s;
@@ -1239,7 +1240,8 @@ static int recover(mmds_log *L, const uint64_t *idx, size_t n)
 		rep->corrupt = later;
 		if (good == 0 || (rep->corrupt && L->recovery == MMDS_LOG_RECOVER_REFUSE))
 			return -EBADMSG;
-		for (size_t i = good; i < n; i++) {
+		/* newest first: a crash in between leaves no gap */
+		for (size_t i = n; i-- > good;) {
 			rc = delete_segment(L, idx[i], &rep->bytes_cut);
 			if (rc)
 				return rc;
@@ -1326,8 +1328,9 @@ static int recover(mmds_log *L, const uint64_t *idx, size_t n)
 		int was_short = s->fsize < L->seg_size;
 		uint64_t zeroed = 0;
 
-		/* later segments first: a crash after this leaves the same cut */
-		for (size_t i = ci + 1; i < n; i++) {
+		/* later segments first (newest first, so a crash in between
+		 * leaves no gap): a crash after this finds the same cut */
+		for (size_t i = n; i-- > ci + 1;) {
 			struct seg *t = seg_get(L, idx[i]);
 
 			MMDS_CRASH("log.recover.delete");

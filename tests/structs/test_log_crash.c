@@ -30,6 +30,7 @@ Suite *log_crash_suite(void);
 #define MAX_POINTS 64
 
 static struct log_inv *g_sh;
+static int g_no_retain; /* scenario_work keeps every segment */
 
 static const char *logdir(void)
 {
@@ -74,7 +75,7 @@ static int scenario_work(void *arg)
 			return 3;
 		if (k % 9 == 8 && mmds_log_sync(l, UINT64_MAX) != 0)
 			return 4;
-		if (k % 40 == 39 && i >= 60 &&
+		if (!g_no_retain && k % 40 == 39 && i >= 60 &&
 		    mmds_log_retain(l, g_sh->lsn[(i - 60) % LOG_INV_CAP]) < 0)
 			return 5;
 	}
@@ -216,6 +217,76 @@ START_TEST(test_every_log_crash_point_recovers_every_acknowledged_record)
 		}
 	}
 	ck_assert_uint_ge(runs, 3 * n);
+	munmap(g_sh, sizeof(*g_sh));
+}
+END_TEST
+
+static int scenario_open(void *arg)
+{
+	mmds_log *l = NULL;
+
+	(void)arg;
+	return mmds_log_open(&l, logdir(), NULL) == 0 && mmds_log_close(l) == 0 ? 0 : 2;
+}
+
+/* Oldest segment index in the log directory, and how many there are. */
+static uint64_t oldest_segment(uint64_t *count)
+{
+	DIR *d = opendir(logdir());
+	struct dirent *e;
+	uint64_t lo = UINT64_MAX;
+
+	ck_assert_ptr_nonnull(d);
+	*count = 0;
+	while ((e = readdir(d)) != NULL) {
+		unsigned long long base;
+
+		if (strlen(e->d_name) == 24 && sscanf(e->d_name, "%20llu", &base) == 1) {
+			lo = base / LOG_INV_DSIZE < lo ? base / LOG_INV_DSIZE : lo;
+			(*count)++;
+		}
+	}
+	closedir(d);
+	return lo;
+}
+
+START_TEST(test_kill_between_deletes_after_a_cut_leaves_no_gap)
+{
+	unsigned n = 200;
+	uint64_t count, lo, zero = 0;
+	char path[PATH_MAX];
+	unsigned char *z = calloc(1, LOG_INV_DSIZE);
+	mmds_log *l = NULL;
+	int fd;
+
+	g_sh = mmap(NULL, sizeof(*g_sh), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(g_sh, MAP_FAILED);
+	g_no_retain = 1;
+	ck_assert_int_eq(t_crash_run("log.recover.delete", 1, scenario_work, &n), 0);
+	lo = oldest_segment(&count);
+	ck_assert_uint_ge(count, 4);
+	/* the second segment looks never written, and no durable word points
+	 * past it: recovery cuts there and deletes every later segment */
+	for (uint64_t k = lo; k < lo + count; k++) {
+		snprintf(path, sizeof(path), "%s/%020llu.seg", logdir(),
+			 (unsigned long long)(k * LOG_INV_DSIZE));
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(pwrite(fd, &zero, 8, 256), 8);
+		if (k == lo + 1)
+			ck_assert_int_eq(pwrite(fd, z, LOG_INV_DSIZE, 4096), (ssize_t)LOG_INV_DSIZE);
+		close(fd);
+	}
+	/* killed after deleting one of them */
+	ck_assert_int_eq(t_crash_run("log.recover.delete", 2, scenario_open, NULL), 1);
+	ck_assert_int_eq(mmds_log_open(&l, logdir(), NULL), 0);
+	ck_assert_uint_eq(mmds_log_tail_lsn(l), (lo + 1) * LOG_INV_DSIZE);
+	ck_assert_int_eq(mmds_log_close(l), 0);
+	oldest_segment(&count);
+	ck_assert_uint_le(count, 2);
+	ck_assert_int_eq(mmds_log_verify(logdir(), NULL), 0);
+	free(z);
 	munmap(g_sh, sizeof(*g_sh));
 }
 END_TEST
@@ -387,6 +458,7 @@ Suite *log_crash_suite(void)
 
 	tc = t_tcase(s, "points", 300);
 	tcase_add_test(tc, test_every_log_crash_point_recovers_every_acknowledged_record);
+	tcase_add_test(tc, test_kill_between_deletes_after_a_cut_leaves_no_gap);
 	tc = t_tcase(s, "power_loss", 60);
 	tcase_add_test(tc, test_power_loss_never_brings_back_records_recovery_cut);
 	return s;
