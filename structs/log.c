@@ -59,7 +59,11 @@ struct seg_live {
 	 * cleared by the next writer open: nothing was written beyond it, so
 	 * recovery need not look for stale bytes there.  0: unknown. */
 	_Atomic uint64_t clean_end;
-	uint64_t reserved[6];
+	/* hint_sum(salt, durable), stored (release) after durable: a durable
+	 * word that does not match it is ignored (torn, flipped or written by
+	 * a version that did not store it). */
+	_Atomic uint64_t durable_check;
+	uint64_t reserved[5];
 	/* Futex word, on its own cache line: bumped (release) by the writer
 	 * after a commit when waiters != 0. */
 	_Atomic uint32_t seq;
@@ -252,6 +256,36 @@ static int store64_guarded(_Atomic uint64_t *w, uint64_t v)
 	return mmds_guard_run(store64_fn, &a);
 }
 
+/* The check word of a segment's durable hint. */
+static uint64_t hint_sum(uint64_t salt, uint64_t durable)
+{
+	return XXH3_64bits_withSeed(&durable, sizeof(durable),
+				    salt ^ 0x64757261626c6521ULL);
+}
+
+struct hint_store {
+	struct seg_live *live;
+	uint64_t v, check;
+};
+
+static int hint_fn(void *arg)
+{
+	struct hint_store *a = arg;
+
+	atomic_store_explicit(&a->live->durable, a->v, memory_order_release);
+	atomic_store_explicit(&a->live->durable_check, a->check, memory_order_release);
+	return 0;
+}
+
+/* Record the durable hint v and its check word in segment s (writer's
+ * mapping), guarded: 0 or -EFAULT/-EIO. */
+static int store_hint(struct seg *s, uint64_t v)
+{
+	struct hint_store a = { s->live, v, hint_sum(s->salt, v) };
+
+	return mmds_guard_run(hint_fn, &a);
+}
+
 /* ---- segment table ---------------------------------------------------- */
 
 static struct seg *seg_get(mmds_log *L, uint64_t index)
@@ -373,7 +407,8 @@ static int seg_check(mmds_log *L, uint64_t index, uint64_t *fsize,
 	if (fsize)
 		*fsize = (uint64_t)st.st_size;
 	if (durable)
-		*durable = live.durable;
+		*durable = live.durable_check == hint_sum(h.salt, live.durable)
+				   ? live.durable : 0;
 	if (out)
 		*out = h;
 	return 0;
@@ -482,8 +517,7 @@ static int seg_create(mmds_log *L, uint64_t index, uint64_t salt_id,
 	s->salt = h.salt;
 	s->live = (struct seg_live *)(void *)(s->base + LIVE_OFF);
 	atomic_store_explicit(&L->dir_dirty, 1, memory_order_release);
-	return store64_guarded(&s->live->durable,
-			       atomic_load_explicit(&L->durable, memory_order_acquire));
+	return store_hint(s, atomic_load_explicit(&L->durable, memory_order_acquire));
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -1040,7 +1074,7 @@ int mmds_log_sync(mmds_log *L, uint64_t lsn)
 
 			/* the hint recovery starts from: stored after the sync */
 			if (s)
-				rc = store64_guarded(&s->live->durable, p);
+				rc = store_hint(s, p);
 			seg_release(s);
 		}
 		pthread_mutex_lock(&L->sync_mu);

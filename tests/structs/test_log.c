@@ -27,6 +27,8 @@
 #include <unistd.h>
 
 #include <mmds/log.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #include "t_util.h"
 
@@ -1417,11 +1419,23 @@ START_TEST(test_retain_after_enospc_gives_the_space_back)
 }
 END_TEST
 
-/* Patch the durable word (offset 256 of the header page) of every segment. */
-static void set_durable_word(uint64_t d, uint64_t segs, uint64_t v)
+/* Patch the durable word (offset 256 of the header page) of every segment;
+ * forged: with the check word (offset 272) that makes it look genuine. */
+static void set_durable_word(uint64_t d, uint64_t segs, uint64_t v, int forged)
 {
-	for (uint64_t k = 0; k < segs; k++)
+	for (uint64_t k = 0; k < segs; k++) {
 		patch_file(seg_path(k * d), 256, &v, 8);
+		if (forged) {
+			uint64_t salt, check;
+			int fd = open(seg_path(k * d), O_RDONLY | O_CLOEXEC);
+
+			ck_assert_int_ge(fd, 0);
+			ck_assert_int_eq(pread(fd, &salt, 8, 232), 8);
+			close(fd);
+			check = XXH3_64bits_withSeed(&v, 8, salt ^ 0x64757261626c6521ULL);
+			patch_file(seg_path(k * d), 272, &check, 8);
+		}
+	}
 }
 
 START_TEST(test_hostile_durable_word_never_hides_records)
@@ -1432,35 +1446,45 @@ START_TEST(test_hostile_durable_word_never_hides_records)
 	{
 		mmds_log *l = create_ok(SEG_SMALL);
 
+		mmds_log_report rep;
+
 		append_range(l, 0, 100, 300, lsns);
 		ck_assert_uint_eq(lsns[99] / d, 1); /* two segments, the second partly full */
+		ck_assert_int_eq(mmds_log_sync(l, UINT64_MAX), 0);
+		ck_assert_int_eq(mmds_log_close(l), 0);
+		/* a genuine hint is used: the scan starts in the last segment */
+		l = open_ok(NULL);
+		ck_assert_int_eq(mmds_log_get_report(l, &rep), 0);
+		ck_assert_uint_eq(rep.scan_from, d);
+		ck_assert_uint_eq(rep.segments_scanned, 1);
 		ck_assert_int_eq(mmds_log_close(l), 0);
 	}
 	vals[1] = 2 * d;     /* the end of the last segment */
 	vals[2] = d;         /* the end of the first */
 	vals[3] = 3 * d;     /* beyond the end */
 	copy_dir(logdir(), t_path("orig"));
-	for (unsigned i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+	for (unsigned i = 0; i < 2 * sizeof(vals) / sizeof(vals[0]); i++) {
+		uint64_t v = vals[i / 2];
 		mmds_log *l;
 		mmds_log_report rep;
 		uint32_t seen;
 
 		rm_dir(logdir());
 		copy_dir(t_path("orig"), logdir());
-		set_durable_word(d, 2, vals[i]);
+		set_durable_word(d, 2, v, i % 2);
 		l = open_ok(NULL);
 		ck_assert_int_eq(mmds_log_get_report(l, &rep), 0);
 		ck_assert_msg(mmds_log_tail_lsn(l) ==
 				      lsns[99] + 16 + ((len_of(0, 99, 300) + 7) & ~(size_t)7),
-			      "durable word %llu: tail %llu", (unsigned long long)vals[i],
+			      "durable word %llu: tail %llu", (unsigned long long)v,
 			      (unsigned long long)mmds_log_tail_lsn(l));
 		/* new records land where iteration reaches them */
 		append_range(l, 100, 120, 300, lsns);
 		ck_assert_int_eq(mmds_log_close(l), 0);
 		l = reader_ok();
 		seen = check_all(l, 300);
-		ck_assert_msg(seen == 120, "durable word %llu: %u of 120 records reachable",
-			      (unsigned long long)vals[i], seen);
+		ck_assert_msg(seen == 120, "durable word %llu (%s): %u of 120 records reachable",
+			      (unsigned long long)v, i % 2 ? "forged check" : "no check", seen);
 		mmds_log_close(l);
 		ck_assert_int_eq(mmds_log_verify(logdir(), &rep), 0);
 		ck_assert_uint_eq(rep.records_kept, 120);
