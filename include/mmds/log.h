@@ -273,16 +273,17 @@ MMDS_API int64_t mmds_log_read(mmds_log *log, uint64_t lsn, void *buf,
  *
  * mmds_log_iter_open - 0, -EINVAL, -ENOMEM.  An LSN that is not a record
  *   start yields -EBADMSG from next.
- * mmds_log_iter_next - the next record into *rec: 0, or -EAGAIN (nothing
- *   published after it yet), -ENOENT (the position was dropped by
- *   retention), -EBADMSG (a corrupt record; the iterator stays before it),
- *   -EFAULT (the file was truncated under the map), or an error of opening
- *   the segment (-ENOMEM ...).  Aborted records and segment padding are
- *   skipped.
+ * mmds_log_iter_next - the next record into *rec: 0, or -EINVAL (NULL it
+ *   or rec), -EAGAIN (nothing published after it yet), -ENOENT (the
+ *   position was dropped by retention), -EBADMSG (a corrupt record; the
+ *   iterator stays before it), -EFAULT (the file was truncated under the
+ *   map), or an error of opening the segment (-ENOMEM ...).  Aborted
+ *   records and segment padding are skipped.
  * mmds_log_iter_wait - sleep until the next record is published or
- *   timeout_ms passes (< 0: forever): 0 (call next), -ETIMEDOUT.  Woken by
- *   the writer through a futex in the segment's header page; no polling
- *   (except when the segment cannot be opened for writing, then every ms).
+ *   timeout_ms passes (< 0: forever): 0 (call next), -ETIMEDOUT, -EINVAL
+ *   (NULL it).  Woken by the writer through a futex in the segment's
+ *   header page; no polling (except when the segment cannot be opened for
+ *   writing, then every ms).
  * mmds_log_iter_lsn - the LSN the next call to next reads.
  * mmds_log_iter_close - free it (NULL is fine).
  */
