@@ -1627,6 +1627,12 @@ int mmds_log_open(mmds_log **out, const char *dir, const mmds_log_opts *o)
 	if (rc)
 		goto fail;
 	rc = adopt_params(L, base);
+	/* a reader beside a writer's retention: the oldest segment went */
+	for (int tries = 0; rc == -ENOENT && !L->writer && tries < 8; tries++) {
+		rc = first_base(L, &base);
+		if (rc == 0)
+			rc = adopt_params(L, base);
+	}
 	if (rc)
 		goto fail;
 	rc = list_segments(L, &idx, &n);
@@ -2067,6 +2073,17 @@ int mmds_log_iter_wait(mmds_log_iter *it, int timeout_ms)
 
 /* ---- verify ----------------------------------------------------------- */
 
+/* Has retention dropped segment index (the oldest one left is later)? */
+static int dropped(mmds_log *L, uint64_t index)
+{
+	uint64_t *v;
+	size_t n;
+	int rc = list_segments(L, &v, &n) == 0 && (n == 0 || v[0] > index);
+
+	free(v);
+	return rc;
+}
+
 int mmds_log_verify(const char *dir, mmds_log_report *rep)
 {
 	mmds_log *L;
@@ -2088,7 +2105,16 @@ int mmds_log_verify(const char *dir, mmds_log_report *rep)
 			r.corrupt = 1;
 			break;
 		}
-		if (seg_open(L, v[i], 0, &s) != 0) {
+		rc = seg_open(L, v[i], 0, &s);
+		if (rc == -ENOENT && dropped(L, v[i])) {
+			/* retention dropped it since the listing: the log
+			 * starts later now */
+			rc = 0;
+			r.segments_scanned = r.records_kept = 0;
+			continue;
+		}
+		if (rc != 0) {
+			rc = 0;
 			r.reason = MMDS_LOG_CUT_BAD_SEGMENT;
 			r.bad_segment = r.bad_lsn = pos;
 			r.corrupt = i + 1 < n;
@@ -2124,6 +2150,15 @@ int mmds_log_verify(const char *dir, mmds_log_report *rep)
 			 * writer's unfinished record only hides later segments'
 			 * records while its appending thread is stalled) */
 			r.corrupt = valid_after(L, &s, pos, v, n, i, c == -1);
+			if (c == 0 && r.corrupt &&
+			    rec_check_guarded(L, &s, pos, &rr, &why) != 0) {
+				/* a live writer published it meanwhile and went on
+				 * into the next segment: walk on */
+				r.corrupt = 0;
+				r.reason = MMDS_LOG_CUT_NONE;
+				stop = 0;
+				continue;
+			}
 			if (c == 0 && !r.corrupt) {
 				/* a clean tail unless bytes follow */
 				uint64_t off = r.bad_offset;

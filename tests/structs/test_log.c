@@ -1375,6 +1375,33 @@ START_TEST(test_sync_racing_retention_never_uses_a_dropped_segment)
 }
 END_TEST
 
+START_TEST(test_verify_beside_a_busy_writer_says_intact)
+{
+	struct race_arg a = { 0 };
+	pthread_t t[2];
+	uint64_t start = (uint64_t)time(NULL), runs = 0;
+	mmds_log_report rep;
+
+	a.l = create_ok(SEG_SMALL);
+	pthread_create(&t[0], NULL, race_appender, &a);
+	pthread_create(&t[1], NULL, race_retainer, &a);
+	while ((uint64_t)time(NULL) - start < 3) {
+		int rc = mmds_log_verify(logdir(), &rep);
+
+		ck_assert_msg(rc == 0, "verify beside the writer: %d (%s), %s at %llu", rc,
+			      mmds_strerror(rc), mmds_log_cut_name(rep.reason),
+			      (unsigned long long)rep.bad_lsn);
+		runs++;
+	}
+	atomic_store(&a.stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_uint_eq(a.append_errors, 0);
+	ck_assert_uint_gt(runs, 10);
+	ck_assert_int_eq(mmds_log_close(a.l), 0);
+}
+END_TEST
+
 START_TEST(test_retain_after_enospc_gives_the_space_back)
 {
 	pid_t pid = t_fork();
@@ -1601,6 +1628,7 @@ Suite *log_suite(void)
 	tc = t_tcase(s, "lifetime", 60);
 	tcase_add_test(tc, test_sync_racing_retention_never_uses_a_dropped_segment);
 	tcase_add_test(tc, test_truncated_active_segment_makes_append_and_close_efault);
+	tcase_add_test(tc, test_verify_beside_a_busy_writer_says_intact);
 
 	tc = t_tcase(s, "hints", 60);
 	tcase_add_test(tc, test_hostile_durable_word_never_hides_records);
