@@ -1287,6 +1287,7 @@ END_TEST
 
 struct race_arg {
 	mmds_log *l;
+	char dir[4096];          /* logdir(), copied: t_path is not thread-safe */
 	_Atomic int stop;
 	_Atomic uint64_t appends, syncs, retains, sync_errors, append_errors;
 	_Atomic int first_error;
@@ -1337,7 +1338,7 @@ static void *race_retainer(void *p)
 			atomic_fetch_add(&a->retains, (uint64_t)rc);
 		/* the sync then works on a descriptor that might be reused */
 		if (rc > 0) {
-			int fd = open(logdir(), O_RDONLY | O_CLOEXEC);
+			int fd = open(a->dir, O_RDONLY | O_CLOEXEC);
 			if (fd >= 0)
 				close(fd);
 		}
@@ -1353,6 +1354,7 @@ START_TEST(test_sync_racing_retention_never_uses_a_dropped_segment)
 	uint64_t start = (uint64_t)time(NULL);
 
 	a.l = create_ok(SEG_SMALL);
+	snprintf(a.dir, sizeof(a.dir), "%s", logdir());
 	pthread_create(&t[0], NULL, race_appender, &a);
 	pthread_create(&t[1], NULL, race_syncer, &a);
 	pthread_create(&t[2], NULL, race_retainer, &a);
@@ -1383,10 +1385,11 @@ START_TEST(test_verify_beside_a_busy_writer_says_intact)
 	mmds_log_report rep;
 
 	a.l = create_ok(SEG_SMALL);
+	snprintf(a.dir, sizeof(a.dir), "%s", logdir());
 	pthread_create(&t[0], NULL, race_appender, &a);
 	pthread_create(&t[1], NULL, race_retainer, &a);
 	while ((uint64_t)time(NULL) - start < 3) {
-		int rc = mmds_log_verify(logdir(), &rep);
+		int rc = mmds_log_verify(a.dir, &rep);
 
 		ck_assert_msg(rc == 0, "verify beside the writer: %d (%s), %s at %llu", rc,
 			      mmds_strerror(rc), mmds_log_cut_name(rep.reason),
