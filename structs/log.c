@@ -25,6 +25,7 @@
 #include <mmds/log.h>
 #include <mmds/map.h>
 
+#include "crash.h"
 #include "format.h"
 
 #define LOG_VERSION 1u
@@ -58,7 +59,11 @@ struct seg_live {
 	 * cleared by the next writer open: nothing was written beyond it, so
 	 * recovery need not look for stale bytes there.  0: unknown. */
 	_Atomic uint64_t clean_end;
-	uint64_t reserved[6];
+	/* hint_sum(salt, durable), stored (release) after durable: a durable
+	 * word that does not match it is ignored (torn, flipped or written by
+	 * a version that did not store it). */
+	_Atomic uint64_t durable_check;
+	uint64_t reserved[5];
 	/* Futex word, on its own cache line: bumped (release) by the writer
 	 * after a commit when waiters != 0. */
 	_Atomic uint32_t seq;
@@ -78,7 +83,11 @@ struct seg {
 	struct seg_live *live; /* writer: in map; reader: in hmap or NULL */
 	mmds_map *hmap;      /* reader's writable window on the header page */
 	int hmap_failed;
-	struct seg *next;    /* zombie list */
+	/* Writer's table segments: one reference held by the table, one by
+	 * each user outside roll_mu (sync, walks, an append in flight).  The
+	 * last one to drop it unmaps, closes and frees it (acq_rel). */
+	_Atomic uint32_t refs;
+	struct seg *next;    /* retention's list of dropped segments */
 };
 
 struct mmds_log {
@@ -102,7 +111,6 @@ struct mmds_log {
 	/* Segment table: entries are set (release) before the tail enters
 	 * their range, cleared only by retention. */
 	_Atomic(struct seg *) *_Atomic chunks[CHUNKS];
-	struct seg *zombies;     /* retained segments, unmapped later */
 	pthread_mutex_t roll_mu; /* rollover, retention, chunk allocation */
 	pthread_cond_t roll_cv;
 	pthread_mutex_t sync_mu;
@@ -195,9 +203,17 @@ static void futex_wait_ms(_Atomic uint32_t *w, uint32_t val, uint64_t ms)
 #endif
 }
 
+/* GCC 12 leaves the fence below uninstrumented (-Wtsan, an error with
+ * -Werror) once it is inlined into the guarded callbacks: not under TSan. */
+#if defined(__SANITIZE_THREAD__)
+#define LOG_TSAN_NOINLINE __attribute__((noinline))
+#else
+#define LOG_TSAN_NOINLINE
+#endif
+
 /* Wake readers sleeping on the segment, if any.  The fence orders the
  * commit before the waiters load (paired with the reader's increment). */
-static void seg_wake(struct seg *s)
+LOG_TSAN_NOINLINE static void seg_wake(struct seg *s)
 {
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&s->live->waiters, memory_order_relaxed)) {
@@ -217,6 +233,57 @@ const char *mmds_log_cut_name(unsigned reason)
 	case MMDS_LOG_CUT_BAD_SEGMENT: return "bad or missing segment";
 	default: return "unknown";
 	}
+}
+
+struct store64 {
+	_Atomic uint64_t *w;
+	uint64_t v;
+};
+
+static int store64_fn(void *arg)
+{
+	struct store64 *a = arg;
+
+	atomic_store_explicit(a->w, a->v, memory_order_release);
+	return 0;
+}
+
+/* Store v in a word of a mapping, guarded: 0 or -EFAULT/-EIO. */
+static int store64_guarded(_Atomic uint64_t *w, uint64_t v)
+{
+	struct store64 a = { w, v };
+
+	return mmds_guard_run(store64_fn, &a);
+}
+
+/* The check word of a segment's durable hint. */
+static uint64_t hint_sum(uint64_t salt, uint64_t durable)
+{
+	return XXH3_64bits_withSeed(&durable, sizeof(durable),
+				    salt ^ 0x64757261626c6521ULL);
+}
+
+struct hint_store {
+	struct seg_live *live;
+	uint64_t v, check;
+};
+
+static int hint_fn(void *arg)
+{
+	struct hint_store *a = arg;
+
+	atomic_store_explicit(&a->live->durable, a->v, memory_order_release);
+	atomic_store_explicit(&a->live->durable_check, a->check, memory_order_release);
+	return 0;
+}
+
+/* Record the durable hint v and its check word in segment s (writer's
+ * mapping), guarded: 0 or -EFAULT/-EIO. */
+static int store_hint(struct seg *s, uint64_t v)
+{
+	struct hint_store a = { s->live, v, hint_sum(s->salt, v) };
+
+	return mmds_guard_run(hint_fn, &a);
 }
 
 /* ---- segment table ---------------------------------------------------- */
@@ -267,6 +334,36 @@ static void seg_unmap(struct seg *s)
 	memset(s, 0, sizeof(*s));
 }
 
+/* Segment index of the table with a reference taken, or NULL.  Taken under
+ * roll_mu, which retention holds while it drops the table's reference, so
+ * the segment cannot be freed between the lookup and the increment. */
+static struct seg *seg_acquire(mmds_log *L, uint64_t index)
+{
+	struct seg *s;
+
+	pthread_mutex_lock(&L->roll_mu);
+	s = seg_get(L, index);
+	if (s)
+		atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&L->roll_mu);
+	return s;
+}
+
+/* Drop a reference; the last one unmaps and closes the segment (its blocks
+ * are freed then if the file was unlinked).  Returns the close's error. */
+static int seg_release(struct seg *s)
+{
+	int rc = 0, r;
+
+	if (s == NULL ||
+	    atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+		return 0;
+	r = mmds_map_close(s->hmap);
+	rc = mmds_map_close(s->map);
+	free(s);
+	return rc ? rc : r;
+}
+
 /* Read and validate segment index's header page without mapping it.  With
  * L->seg_size == 0 (first segment of an open), adopt its parameters. */
 static int seg_check(mmds_log *L, uint64_t index, uint64_t *fsize,
@@ -310,7 +407,8 @@ static int seg_check(mmds_log *L, uint64_t index, uint64_t *fsize,
 	if (fsize)
 		*fsize = (uint64_t)st.st_size;
 	if (durable)
-		*durable = live.durable;
+		*durable = live.durable_check == hint_sum(h.salt, live.durable)
+				   ? live.durable : 0;
 	if (out)
 		*out = h;
 	return 0;
@@ -397,11 +495,16 @@ static int seg_create(mmds_log *L, uint64_t index, uint64_t salt_id,
 		unlinkat(L->dirfd, tmp, 0);
 		return rc;
 	}
+	MMDS_CRASH("log.rollover.created");
 	rc = mmds__fmt_init(&h, MMDS__MAGIC_LOG, LOG_VERSION, 0, &p, sizeof(p));
 	if (rc == 0)
 		rc = mmds_map_write(s->map, 0, &h, sizeof(h));
+	if (rc == 0)
+		MMDS_CRASH("log.rollover.header");
 	if (rc == 0 && linkat(L->dirfd, tmp, L->dirfd, name, 0) != 0)
 		rc = -errno;
+	if (rc == 0)
+		MMDS_CRASH("log.rollover.linked");
 	unlinkat(L->dirfd, tmp, 0);
 	if (rc) {
 		mmds_map_close(s->map);
@@ -413,11 +516,8 @@ static int seg_create(mmds_log *L, uint64_t index, uint64_t salt_id,
 	s->index = index;
 	s->salt = h.salt;
 	s->live = (struct seg_live *)(void *)(s->base + LIVE_OFF);
-	atomic_store_explicit(&s->live->durable,
-			      atomic_load_explicit(&L->durable, memory_order_acquire),
-			      memory_order_release);
 	atomic_store_explicit(&L->dir_dirty, 1, memory_order_release);
-	return 0;
+	return store_hint(s, atomic_load_explicit(&L->durable, memory_order_acquire));
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -573,6 +673,8 @@ static int rec_check_guarded(const mmds_log *L, const struct seg *s,
 
 /* ---- writing ---------------------------------------------------------- */
 
+/* Store the record's checksum, then its header (release): the record is
+ * published.  Runs under the guard (the caller's). */
 static void publish(mmds_log *L, struct seg *s, uint64_t lsn, uint32_t len,
 		    uint16_t type, uint16_t flags)
 {
@@ -584,9 +686,58 @@ static void publish(mmds_log *L, struct seg *s, uint64_t lsn, uint32_t len,
 	memcpy(s->base + off + 8, &sum, sizeof(sum));
 	atomic_store_explicit((_Atomic uint64_t *)(void *)(s->base + off), w,
 			      memory_order_release);
+	if (!(flags & REC_PAD))
+		MMDS_CRASH("log.append.published");
 	if (L->flush.mode != MMDS_FLUSH_MANUAL)
 		mmds_map_mark_dirty(s->map, off, RH + (uint64_t)len);
 	seg_wake(s);
+}
+
+/* One guarded write of a record: payload (iovcnt > 0) and header. */
+struct put {
+	mmds_log *L;
+	struct seg *s;
+	uint64_t lsn;
+	const struct iovec *iov;
+	int iovcnt;
+	uint32_t len;
+	uint16_t type, flags;
+};
+
+static int put_fn(void *arg)
+{
+	struct put *a = arg;
+
+	if (a->iovcnt > 0) {
+		unsigned char *p = a->s->base + HDR +
+				   (a->lsn - a->s->index * a->L->dsize) + RH;
+
+		for (int i = 0; i < a->iovcnt; i++) {
+			if (a->iov[i].iov_len)
+				memcpy(p, a->iov[i].iov_base, a->iov[i].iov_len);
+			p += a->iov[i].iov_len;
+		}
+		MMDS_CRASH("log.append.payload");
+	}
+	publish(a->L, a->s, a->lsn, a->len, a->type, a->flags);
+	return 0;
+}
+
+/* put_fn under the SIGBUS guard: 0, or -EFAULT/-EIO when the segment file
+ * was truncated under the map. */
+static int put(mmds_log *L, struct seg *s, uint64_t lsn,
+	       const struct iovec *iov, int iovcnt, uint32_t len,
+	       uint16_t type, uint16_t flags)
+{
+	struct put a = { L, s, lsn, iov, iovcnt, len, type, flags };
+
+	return mmds_guard_run(put_fn, &a);
+}
+
+static int wake_fn(void *arg)
+{
+	seg_wake(arg);
+	return 0;
 }
 
 /* Seal the segment of pos (if it exists) and create the next one.  Called
@@ -594,16 +745,15 @@ static void publish(mmds_log *L, struct seg *s, uint64_t lsn, uint32_t len,
 static int rollover(mmds_log *L, uint64_t pos)
 {
 	uint64_t k = pos / L->dsize;
-	struct seg *cur = seg_get(L, k), *next;
+	struct seg *cur = seg_acquire(L, k), *next;
 	uint64_t nidx = cur ? k + 1 : k;
 	uint64_t end = (k + 1) * L->dsize;
 	int rc;
 
 	next = calloc(1, sizeof(*next));
-	if (next == NULL)
-		return -ENOMEM;
-	rc = seg_create(L, nidx, L->log_id, next);
+	rc = next ? seg_create(L, nidx, L->log_id, next) : -ENOMEM;
 	if (rc == 0) {
+		atomic_store_explicit(&next->refs, 1, memory_order_relaxed);
 		pthread_mutex_lock(&L->roll_mu);
 		rc = seg_set(L, nidx, next);
 		pthread_mutex_unlock(&L->roll_mu);
@@ -617,19 +767,30 @@ static int rollover(mmds_log *L, uint64_t pos)
 	}
 	if (rc) {
 		free(next);
+		seg_release(cur);
 		return rc;
 	}
 	if (cur) {
 		if (end - pos >= RH)
-			publish(L, cur, pos, (uint32_t)(end - pos - RH), 0, REC_PAD);
+			rc = put(L, cur, pos, NULL, 0, (uint32_t)(end - pos - RH), 0,
+				 REC_PAD);
 		else
-			seg_wake(cur);
-	} else if (k > 0 && (cur = seg_get(L, k - 1)) != NULL) {
-		seg_wake(cur); /* readers wait on the full segment before it */
+			rc = mmds_guard_run(wake_fn, cur);
+		MMDS_CRASH("log.rollover.padded");
+	} else if (k > 0 && (cur = seg_acquire(L, k - 1)) != NULL) {
+		/* readers wait on the full segment before it */
+		rc = mmds_guard_run(wake_fn, cur);
 	}
-	return 0;
+	seg_release(cur);
+	return rc;
 }
 
+/* Reserve a record of len bytes: its LSN in *lsn and its segment in *segp
+ * with a reference taken, which the caller drops when the record is
+ * written.  The reference is taken after the CAS: from then until the
+ * header is stored the unfinished record keeps retention out of the
+ * segment (it drops only below the published end), so the segment cannot
+ * be freed in between. */
 static int reserve(mmds_log *L, size_t len, uint64_t *lsn, struct seg **segp)
 {
 	uint64_t stride = RH + align8(len), pos, end;
@@ -658,6 +819,9 @@ static int reserve(mmds_log *L, size_t len, uint64_t *lsn, struct seg **segp)
 			if (atomic_compare_exchange_weak_explicit(
 				    &L->tail, &pos, pos + stride,
 				    memory_order_acq_rel, memory_order_relaxed)) {
+				atomic_fetch_add_explicit(&s->refs, 1,
+							  memory_order_relaxed);
+				MMDS_CRASH("log.append.reserved");
 				*lsn = pos;
 				*segp = s;
 				return 0;
@@ -676,6 +840,7 @@ static int reserve(mmds_log *L, size_t len, uint64_t *lsn, struct seg **segp)
 		pthread_mutex_unlock(&L->roll_mu);
 		if (rc)
 			return rc;
+		MMDS_CRASH("log.rollover.switched");
 	}
 }
 
@@ -685,7 +850,6 @@ int mmds_log_appendv(mmds_log *L, uint16_t type, const struct iovec *iov,
 	size_t len = 0;
 	uint64_t pos;
 	struct seg *s;
-	unsigned char *p;
 	int rc;
 
 	if (L == NULL || iovcnt < 0 || (iov == NULL && iovcnt > 0))
@@ -700,13 +864,10 @@ int mmds_log_appendv(mmds_log *L, uint16_t type, const struct iovec *iov,
 	rc = reserve(L, len, &pos, &s);
 	if (rc)
 		return rc;
-	p = s->base + HDR + (pos - s->index * L->dsize) + RH;
-	for (int i = 0; i < iovcnt; i++) {
-		if (iov[i].iov_len)
-			memcpy(p, iov[i].iov_base, iov[i].iov_len);
-		p += iov[i].iov_len;
-	}
-	publish(L, s, pos, (uint32_t)len, type, 0);
+	rc = put(L, s, pos, iov, iovcnt, (uint32_t)len, type, 0);
+	seg_release(s);
+	if (rc)
+		return rc;
 	if (lsn)
 		*lsn = pos;
 	return 0;
@@ -715,21 +876,11 @@ int mmds_log_appendv(mmds_log *L, uint16_t type, const struct iovec *iov,
 int mmds_log_append(mmds_log *L, uint16_t type, const void *buf, size_t len,
 		    uint64_t *lsn)
 {
-	uint64_t pos;
-	struct seg *s;
-	int rc;
+	struct iovec v = { (void *)(uintptr_t)buf, len };
 
 	if (L == NULL || (buf == NULL && len))
 		return -EINVAL;
-	rc = reserve(L, len, &pos, &s);
-	if (rc)
-		return rc;
-	if (len)
-		memcpy(s->base + HDR + (pos - s->index * L->dsize) + RH, buf, len);
-	publish(L, s, pos, (uint32_t)len, type, 0);
-	if (lsn)
-		*lsn = pos;
-	return 0;
+	return mmds_log_appendv(L, type, &v, 1, lsn);
 }
 
 int mmds_log_reserve(mmds_log *L, size_t len, mmds_log_reservation *r)
@@ -746,58 +897,94 @@ int mmds_log_reserve(mmds_log *L, size_t len, mmds_log_reservation *r)
 	r->data = s->base + HDR + (pos - s->index * L->dsize) + RH;
 	r->lsn = pos;
 	r->len = (uint32_t)len;
-	r->priv_ = s;
+	r->priv_ = s; /* keeps its reference until commit or abort */
 	return 0;
+}
+
+static int finish(mmds_log *L, mmds_log_reservation *r, uint16_t type,
+		  uint16_t flags)
+{
+	struct seg *s;
+	int rc;
+
+	if (L == NULL || r == NULL || r->priv_ == NULL)
+		return -EINVAL;
+	s = r->priv_;
+	rc = put(L, s, r->lsn, NULL, 0, r->len, type, flags);
+	seg_release(s);
+	r->priv_ = NULL;
+	return rc;
 }
 
 int mmds_log_commit(mmds_log *L, mmds_log_reservation *r, uint16_t type)
 {
-	if (L == NULL || r == NULL || r->priv_ == NULL)
-		return -EINVAL;
-	publish(L, r->priv_, r->lsn, r->len, type, 0);
-	r->priv_ = NULL;
-	return 0;
+	return finish(L, r, type, 0);
 }
 
 int mmds_log_abort(mmds_log *L, mmds_log_reservation *r)
 {
-	if (L == NULL || r == NULL || r->priv_ == NULL)
-		return -EINVAL;
-	publish(L, r->priv_, r->lsn, r->len, 0, REC_SKIP);
-	r->priv_ = NULL;
-	return 0;
+	return finish(L, r, 0, REC_SKIP);
 }
 
-/* The end of the committed prefix from a record boundary: stops at the
- * first record not yet committed (or at limit). */
-static uint64_t walk_committed(mmds_log *L, uint64_t pos, uint64_t limit)
+/* Walk segment s's committed records from the record boundary pos, up to
+ * limit; pos is where it got to, stop set if it ended inside s.  Runs
+ * under the guard. */
+struct walk {
+	mmds_log *L;
+	struct seg *s;
+	uint64_t pos, limit;
+	int stop;
+};
+
+static int walk_fn(void *arg)
 {
-	while (pos < limit) {
-		uint64_t k = pos / L->dsize, end = (k + 1) * L->dsize;
-		struct seg *s = seg_get(L, k);
+	struct walk *a = arg;
+	mmds_log *L = a->L;
+	uint64_t k = a->s->index, end = (k + 1) * L->dsize;
+
+	while (a->pos < a->limit && a->pos < end) {
 		uint64_t off, w, len;
 		uint16_t flags;
 
-		if (s == NULL)
+		if (end - a->pos < RH) {
+			a->pos = end;
 			break;
-		if (end - pos < RH) {
-			pos = end;
-			continue;
 		}
-		off = HDR + (pos - k * L->dsize);
-		w = atomic_load_explicit((_Atomic uint64_t *)(void *)(s->base + off),
+		off = HDR + (a->pos - k * L->dsize);
+		w = atomic_load_explicit((_Atomic uint64_t *)(void *)(a->s->base + off),
 					 memory_order_acquire);
 		flags = (uint16_t)(w >> 48);
 		len = (uint32_t)w;
 		if (w == 0 || !(flags & REC_COMMIT))
 			break;
 		if (flags & REC_PAD) {
-			pos = end;
-			continue;
-		}
-		if (RH + align8(len) > end - pos)
+			a->pos = end;
 			break;
-		pos += RH + align8(len);
+		}
+		if (RH + align8(len) > end - a->pos)
+			break;
+		a->pos += RH + align8(len);
+	}
+	a->stop = a->pos < end;
+	return 0;
+}
+
+/* The end of the committed prefix from a record boundary: stops at the
+ * first record not yet committed (or at limit).  Holds a reference on each
+ * segment it reads. */
+static uint64_t walk_committed(mmds_log *L, uint64_t pos, uint64_t limit)
+{
+	while (pos < limit) {
+		struct walk a = { L, seg_acquire(L, pos / L->dsize), pos, limit, 0 };
+		int rc;
+
+		if (a.s == NULL)
+			break;
+		rc = mmds_guard_run(walk_fn, &a);
+		seg_release(a.s);
+		pos = a.pos;
+		if (rc || a.stop)
+			break;
 	}
 	return pos;
 }
@@ -823,6 +1010,10 @@ static uint64_t published_end(mmds_log *L)
 	return end;
 }
 
+/* msync+fdatasync [from, to), one segment at a time, each held by a
+ * reference: retention may drop a segment meanwhile, never free it under
+ * the sync (a freed segment's descriptor could be another file's by
+ * then).  A segment already dropped needs no sync. */
 static int sync_range(mmds_log *L, uint64_t from, uint64_t to)
 {
 	int rc = 0;
@@ -833,13 +1024,14 @@ static int sync_range(mmds_log *L, uint64_t from, uint64_t to)
 		return -errno;
 	}
 	for (uint64_t k = from / L->dsize; from < to && rc == 0; k++) {
-		struct seg *s = seg_get(L, k);
+		struct seg *s = seg_acquire(L, k);
 		uint64_t sb = k * L->dsize, e = sb + L->dsize;
 		uint64_t stop = to < e ? to : e;
 
 		if (s)
 			rc = mmds_map_sync_range(s->map, HDR + (from - sb),
 						 stop - from, MMDS_SYNC_DURABLE);
+		seg_release(s);
 		from = stop;
 	}
 	return rc;
@@ -876,17 +1068,19 @@ int mmds_log_sync(mmds_log *L, uint64_t lsn)
 			d = atomic_load_explicit(&L->first, memory_order_relaxed);
 		p = published_end(L);
 		rc = p > d ? sync_range(L, d, p) : 0;
+		MMDS_CRASH("log.sync.synced");
+		if (rc == 0 && p > d) {
+			struct seg *s = seg_acquire(L, (p - 1) / L->dsize);
+
+			/* the hint recovery starts from: stored after the sync */
+			if (s)
+				rc = store_hint(s, p);
+			seg_release(s);
+		}
 		pthread_mutex_lock(&L->sync_mu);
 		L->syncing = 0;
-		if (rc == 0 && p > atomic_load_explicit(&L->durable, memory_order_relaxed)) {
-			struct seg *s;
-
+		if (rc == 0 && p > atomic_load_explicit(&L->durable, memory_order_relaxed))
 			atomic_store_explicit(&L->durable, p, memory_order_release);
-			s = seg_get(L, (p ? p - 1 : 0) / L->dsize);
-			if (s)
-				atomic_store_explicit(&s->live->durable, p,
-						      memory_order_release);
-		}
 		pthread_cond_broadcast(&L->sync_cv);
 		if (rc)
 			break;
@@ -930,13 +1124,15 @@ static int delete_segment(mmds_log *L, uint64_t index, uint64_t *bytes)
 	return 0;
 }
 
-/* Zero every non-zero byte of s from lsn to the segment's end; returns the
- * bytes cut (up to the last non-zero one). */
-static uint64_t zero_tail(mmds_log *L, struct seg *s, uint64_t lsn)
+/* Zero every non-zero byte of s from lsn to the segment's end, through the
+ * guarded accessor; adds the bytes cut (up to the last non-zero one) to
+ * *cut.  0 or an error. */
+static int zero_tail(mmds_log *L, struct seg *s, uint64_t lsn, uint64_t *cut)
 {
+	static const unsigned char zeros[65536];
 	uint64_t off = HDR + (lsn - s->index * L->dsize), start = off, last = off;
 	unsigned char buf[65536];
-	int fd = mmds_map_fd(s->map);
+	int fd = mmds_map_fd(s->map), rc;
 
 	while (off < s->fsize) {
 		size_t n = s->fsize - off < sizeof(buf) ? (size_t)(s->fsize - off)
@@ -944,30 +1140,34 @@ static uint64_t zero_tail(mmds_log *L, struct seg *s, uint64_t lsn)
 		ssize_t got = pread(fd, buf, n, (off_t)off);
 		size_t i;
 
-		if (got <= 0)
+		if (got < 0)
+			return -errno;
+		if (got == 0)
 			break;
 		for (i = (size_t)got; i > 0 && buf[i - 1] == 0; i--)
 			;
 		if (i) {
-			memset(s->base + off, 0, i);
+			rc = mmds_map_write(s->map, off, zeros, i);
+			if (rc)
+				return rc;
 			last = off + i;
 		}
 		off += (uint64_t)got;
 	}
-	return last - start;
+	*cut += last - start;
+	return 0;
 }
 
-/* After a bad record at lsn in s: does a valid record follow anywhere (in
- * this segment or a later one)?  Bounded work on hostile bytes. */
-static int valid_after(mmds_log *L, struct seg *s, uint64_t lsn,
-		       const uint64_t *idx, size_t n, size_t at)
+/* Is there a valid record at an 8-byte step from lsn in s?  Spends the
+ * payload lengths it checks from *budget; an exhausted budget counts as
+ * yes (too much hostile work: assume the worst). */
+static int valid_in(mmds_log *L, struct seg *s, uint64_t lsn, uint64_t *budget)
 {
-	uint64_t budget = 4 * L->seg_size;
 	uint64_t end = (s->index + 1) * L->dsize;
 	struct rec r;
 	unsigned why;
 
-	for (uint64_t p = lsn + 8; p + RH <= end; p += 8) {
+	for (uint64_t p = lsn; p + RH <= end; p += 8) {
 		uint64_t off = HDR + (p - s->index * L->dsize), w;
 
 		if (off + RH > s->fsize)
@@ -975,21 +1175,34 @@ static int valid_after(mmds_log *L, struct seg *s, uint64_t lsn,
 		memcpy(&w, s->base + off, sizeof(w));
 		if (w == 0 || !((w >> 48) & REC_COMMIT))
 			continue;
-		if ((uint32_t)w > budget)
+		if ((uint32_t)w > *budget)
 			continue;
-		budget -= (uint32_t)w;
+		*budget -= (uint32_t)w;
 		if (rec_check(L, s, p, &r, &why) == 1)
 			return 1;
-		if (budget < RH)
-			return 1; /* too much hostile work: assume the worst */
+		if (*budget < RH)
+			return 1;
 	}
+	return 0;
+}
+
+/* After a bad record at lsn in s: does a valid record follow anywhere (in
+ * this segment when here, or in a later one)?  Bounded work on hostile
+ * bytes. */
+static int valid_after_raw(mmds_log *L, struct seg *s, uint64_t lsn,
+			   const uint64_t *idx, size_t n, size_t at, int here)
+{
+	uint64_t budget = 4 * L->seg_size;
+
+	if (here && valid_in(L, s, lsn + 8, &budget))
+		return 1;
 	for (size_t i = at + 1; i < n; i++) {
 		struct seg t;
 		int ok;
 
 		if (seg_open(L, idx[i], 0, &t) != 0)
 			continue;
-		ok = rec_check(L, &t, idx[i] * L->dsize, &r, &why) == 1;
+		ok = valid_in(L, &t, idx[i] * L->dsize, &budget);
 		seg_unmap(&t);
 		if (ok)
 			return 1;
@@ -997,10 +1210,37 @@ static int valid_after(mmds_log *L, struct seg *s, uint64_t lsn,
 	return 0;
 }
 
+struct valid_after_arg {
+	mmds_log *L;
+	struct seg *s;
+	uint64_t lsn;
+	const uint64_t *idx;
+	size_t n, at;
+	int here;
+};
+
+static int valid_after_fn(void *arg)
+{
+	struct valid_after_arg *a = arg;
+
+	return valid_after_raw(a->L, a->s, a->lsn, a->idx, a->n, a->at, a->here);
+}
+
+/* valid_after_raw under the guard; a fault counts as "valid records may
+ * follow" (the caller then refuses rather than cuts). */
+static int valid_after(mmds_log *L, struct seg *s, uint64_t lsn,
+		       const uint64_t *idx, size_t n, size_t at, int here)
+{
+	struct valid_after_arg a = { L, s, lsn, idx, n, at, here };
+	int rc = mmds_guard_run(valid_after_fn, &a);
+
+	return rc < 0 ? 1 : rc;
+}
+
 static int recover(mmds_log *L, const uint64_t *idx, size_t n)
 {
 	mmds_log_report *rep = &L->report;
-	uint64_t hint = 0, d, pos, cut = UINT64_MAX;
+	uint64_t hint = 0, d, pos, start, cut = UINT64_MAX;
 	size_t good = n, ci = 0;
 	int rc;
 
@@ -1034,7 +1274,8 @@ static int recover(mmds_log *L, const uint64_t *idx, size_t n)
 		rep->corrupt = later;
 		if (good == 0 || (rep->corrupt && L->recovery == MMDS_LOG_RECOVER_REFUSE))
 			return -EBADMSG;
-		for (size_t i = good; i < n; i++) {
+		/* newest first: a crash in between leaves no gap */
+		for (size_t i = n; i-- > good;) {
 			rc = delete_segment(L, idx[i], &rep->bytes_cut);
 			if (rc)
 				return rc;
@@ -1044,8 +1285,6 @@ static int recover(mmds_log *L, const uint64_t *idx, size_t n)
 	}
 	L->idx0 = idx[0];
 	atomic_store_explicit(&L->first, idx[0] * L->dsize, memory_order_relaxed);
-	if (hint % 8 || hint < idx[0] * L->dsize || hint > (idx[n - 1] + 1) * L->dsize)
-		hint = idx[0] * L->dsize;
 	for (size_t i = 0; i < n; i++) {
 		struct seg *s = calloc(1, sizeof(*s));
 
@@ -1059,20 +1298,33 @@ static int recover(mmds_log *L, const uint64_t *idx, size_t n)
 			free(s);
 			return rc == -EFBIG ? -EBADMSG : rc;
 		}
+		atomic_store_explicit(&s->refs, 1, memory_order_relaxed);
 	}
-rescan:
-	rep->scan_from = pos = hint;
-	for (size_t i = 0; i < n; i++) {
+	/* The durable word is outside every checksum: it only picks the
+	 * segment the scan starts in (the one holding the byte before it).  A
+	 * segment's start is a record boundary whatever the word says, and
+	 * every record from there on is checked, so a wrong word costs time,
+	 * never a record. */
+	start = idx[0];
+	if (hint > idx[0] * L->dsize) {
+		start = (hint - 1) / L->dsize;
+		if (start > idx[n - 1])
+			start = idx[n - 1];
+	}
+	rep->scan_from = pos = start * L->dsize;
+	for (size_t i = 0; i < n && cut == UINT64_MAX; i++) {
 		struct seg *s = seg_get(L, idx[i]);
 
-		if ((idx[i] + 1) * L->dsize <= pos || cut != UINT64_MAX)
+		if (idx[i] < start)
 			continue;
 		rep->segments_scanned++;
 		for (;;) {
 			struct rec r;
 			unsigned why = 0;
-			int c = rec_check(L, s, pos, &r, &why);
+			int c = rec_check_guarded(L, s, pos, &r, &why);
 
+			if (c < -1)
+				return c;
 			if (c == 2) {
 				pos = (idx[i] + 1) * L->dsize;
 				break;
@@ -1085,21 +1337,11 @@ rescan:
 					break;
 				continue;
 			}
-			if (hint % L->dsize &&
-			    !(c == 0 && pos == hint &&
-			      atomic_load_explicit(&s->live->clean_end,
-						   memory_order_acquire) == pos + 1)) {
-				/* the hint may not be a record start (it is only a
-				 * hint): scan its whole segment before cutting */
-				hint -= hint % L->dsize;
-				rep->segments_scanned = rep->records_kept = 0;
-				goto rescan;
-			}
 			if (c == 0) {
 				rep->reason = MMDS_LOG_CUT_UNFINISHED;
 			} else {
 				rep->reason = why;
-				rep->corrupt = valid_after(L, s, pos, idx, n, i);
+				rep->corrupt = valid_after(L, s, pos, idx, n, i, 1);
 				if (rep->corrupt && L->recovery == MMDS_LOG_RECOVER_REFUSE) {
 					rep->bad_segment = idx[i] * L->dsize;
 					rep->bad_offset = HDR + (pos - idx[i] * L->dsize);
@@ -1117,14 +1359,30 @@ rescan:
 	}
 	if (cut != UINT64_MAX) {
 		struct seg *s = seg_get(L, idx[ci]);
-
 		int was_short = s->fsize < L->seg_size;
-		uint64_t clean = atomic_load_explicit(&s->live->clean_end,
-						      memory_order_acquire);
+		uint64_t zeroed = 0;
 
-		if (!(rep->reason == MMDS_LOG_CUT_UNFINISHED && clean == cut + 1 &&
-		      ci + 1 == n && !was_short))
-			rep->bytes_cut += zero_tail(L, s, cut);
+		/* later segments first (newest first, so a crash in between
+		 * leaves no gap): a crash after this finds the same cut */
+		for (size_t i = n; i-- > ci + 1;) {
+			struct seg *t = seg_get(L, idx[i]);
+
+			MMDS_CRASH("log.recover.delete");
+			seg_set(L, idx[i], NULL);
+			seg_release(t);
+			rc = delete_segment(L, idx[i], &rep->bytes_cut);
+			if (rc)
+				return rc;
+			rep->segments_removed++;
+		}
+		if (rep->segments_removed && fsync(L->dirfd) != 0)
+			return -errno;
+		MMDS_CRASH("log.recover.cut");
+		rc = zero_tail(L, s, cut, &zeroed);
+		if (rc)
+			return rc;
+		rep->bytes_cut += zeroed;
+		MMDS_CRASH("log.recover.zeroed");
 		if (was_short) {
 			rc = mmds_map_resize(s->map, L->seg_size);
 			if (rc)
@@ -1133,34 +1391,34 @@ rescan:
 			if (rep->reason == MMDS_LOG_CUT_UNFINISHED)
 				rep->reason = MMDS_LOG_CUT_SHORT_FILE;
 		}
-		for (size_t i = ci + 1; i < n; i++) {
-			struct seg *t = seg_get(L, idx[i]);
+		if (zeroed || was_short) {
+			/* New records will reuse the range: the stale bytes of
+			 * the earlier run must not come back after a power loss
+			 * and chain on to them. */
+			uint64_t off = HDR + (cut - idx[ci] * L->dsize);
 
-			seg_set(L, idx[i], NULL);
-			seg_unmap(t);
-			free(t);
-			rc = delete_segment(L, idx[i], &rep->bytes_cut);
+			rc = mmds_map_sync_range(s->map, off, L->seg_size - off,
+						 MMDS_SYNC_DURABLE);
 			if (rc)
 				return rc;
-			rep->segments_removed++;
+			MMDS_CRASH("log.recover.durable");
 		}
 		if (rep->bytes_cut == 0 && rep->segments_removed == 0 && !was_short) {
 			rep->reason = MMDS_LOG_CUT_NONE;
 			rep->corrupt = 0;
 		}
 		pos = cut;
-	} else if (pos < (idx[n - 1] + 1) * L->dsize) {
-		pos = (idx[n - 1] + 1) * L->dsize; /* unreachable: scan ends a segment */
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < (cut != UINT64_MAX ? ci + 1 : n); i++) {
 		struct seg *t = seg_get(L, idx[i]);
 
 		/* made durable at once: after a power loss, an old marker
-		 * must not vouch for bytes written since */
+		 * must not vouch for bytes written since (older versions of the
+		 * library trust it) */
 		if (t && atomic_load_explicit(&t->live->clean_end, memory_order_relaxed)) {
-			atomic_store_explicit(&t->live->clean_end, 0,
-					      memory_order_release);
-			rc = mmds_map_sync_range(t->map, 0, HDR, MMDS_SYNC_DURABLE);
+			rc = store64_guarded(&t->live->clean_end, 0);
+			if (rc == 0)
+				rc = mmds_map_sync_range(t->map, 0, HDR, MMDS_SYNC_DURABLE);
 			if (rc)
 				return rc;
 		}
@@ -1169,6 +1427,8 @@ rescan:
 	atomic_store_explicit(&L->tail, pos, memory_order_release);
 	atomic_store_explicit(&L->pub, pos, memory_order_relaxed);
 	d = hint < pos ? hint : pos;
+	if (d < idx[0] * L->dsize)
+		d = idx[0] * L->dsize;
 	atomic_store_explicit(&L->durable, d, memory_order_release);
 	if (rep->segments_removed && fsync(L->dirfd) != 0)
 		return -errno;
@@ -1367,6 +1627,12 @@ int mmds_log_open(mmds_log **out, const char *dir, const mmds_log_opts *o)
 	if (rc)
 		goto fail;
 	rc = adopt_params(L, base);
+	/* a reader beside a writer's retention: the oldest segment went */
+	for (int tries = 0; rc == -ENOENT && !L->writer && tries < 8; tries++) {
+		rc = first_base(L, &base);
+		if (rc == 0)
+			rc = adopt_params(L, base);
+	}
 	if (rc)
 		goto fail;
 	rc = list_segments(L, &idx, &n);
@@ -1399,17 +1665,6 @@ fail:
 	return rc;
 }
 
-static void free_zombies(mmds_log *L)
-{
-	while (L->zombies) {
-		struct seg *z = L->zombies;
-
-		L->zombies = z->next;
-		seg_unmap(z);
-		free(z);
-	}
-}
-
 int mmds_log_close(mmds_log *L)
 {
 	int rc = 0;
@@ -1422,8 +1677,7 @@ int mmds_log_close(mmds_log *L)
 		struct seg *s = seg_get(L, t / L->dsize);
 
 		if (s)
-			atomic_store_explicit(&s->live->clean_end, t + 1,
-					      memory_order_release);
+			rc = store64_guarded(&s->live->clean_end, t + 1);
 	}
 	for (unsigned c = 0; c < CHUNKS; c++) {
 		_Atomic(struct seg *) *ch = atomic_load(&L->chunks[c]);
@@ -1432,18 +1686,13 @@ int mmds_log_close(mmds_log *L)
 			continue;
 		for (unsigned i = 0; i < 1u << CHUNK_BITS; i++) {
 			struct seg *s = atomic_load(&ch[i]);
+			int r = seg_release(s);
 
-			if (s) {
-				int r = mmds_map_close(s->map);
-
-				if (r && rc == 0)
-					rc = r;
-				free(s);
-			}
+			if (r && rc == 0)
+				rc = r;
 		}
 		free(ch);
 	}
-	free_zombies(L);
 	if (L->rseg_ok)
 		seg_unmap(&L->rseg);
 	if (L->lockfd >= 0)
@@ -1510,7 +1759,8 @@ uint64_t mmds_log_tail_lsn(mmds_log *L)
 
 int mmds_log_retain(mmds_log *L, uint64_t lsn)
 {
-	uint64_t limit, active;
+	uint64_t limit, active, first;
+	struct seg *dropped = NULL;
 	int count = 0, rc = 0;
 
 	if (L == NULL)
@@ -1521,7 +1771,6 @@ int mmds_log_retain(mmds_log *L, uint64_t lsn)
 	if (lsn < limit)
 		limit = lsn;
 	pthread_mutex_lock(&L->roll_mu);
-	free_zombies(L);
 	active = (atomic_load_explicit(&L->tail, memory_order_acquire) & ~TAIL_ROLL) /
 		 L->dsize;
 	for (;;) {
@@ -1534,19 +1783,38 @@ int mmds_log_retain(mmds_log *L, uint64_t lsn)
 		    seg_get(L, k + 1) == NULL)
 			break;
 		seg_name(name, sizeof(name), k * L->dsize);
+		/* oldest first: the files left are always contiguous */
+		MMDS_CRASH("log.retain.unlink");
 		if (unlinkat(L->dirfd, name, 0) != 0 && errno != ENOENT) {
 			rc = -errno;
 			break;
 		}
+		MMDS_CRASH("log.retain.unlinked");
 		seg_set(L, k, NULL);
-		s->next = L->zombies;
-		L->zombies = s;
+		/* the table's reference, dropped below, outside the lock */
+		s->next = dropped;
+		dropped = s;
 		atomic_store_explicit(&L->first, (k + 1) * L->dsize,
 				      memory_order_relaxed);
 		atomic_store_explicit(&L->dir_dirty, 1, memory_order_release);
 		count++;
 	}
 	pthread_mutex_unlock(&L->roll_mu);
+	while (dropped) {
+		struct seg *s = dropped;
+
+		dropped = s->next;
+		/* unmapped and closed here (the space is free) unless a sync or
+		 * an append still uses it: then by that user when it is done */
+		seg_release(s);
+	}
+	first = atomic_load_explicit(&L->first, memory_order_relaxed);
+	pthread_mutex_lock(&L->read_mu);
+	if (L->rseg_ok && L->rseg.index * L->dsize < first) {
+		seg_unmap(&L->rseg);
+		L->rseg_ok = 0;
+	}
+	pthread_mutex_unlock(&L->read_mu);
 	return rc ? rc : count;
 }
 
@@ -1805,12 +2073,24 @@ int mmds_log_iter_wait(mmds_log_iter *it, int timeout_ms)
 
 /* ---- verify ----------------------------------------------------------- */
 
+/* Has retention dropped segment index (the oldest one left is later)? */
+static int dropped(mmds_log *L, uint64_t index)
+{
+	uint64_t *v;
+	size_t n;
+	int rc = list_segments(L, &v, &n) == 0 && (n == 0 || v[0] > index);
+
+	free(v);
+	return rc;
+}
+
 int mmds_log_verify(const char *dir, mmds_log_report *rep)
 {
 	mmds_log *L;
 	mmds_log_report r = { 0 };
 	uint64_t *v = NULL;
 	size_t n = 0;
+	int stop = 0;
 	int rc = mmds_log_open(&L, dir, &(mmds_log_opts){ .flags = MMDS_LOG_RDONLY });
 
 	if (rc == 0)
@@ -1825,7 +2105,16 @@ int mmds_log_verify(const char *dir, mmds_log_report *rep)
 			r.corrupt = 1;
 			break;
 		}
-		if (seg_open(L, v[i], 0, &s) != 0) {
+		rc = seg_open(L, v[i], 0, &s);
+		if (rc == -ENOENT && dropped(L, v[i])) {
+			/* retention dropped it since the listing: the log
+			 * starts later now */
+			rc = 0;
+			r.segments_scanned = r.records_kept = 0;
+			continue;
+		}
+		if (rc != 0) {
+			rc = 0;
 			r.reason = MMDS_LOG_CUT_BAD_SEGMENT;
 			r.bad_segment = r.bad_lsn = pos;
 			r.corrupt = i + 1 < n;
@@ -1847,6 +2136,7 @@ int mmds_log_verify(const char *dir, mmds_log_report *rep)
 				pos = (v[i] + 1) * L->dsize;
 				break;
 			}
+			stop = 1;
 			if (c < -1) {
 				rc = c;
 				break;
@@ -1855,7 +2145,20 @@ int mmds_log_verify(const char *dir, mmds_log_report *rep)
 			r.bad_segment = v[i] * L->dsize;
 			r.bad_offset = HDR + (pos - v[i] * L->dsize);
 			r.bad_lsn = pos;
-			r.corrupt = c == -1 ? valid_after(L, &s, pos, v, n, i) : 0;
+			/* valid records after it, here or in a later segment,
+			 * are unreachable: corruption, not a torn tail (a live
+			 * writer's unfinished record only hides later segments'
+			 * records while its appending thread is stalled) */
+			r.corrupt = valid_after(L, &s, pos, v, n, i, c == -1);
+			if (c == 0 && r.corrupt &&
+			    rec_check_guarded(L, &s, pos, &rr, &why) != 0) {
+				/* a live writer published it meanwhile and went on
+				 * into the next segment: walk on */
+				r.corrupt = 0;
+				r.reason = MMDS_LOG_CUT_NONE;
+				stop = 0;
+				continue;
+			}
 			if (c == 0 && !r.corrupt) {
 				/* a clean tail unless bytes follow */
 				uint64_t off = r.bad_offset;
@@ -1874,7 +2177,7 @@ int mmds_log_verify(const char *dir, mmds_log_report *rep)
 		}
 		seg_unmap(&s);
 		r.end_lsn = pos;
-		if (r.reason != MMDS_LOG_CUT_NONE || (r.end_lsn < (v[i] + 1) * L->dsize))
+		if (stop)
 			break;
 	}
 	if (rc == 0 && r.reason == MMDS_LOG_CUT_NONE && n)

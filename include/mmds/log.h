@@ -139,9 +139,12 @@ typedef struct mmds_log_reservation {
 /*
  * mmds_log_open - open (or with MMDS_LOG_CREATE create) the log in dir.
  *
- * A writer takes the directory's lock and recovers: it scans from the last
- * durable point (the whole last segments when none was recorded), checks
- * every checksum, and cuts a torn tail, zeroing it; mmds_log_get_report()
+ * A writer takes the directory's lock and recovers: it scans from the start
+ * of the segment that holds the last recorded durable point (the durable
+ * word is only a hint: it picks the segment, never a position inside it),
+ * checks every record's checksum from there, and cuts a torn tail, zeroing
+ * it and making the zeros durable before it returns (stale bytes of an
+ * earlier run never come back after a power loss); mmds_log_get_report()
  * tells what happened.  A bad record followed by valid ones is mid-log
  * corruption: -EBADMSG (the handle is not returned; pass a report to
  * mmds_log_verify() to learn where) unless opts->recovery is
@@ -150,7 +153,9 @@ typedef struct mmds_log_reservation {
  * Returns 0 and *out, or (with *out NULL): -EINVAL, -ENOENT (no log and no
  * CREATE), -EBUSY (another writer holds the lock), -EBADMSG (corrupt or
  * foreign files), -ENOTSUP (newer format, other byte order), -ENOSPC/-EFBIG
- * (the first segment cannot be created), or a system error.
+ * (the first segment cannot be created), -ENOMEM, -EFAULT (a segment file
+ * shrank while recovery read it), -EIO or another error of
+ * msync/fdatasync/unlink (making the cut durable), or a system error.
  */
 MMDS_API int mmds_log_open(mmds_log **out, const char *dir,
 			   const mmds_log_opts *opts);
@@ -161,7 +166,9 @@ MMDS_API int mmds_log_open(mmds_log **out, const char *dir,
  * mmds_log_sync() first if they must be durable.  A writer records its tail
  * in the segment's header page (so the next open is quick), unless the
  * handle was inherited through fork().  No other call may race with it.
- * Returns 0 or the first error of unmapping.
+ * Returns 0, -EFAULT (the active segment file was truncated under the
+ * writer: the tail could not be recorded, the handle is freed anyway), or
+ * the first error of unmapping (a deferred flush error, e.g. -EIO).
  */
 MMDS_API int mmds_log_close(mmds_log *log);
 
@@ -173,9 +180,13 @@ MMDS_API int mmds_log_close(mmds_log *log);
  * Errors: -EINVAL (NULL log, bad iov), -EACCES (read-only handle),
  * -EMSGSIZE (larger than a segment's data area minus the header, or 4 GiB),
  * -ENOSPC / -EFBIG (the next segment could not be created: nothing was
- * written, earlier records are untouched; retry later).  Thread-safe,
- * lock-free within a segment, no system call but at a rollover (and a futex
- * wake when a reader sleeps).
+ * written, earlier records are untouched; retry later, e.g. after
+ * mmds_log_retain()), -ENOMEM or another system error of the rollover,
+ * -EFAULT / -EIO (the segment file was truncated under the writer, or a
+ * memory error: the record is not published and the log ends before it;
+ * close and reopen, recovery cuts there).  Every access to the mapping runs
+ * under one SIGBUS guard per call.  Thread-safe, lock-free within a segment,
+ * no system call but at a rollover (and a futex wake when a reader sleeps).
  */
 MMDS_API int mmds_log_append(mmds_log *log, uint16_t type, const void *buf,
 			     size_t len, uint64_t *lsn);
@@ -188,8 +199,11 @@ MMDS_API int mmds_log_appendv(mmds_log *log, uint16_t type,
  * payload in the mapping; write the payload there, then call
  * mmds_log_commit() (publishes it with the type) or mmds_log_abort() (turns
  * it into a skipped record readers never see).  Until then readers stop
- * before it.  Every reservation must be committed or aborted.  Errors as
- * mmds_log_append().  Thread-safe.
+ * before it.  Every reservation must be committed or aborted.  reserve:
+ * errors as mmds_log_append().  commit/abort: 0, -EINVAL (NULL, or a
+ * reservation already finished), -EFAULT / -EIO (as for append).  Writing
+ * r->data is not guarded: run it under mmds_guard_run() if someone may
+ * truncate the segment file.  Thread-safe.
  */
 MMDS_API int mmds_log_reserve(mmds_log *log, size_t len,
 			      mmds_log_reservation *r);
@@ -203,8 +217,11 @@ MMDS_API int mmds_log_abort(mmds_log *log, mmds_log_reservation *r);
  * msync+fdatasync (group commit): one leader syncs up to the published end,
  * the others wait for it.  A record below lsn still being written by another
  * thread (or an open reservation) is waited for, so commit or abort
- * reservations before syncing past them.  Returns 0, -EACCES on a reader,
- * or the error of msync/fdatasync (-EIO ...).  Thread-safe.
+ * reservations before syncing past them.  Returns 0, -EINVAL (NULL),
+ * -EACCES on a reader, -EFAULT (a segment file was truncated under the
+ * writer), or the error of msync/fdatasync/fsync (-EIO ...).  A segment that
+ * mmds_log_retain() drops meanwhile stays mapped until the sync is done
+ * with it.  Thread-safe.
  */
 MMDS_API int mmds_log_sync(mmds_log *log, uint64_t lsn);
 
@@ -223,10 +240,16 @@ MMDS_API uint64_t mmds_log_first_lsn(mmds_log *log);
 
 /*
  * mmds_log_retain - drop every whole segment that lies entirely below lsn
- * and below the published end (the active segment is never dropped).
- * Returns the number of segment files deleted (>= 0), -EACCES on a reader,
- * or a system error.  Readers positioned in a dropped segment get -ENOENT
- * from then on.  Thread-safe.
+ * and below the published end (the active segment is never dropped),
+ * oldest first.  The writer's mappings of the dropped segments are unmapped
+ * and closed before it returns, so their space is free then (after -ENOSPC
+ * the next append can succeed), except for a segment that a concurrent
+ * sync or append of this handle still uses (freed when it is done) and for
+ * readers' own mappings: an iterator or reader handle positioned in a
+ * dropped segment keeps its blocks until it moves on or is closed.
+ * Returns the number of segment files deleted (>= 0), -EINVAL (NULL),
+ * -EACCES on a reader, or the error of unlink.  Iterators positioned in a
+ * dropped segment get -ENOENT from their next move on.  Thread-safe.
  */
 MMDS_API int mmds_log_retain(mmds_log *log, uint64_t lsn);
 
@@ -236,8 +259,9 @@ MMDS_API int mmds_log_retain(mmds_log *log, uint64_t lsn);
  * NULL: the payload is in buf).  Returns the payload length (may exceed cap:
  * then only cap bytes were copied), or -EAGAIN (not written yet), -ENOENT
  * (dropped by retention), -EBADMSG (no valid record there: corrupt, or lsn
- * is not a record start), -EINVAL.  Skipped (aborted) records are -ENOENT.
- * Thread-safe (takes a lock).
+ * is not a record start), -EINVAL, -EFAULT (the file was truncated under
+ * the map), or an error of opening the segment (-ENOMEM ...).  Skipped
+ * (aborted) records are -ENOENT.  Thread-safe (takes a lock).
  */
 MMDS_API int64_t mmds_log_read(mmds_log *log, uint64_t lsn, void *buf,
 			       size_t cap, mmds_log_record *rec);
@@ -249,15 +273,17 @@ MMDS_API int64_t mmds_log_read(mmds_log *log, uint64_t lsn, void *buf,
  *
  * mmds_log_iter_open - 0, -EINVAL, -ENOMEM.  An LSN that is not a record
  *   start yields -EBADMSG from next.
- * mmds_log_iter_next - the next record into *rec: 0, or -EAGAIN (nothing
- *   published after it yet), -ENOENT (the position was dropped by
- *   retention), -EBADMSG (a corrupt record; the iterator stays before it),
- *   -EFAULT (the file was truncated under the map).  Aborted records and
- *   segment padding are skipped.
+ * mmds_log_iter_next - the next record into *rec: 0, or -EINVAL (NULL it
+ *   or rec), -EAGAIN (nothing published after it yet), -ENOENT (the
+ *   position was dropped by retention), -EBADMSG (a corrupt record; the
+ *   iterator stays before it), -EFAULT (the file was truncated under the
+ *   map), or an error of opening the segment (-ENOMEM ...).  Aborted
+ *   records and segment padding are skipped.
  * mmds_log_iter_wait - sleep until the next record is published or
- *   timeout_ms passes (< 0: forever): 0 (call next), -ETIMEDOUT.  Woken by
- *   the writer through a futex in the segment's header page; no polling
- *   (except when the segment cannot be opened for writing, then every ms).
+ *   timeout_ms passes (< 0: forever): 0 (call next), -ETIMEDOUT, -EINVAL
+ *   (NULL it).  Woken by the writer through a futex in the segment's
+ *   header page; no polling (except when the segment cannot be opened for
+ *   writing, then every ms).
  * mmds_log_iter_lsn - the LSN the next call to next reads.
  * mmds_log_iter_close - free it (NULL is fine).
  */
@@ -287,11 +313,16 @@ MMDS_API int mmds_log_get_report(const mmds_log *log, mmds_log_report *rep);
 
 /*
  * mmds_log_verify - check a log without changing it: every segment header,
- * every record's checksum, the chain of segments.  Fills *rep (may be NULL)
- * with what it found, as recovery would.  Returns 0 if the log is intact
- * (a torn tail counts: recovery would cut it; see rep->reason), -EBADMSG if
- * corrupt (rep->corrupt, bad_segment, bad_offset), or an open error.  Works
- * beside a running writer.
+ * every record of every segment from the oldest (whatever the durable
+ * words say), the chain of segments.  Fills *rep (may be NULL) with what it
+ * found, as recovery would.  Returns 0 if the log is intact (a torn tail
+ * counts: recovery would cut it; see rep->reason), -EBADMSG if corrupt
+ * (rep->corrupt, bad_segment, bad_offset): a bad record with valid ones
+ * after it, or an unfinished record or missing padding with valid records
+ * in a later segment (iteration could not reach them; beside a running
+ * writer this can also be an appending thread stalled inside a record),
+ * -EFAULT (a file shrank while read), or an open error.  Works beside a
+ * running writer.
  */
 MMDS_API int mmds_log_verify(const char *dir, mmds_log_report *rep);
 

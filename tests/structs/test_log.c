@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -25,6 +27,8 @@
 #include <unistd.h>
 
 #include <mmds/log.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #include "t_util.h"
 
@@ -826,6 +830,17 @@ START_TEST(test_kill9_with_threads_appending_leaves_per_thread_prefixes)
 			pause();
 			_exit(0);
 		}
+		/* kill while the threads append, not while the child opens (slow
+		 * under sanitizers on a loaded machine) */
+		for (int w = 0; w < 2000; w++) {
+			uint64_t sum = 0;
+
+			for (unsigned i = 0; i < MT_THREADS; i++)
+				sum += atomic_load(&pub[i]);
+			if (sum)
+				break;
+			usleep(1000);
+		}
 		usleep((useconds_t)(rand() % 4000));
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
@@ -1268,6 +1283,303 @@ START_TEST(test_full_disk_at_rollover_fails_cleanly_and_keeps_records)
 }
 END_TEST
 
+/* ---- issue 9: segment lifetime, space, hints, truncation -------------------- */
+
+struct race_arg {
+	mmds_log *l;
+	char dir[4096];          /* logdir(), copied: t_path is not thread-safe */
+	_Atomic int stop;
+	_Atomic uint64_t appends, syncs, retains, sync_errors, append_errors;
+	_Atomic int first_error;
+};
+
+static void *race_appender(void *p)
+{
+	struct race_arg *a = p;
+	unsigned char buf[512];
+
+	memset(buf, 0x5a, sizeof(buf));
+	while (!atomic_load(&a->stop)) {
+		int rc = mmds_log_append(a->l, 1, buf, 300, NULL);
+
+		if (rc) {
+			atomic_fetch_add(&a->append_errors, 1);
+			atomic_store(&a->first_error, rc);
+		}
+		atomic_fetch_add(&a->appends, 1);
+	}
+	return NULL;
+}
+
+static void *race_syncer(void *p)
+{
+	struct race_arg *a = p;
+
+	while (!atomic_load(&a->stop)) {
+		int rc = mmds_log_sync(a->l, UINT64_MAX);
+
+		if (rc) {
+			atomic_fetch_add(&a->sync_errors, 1);
+			atomic_store(&a->first_error, rc);
+		}
+		atomic_fetch_add(&a->syncs, 1);
+	}
+	return NULL;
+}
+
+static void *race_retainer(void *p)
+{
+	struct race_arg *a = p;
+
+	while (!atomic_load(&a->stop)) {
+		int rc = mmds_log_retain(a->l, mmds_log_tail_lsn(a->l));
+
+		if (rc > 0)
+			atomic_fetch_add(&a->retains, (uint64_t)rc);
+		/* the sync then works on a descriptor that might be reused */
+		if (rc > 0) {
+			int fd = open(a->dir, O_RDONLY | O_CLOEXEC);
+			if (fd >= 0)
+				close(fd);
+		}
+	}
+	return NULL;
+}
+
+START_TEST(test_sync_racing_retention_never_uses_a_dropped_segment)
+{
+	struct race_arg a = { 0 };
+	pthread_t t[3];
+	uint64_t ms = test_iterations(3) * 1000;
+	uint64_t start = (uint64_t)time(NULL);
+
+	a.l = create_ok(SEG_SMALL);
+	snprintf(a.dir, sizeof(a.dir), "%s", logdir());
+	pthread_create(&t[0], NULL, race_appender, &a);
+	pthread_create(&t[1], NULL, race_syncer, &a);
+	pthread_create(&t[2], NULL, race_retainer, &a);
+	while ((uint64_t)time(NULL) - start < ms / 1000 + 1 &&
+	       atomic_load(&a.sync_errors) == 0)
+		usleep(10000);
+	atomic_store(&a.stop, 1);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_msg(a.sync_errors == 0 && a.append_errors == 0,
+		      "%llu sync and %llu append errors, e.g. %d (%s)",
+		      (unsigned long long)a.sync_errors,
+		      (unsigned long long)a.append_errors, a.first_error,
+		      mmds_strerror(a.first_error));
+	ck_assert_uint_gt(a.retains, 10);
+	ck_assert_uint_gt(a.syncs, 10);
+	ck_assert_int_eq(mmds_log_sync(a.l, UINT64_MAX), 0);
+	ck_assert_int_eq(mmds_log_close(a.l), 0);
+	ck_assert_int_eq(mmds_log_verify(logdir(), NULL), 0);
+}
+END_TEST
+
+START_TEST(test_verify_beside_a_busy_writer_says_intact)
+{
+	struct race_arg a = { 0 };
+	pthread_t t[2];
+	uint64_t start = (uint64_t)time(NULL), runs = 0;
+	mmds_log_report rep;
+
+	a.l = create_ok(SEG_SMALL);
+	snprintf(a.dir, sizeof(a.dir), "%s", logdir());
+	pthread_create(&t[0], NULL, race_appender, &a);
+	pthread_create(&t[1], NULL, race_retainer, &a);
+	while ((uint64_t)time(NULL) - start < 3) {
+		int rc = mmds_log_verify(a.dir, &rep);
+
+		ck_assert_msg(rc == 0, "verify beside the writer: %d (%s), %s at %llu", rc,
+			      mmds_strerror(rc), mmds_log_cut_name(rep.reason),
+			      (unsigned long long)rep.bad_lsn);
+		runs++;
+	}
+	atomic_store(&a.stop, 1);
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_uint_eq(a.append_errors, 0);
+	ck_assert_uint_gt(runs, 10);
+	ck_assert_int_eq(mmds_log_close(a.l), 0);
+}
+END_TEST
+
+START_TEST(test_retain_after_enospc_gives_the_space_back)
+{
+	pid_t pid = t_fork();
+
+	if (pid == 0) {
+		const char *mnt = t_path("small");
+		char dir[4096];
+		unsigned char buf[200];
+		mmds_log *l = NULL;
+		uint64_t n = 0;
+		int rc = 0, dropped;
+
+		memset(buf, 7, sizeof(buf));
+		mkdir(mnt, 0700);
+		if (unshare(CLONE_NEWNS) != 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+		    mount("tmpfs", mnt, "tmpfs", 0, "size=192k") != 0)
+			t_skip("cannot mount a small tmpfs here (%s)", strerror(errno));
+		snprintf(dir, sizeof(dir), "%s/log", mnt);
+		T_CHILD_ASSERT(mmds_log_open(&l, dir,
+					     &(mmds_log_opts){ .flags = MMDS_LOG_CREATE,
+							       .segment_size = SEG_SMALL }) == 0);
+		while (rc == 0 && n < 100000) {
+			rc = mmds_log_append(l, 1, buf, sizeof(buf), NULL);
+			n += rc == 0;
+		}
+		T_CHILD_ASSERT(rc == -ENOSPC);
+		T_CHILD_ASSERT(n > 100);
+		dropped = mmds_log_retain(l, mmds_log_tail_lsn(l));
+		T_CHILD_ASSERT(dropped >= 3);
+		/* the deleted segments' blocks are free now: the next append
+		 * creates its segment */
+		rc = mmds_log_append(l, 2, buf, sizeof(buf), NULL);
+		if (rc)
+			fprintf(stderr, "append after retain: %d (%s)\n", rc, mmds_strerror(rc));
+		T_CHILD_ASSERT(rc == 0);
+		T_CHILD_ASSERT(mmds_log_close(l) == 0);
+		T_CHILD_ASSERT(mmds_log_verify(dir, NULL) == 0);
+		_exit(0);
+	}
+	t_wait_child(pid);
+}
+END_TEST
+
+/* Patch the durable word (offset 256 of the header page) of every segment;
+ * forged: with the check word (offset 272) that makes it look genuine. */
+static void set_durable_word(uint64_t d, uint64_t segs, uint64_t v, int forged)
+{
+	for (uint64_t k = 0; k < segs; k++) {
+		patch_file(seg_path(k * d), 256, &v, 8);
+		if (forged) {
+			uint64_t salt, check;
+			int fd = open(seg_path(k * d), O_RDONLY | O_CLOEXEC);
+
+			ck_assert_int_ge(fd, 0);
+			ck_assert_int_eq(pread(fd, &salt, 8, 232), 8);
+			close(fd);
+			check = XXH3_64bits_withSeed(&v, 8, salt ^ 0x64757261626c6521ULL);
+			patch_file(seg_path(k * d), 272, &check, 8);
+		}
+	}
+}
+
+START_TEST(test_hostile_durable_word_never_hides_records)
+{
+	uint64_t d = SEG_SMALL - HDRSZ, lsns[120];
+	uint64_t vals[] = { 0, 0, 0, 0, 12345, UINT64_MAX - 7, (uint64_t)1 << 62, 8 };
+
+	{
+		mmds_log *l = create_ok(SEG_SMALL);
+
+		mmds_log_report rep;
+
+		append_range(l, 0, 100, 300, lsns);
+		ck_assert_uint_eq(lsns[99] / d, 1); /* two segments, the second partly full */
+		ck_assert_int_eq(mmds_log_sync(l, UINT64_MAX), 0);
+		ck_assert_int_eq(mmds_log_close(l), 0);
+		/* a genuine hint is used: the scan starts in the last segment */
+		l = open_ok(NULL);
+		ck_assert_int_eq(mmds_log_get_report(l, &rep), 0);
+		ck_assert_uint_eq(rep.scan_from, d);
+		ck_assert_uint_eq(rep.segments_scanned, 1);
+		ck_assert_int_eq(mmds_log_close(l), 0);
+	}
+	vals[1] = 2 * d;     /* the end of the last segment */
+	vals[2] = d;         /* the end of the first */
+	vals[3] = 3 * d;     /* beyond the end */
+	copy_dir(logdir(), t_path("orig"));
+	for (unsigned i = 0; i < 2 * sizeof(vals) / sizeof(vals[0]); i++) {
+		uint64_t v = vals[i / 2];
+		mmds_log *l;
+		mmds_log_report rep;
+		uint32_t seen;
+
+		rm_dir(logdir());
+		copy_dir(t_path("orig"), logdir());
+		set_durable_word(d, 2, v, i % 2);
+		l = open_ok(NULL);
+		ck_assert_int_eq(mmds_log_get_report(l, &rep), 0);
+		ck_assert_msg(mmds_log_tail_lsn(l) ==
+				      lsns[99] + 16 + ((len_of(0, 99, 300) + 7) & ~(size_t)7),
+			      "durable word %llu: tail %llu", (unsigned long long)v,
+			      (unsigned long long)mmds_log_tail_lsn(l));
+		/* new records land where iteration reaches them */
+		append_range(l, 100, 120, 300, lsns);
+		ck_assert_int_eq(mmds_log_close(l), 0);
+		l = reader_ok();
+		seen = check_all(l, 300);
+		ck_assert_msg(seen == 120, "durable word %llu (%s): %u of 120 records reachable",
+			      (unsigned long long)v, i % 2 ? "forged check" : "no check", seen);
+		mmds_log_close(l);
+		ck_assert_int_eq(mmds_log_verify(logdir(), &rep), 0);
+		ck_assert_uint_eq(rep.records_kept, 120);
+	}
+}
+END_TEST
+
+START_TEST(test_verify_reports_a_segment_iteration_cannot_reach)
+{
+	uint64_t d = SEG_SMALL - HDRSZ, lsns[200], pad = 0;
+	mmds_log_report rep;
+	mmds_log *l = create_ok(SEG_SMALL);
+
+	append_range(l, 0, 200, 300, lsns);
+	ck_assert_uint_ge(lsns[199] / d, 2);
+	ck_assert_int_eq(mmds_log_close(l), 0);
+	/* find a segment that ends with a padding record and make it look
+	 * torn: the records in the later segments can no longer be reached */
+	for (uint32_t s = 1; s < 200 && pad == 0; s++) {
+		uint64_t end = lsns[s - 1] + 16 + ((len_of(0, s - 1, 300) + 7) & ~(size_t)7);
+
+		if (lsns[s] / d != lsns[s - 1] / d && lsns[s] / d * d - end >= 16)
+			pad = end;
+	}
+	ck_assert_uint_gt(pad, 0);
+	ck_assert_uint_lt(pad / d + 1, lsns[199] / d + 1);
+	{
+		unsigned char z[16] = { 0 };
+
+		patch_file(seg_path(pad / d * d), (off_t)(HDRSZ + pad % d), z, 16);
+	}
+	ck_assert_int_eq(mmds_log_verify(logdir(), &rep), -EBADMSG);
+	ck_assert_int_eq(rep.corrupt, 1);
+	ck_assert_uint_eq(rep.bad_lsn, pad);
+}
+END_TEST
+
+START_TEST(test_truncated_active_segment_makes_append_and_close_efault)
+{
+	pid_t pid = t_fork();
+
+	if (pid == 0) {
+		mmds_log *l = NULL;
+		unsigned char buf[256];
+		uint64_t lsn;
+		int rc;
+
+		memset(buf, 3, sizeof(buf));
+		T_CHILD_ASSERT(mmds_log_open(&l, logdir(),
+					     &(mmds_log_opts){ .flags = MMDS_LOG_CREATE,
+							       .segment_size = SEG_SMALL }) == 0);
+		T_CHILD_ASSERT(mmds_log_append(l, 1, buf, sizeof(buf), &lsn) == 0);
+		T_CHILD_ASSERT(truncate(seg_path(0), 0) == 0);
+		rc = mmds_log_append(l, 1, buf, sizeof(buf), &lsn);
+		T_CHILD_ASSERT(rc == -EFAULT);
+		rc = mmds_log_appendv(l, 1, &(struct iovec){ buf, 100 }, 1, NULL);
+		T_CHILD_ASSERT(rc == -EFAULT);
+		rc = mmds_log_close(l);
+		T_CHILD_ASSERT(rc == -EFAULT);
+		_exit(0);
+	}
+	t_wait_child(pid);
+}
+END_TEST
+
 /* ---- suite ------------------------------------------------------------------ */
 
 Suite *log_suite(void)
@@ -1314,6 +1626,16 @@ Suite *log_suite(void)
 
 	tc = t_tcase(s, "full_disk", 60);
 	tcase_add_test(tc, test_full_disk_at_rollover_fails_cleanly_and_keeps_records);
+	tcase_add_test(tc, test_retain_after_enospc_gives_the_space_back);
+
+	tc = t_tcase(s, "lifetime", 60);
+	tcase_add_test(tc, test_sync_racing_retention_never_uses_a_dropped_segment);
+	tcase_add_test(tc, test_truncated_active_segment_makes_append_and_close_efault);
+	tcase_add_test(tc, test_verify_beside_a_busy_writer_says_intact);
+
+	tc = t_tcase(s, "hints", 60);
+	tcase_add_test(tc, test_hostile_durable_word_never_hides_records);
+	tcase_add_test(tc, test_verify_reports_a_segment_iteration_cannot_reach);
 	return s;
 }
 
