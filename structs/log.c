@@ -433,6 +433,9 @@ static int seg_open(mmds_log *L, uint64_t index, int writable, struct seg *s)
 		return -ENAMETOOLONG;
 	rc = mmds_map_open(&s->map, path,
 			   &(mmds_map_opts){ .access = writable ? MMDS_RDWR : MMDS_READ,
+					     /* a writer never writes through a
+					      * link planted in its directory */
+					     .flags = writable ? MMDS_MAP_NOFOLLOW : 0,
 					     .capacity = L->seg_size,
 					     .flush = writable ? L->flush : (mmds_flush_policy){ 0 } });
 	if (rc)
@@ -487,7 +490,8 @@ static int seg_create(mmds_log *L, uint64_t index, uint64_t salt_id,
 		return -ENAMETOOLONG;
 	unlinkat(L->dirfd, tmp, 0);
 	rc = mmds_map_open(&s->map, tpath,
-			   &(mmds_map_opts){ .flags = MMDS_MAP_CREATE | MMDS_MAP_EXCL,
+			   &(mmds_map_opts){ .flags = MMDS_MAP_CREATE | MMDS_MAP_EXCL |
+						      MMDS_MAP_NOFOLLOW,
 					     .mode = L->mode, .size = L->seg_size,
 					     .capacity = L->seg_size,
 					     .flush = L->flush });
@@ -1441,7 +1445,8 @@ static int lock_dir(mmds_log *L)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 
-	L->lockfd = openat(L->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, L->mode);
+	L->lockfd = openat(L->dirfd, "lock",
+			   O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, L->mode);
 	if (L->lockfd < 0)
 		return -errno;
 #ifdef F_OFD_SETLK

@@ -151,8 +151,9 @@ typedef struct mmds_log_reservation {
  * MMDS_LOG_RECOVER_TRUNCATE.  A reader (MMDS_LOG_RDONLY) only validates the
  * segment headers.
  * Returns 0 and *out, or (with *out NULL): -EINVAL, -ENOENT (no log and no
- * CREATE), -EBUSY (another writer holds the lock), -EBADMSG (corrupt or
- * foreign files), -ENOTSUP (newer format, other byte order), -ENOSPC/-EFBIG
+ * CREATE), -EBUSY (another writer holds the lock), -ELOOP (the lock file
+ * or a segment a writer would write is a symbolic link: never followed),
+ * -EBADMSG (corrupt or foreign files), -ENOTSUP (newer format, other byte order), -ENOSPC/-EFBIG
  * (the first segment cannot be created), -ENOMEM, -EFAULT (a segment file
  * shrank while recovery read it), -EIO or another error of
  * msync/fdatasync/unlink (making the cut durable), or a system error.

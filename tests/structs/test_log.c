@@ -399,6 +399,43 @@ START_TEST(test_open_errors)
 }
 END_TEST
 
+/* A writer never writes through a symbolic link planted in its directory:
+ * not as its lock file, not as a segment; the link's target is untouched. */
+START_TEST(test_writer_refuses_planted_symlinks)
+{
+	mmds_log *l = NULL;
+	char lockpath[4096];
+	size_t len;
+	char *back;
+
+	t_write_file(t_path("victim"), "precious", 8);
+	/* a lock file that is a link */
+	mkdir(logdir(), 0700);
+	snprintf(lockpath, sizeof(lockpath), "%s/lock", logdir());
+	ck_assert_int_eq(symlink(t_path("victim"), lockpath), 0);
+	ck_assert_int_eq(mmds_log_open(&l, logdir(),
+				       &(mmds_log_opts){ .flags = MMDS_LOG_CREATE,
+							 .segment_size = 65536 }),
+			 -ELOOP);
+	ck_assert_ptr_null(l);
+	ck_assert_int_eq(unlink(lockpath), 0);
+
+	/* a segment that is a link to a copy of a real segment */
+	l = create_ok(65536);
+	append_ok(l, 1, "abc", 3);
+	ck_assert_int_eq(mmds_log_close(l), 0);
+	ck_assert_int_eq(rename(seg_path(0), t_path("moved.seg")), 0);
+	ck_assert_int_eq(symlink(t_path("moved.seg"), seg_path(0)), 0);
+	l = NULL;
+	ck_assert_int_eq(mmds_log_open(&l, logdir(), NULL), -ELOOP);
+	ck_assert_ptr_null(l);
+	back = t_read_file(t_path("victim"), &len);
+	ck_assert_uint_eq(len, 8);
+	ck_assert_mem_eq(back, "precious", 8);
+	free(back);
+}
+END_TEST
+
 START_TEST(test_reopen_after_clean_close_continues_the_log)
 {
 	mmds_log *l = create_ok(SEG_SMALL);
@@ -1596,6 +1633,7 @@ Suite *log_suite(void)
 	tcase_add_test(tc, test_reserve_commit_and_abort);
 	tcase_add_test(tc, test_read_errors_are_clean);
 	tcase_add_test(tc, test_open_errors);
+	tcase_add_test(tc, test_writer_refuses_planted_symlinks);
 	tcase_add_test(tc, test_reopen_after_clean_close_continues_the_log);
 	tcase_add_test(tc, test_second_writer_is_ebusy_readers_are_fine);
 	tcase_add_test(tc, test_flush_policy_applies_to_segments);
