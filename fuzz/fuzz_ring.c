@@ -120,8 +120,11 @@ static void consume(mmds_ring *r)
 	if (n == -EMSGSIZE)
 		FZ_CHECK(max > sizeof(buf), "pop: -EMSGSIZE with a %zu-byte buffer",
 			 sizeof(buf));
-	FZ_ERRNO(mmds_ring_repair(r));
+	rc = mmds_ring_repair(r);
+	fz_trace("ring: repair %d", rc);
+	FZ_ERRNO(rc);
 	n = mmds_ring_read_batch(r, 0, batch_fn, &sum);
+	fz_trace("ring: batch %zd", n);
 	FZ_ERRNO(n);
 	FZ_ERRNO(mmds_ring_wait_data(r, 0));
 	FZ_ERRNO(mmds_ring_heartbeat(r));
