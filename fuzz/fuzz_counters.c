@@ -50,6 +50,8 @@ static void materialize(const uint8_t *data, size_t size)
 		abort();
 	if (len)
 		memcpy(img, data + 1, len);
+	if (fz_skip("counters-lock"))
+		fz_counters_clear_lock(img, n);
 	if (data[0] & FZ_MODE_FIXUP)
 		fz_fixup_counters(img, n);
 	fz_write_file(fz_dir(), "counters", img, n);
