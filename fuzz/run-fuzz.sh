@@ -21,13 +21,15 @@ for t in "$@"; do
 	art=$build/fuzz/artifacts/$t
 	log=$build/fuzz/fuzz_$t.log
 	mkdir -p "$corpus" "$art"
+	regress=$src/fuzz/regress/$t
+	[ -d "$regress" ] || regress=
 	echo "== fuzz_$t: ${secs}s, timeout ${timeout}s per input =="
 	# shellcheck disable=SC2086
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1} \
 	UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 		"$build/fuzz/fuzz_$t" -max_total_time="$secs" -timeout="$timeout" \
 		-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$art/" \
-		${FUZZ_ARGS:-} "$corpus" "$build/fuzz/seeds/$t" "$src/fuzz/regress/$t" \
+		${FUZZ_ARGS:-} "$corpus" "$build/fuzz/seeds/$t" $regress \
 		>"$log" 2>&1
 	rc=$?
 	grep -E '^#[0-9]+[[:space:]]+(DONE|INITED)' "$log" | tail -n 2

@@ -1434,6 +1434,20 @@ static int recover(mmds_log *L, const uint64_t *idx, size_t n)
 	if (d < idx[0] * L->dsize)
 		d = idx[0] * L->dsize;
 	atomic_store_explicit(&L->durable, d, memory_order_release);
+	/* A hint beyond what recovery found (forged, or from before a cut)
+	 * would make readers take the real end for a missing record. */
+	for (size_t i = 0; i < (cut != UINT64_MAX ? ci + 1 : n); i++) {
+		struct seg *t = seg_get(L, idx[i]);
+		uint64_t h = 0;
+
+		if (t == NULL || seg_check(L, idx[i], NULL, &h, NULL) != 0 || h <= d)
+			continue;
+		rc = store_hint(t, d);
+		if (rc == 0)
+			rc = mmds_map_sync_range(t->map, 0, HDR, MMDS_SYNC_DURABLE);
+		if (rc)
+			return rc;
+	}
 	if (rep->segments_removed && fsync(L->dirfd) != 0)
 		return -errno;
 	return 0;
@@ -1896,6 +1910,42 @@ static int seg_reach(mmds_log *L, struct seg *s, int *has, uint64_t k)
 	}
 }
 
+struct hint_read {
+	const struct seg *s;
+	uint64_t v, check;
+};
+
+static int hint_read_fn(void *arg)
+{
+	struct hint_read *a = arg;
+	const struct seg_live *live =
+		(const struct seg_live *)(const void *)(a->s->base + LIVE_OFF);
+
+	a->v = atomic_load_explicit(&live->durable, memory_order_acquire);
+	a->check = atomic_load_explicit(&live->durable_check, memory_order_acquire);
+	return 0;
+}
+
+/*
+ * Whether position p, whose header is empty, lies below a point recorded as
+ * durable: the handle's durable LSN (a reader's is the highest checked hint
+ * at open), or the checked hint of p's segment now.  Sync makes a range
+ * durable only once every record in it is whole, so an empty header there
+ * is damage (or a forged file), not a record still to come: without this,
+ * every record after it would be unreachable.
+ */
+static int empty_below_durable(mmds_log *L, const struct seg *s, uint64_t p)
+{
+	struct hint_read a = { s, 0, 0 };
+
+	if (p < atomic_load_explicit(&L->durable, memory_order_acquire))
+		return 1;
+	if (L->writer || s->fsize < LIVE_OFF + sizeof(struct seg_live) ||
+	    mmds_guard_run(hint_read_fn, &a) != 0)
+		return 0;
+	return a.check == hint_sum(s->salt, a.v) && p < a.v;
+}
+
 /* Read the record at *pos (skipping padding and aborted records), using
  * and updating the segment s.  consume: advance *pos past it. */
 static int read_at(mmds_log *L, struct seg *s, int *has, uint64_t *pos,
@@ -1915,7 +1965,7 @@ static int read_at(mmds_log *L, struct seg *s, int *has, uint64_t *pos,
 		if (rc < 0)
 			return rc == -1 ? -EBADMSG : rc;
 		if (rc == 0)
-			return -EAGAIN;
+			return empty_below_durable(L, s, p) ? -EBADMSG : -EAGAIN;
 		if (rc == 2 || r.flags & REC_PAD) {
 			p = (k + 1) * L->dsize;
 			if (consume || skip)

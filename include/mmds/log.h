@@ -276,8 +276,9 @@ MMDS_API int64_t mmds_log_read(mmds_log *log, uint64_t lsn, void *buf,
  *   start yields -EBADMSG from next.
  * mmds_log_iter_next - the next record into *rec: 0, or -EINVAL (NULL it
  *   or rec), -EAGAIN (nothing published after it yet), -ENOENT (the
- *   position was dropped by retention), -EBADMSG (a corrupt record; the
- *   iterator stays before it), -EFAULT (the file was truncated under the
+ *   position was dropped by retention), -EBADMSG (a corrupt record, or a
+ *   missing one below a point recorded as durable; the iterator stays
+ *   before it), -EFAULT (the file was truncated under the
  *   map), or an error of opening the segment (-ENOMEM ...).  Aborted
  *   records and segment padding are skipped.
  * mmds_log_iter_wait - sleep until the next record is published or

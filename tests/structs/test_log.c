@@ -436,6 +436,41 @@ START_TEST(test_writer_refuses_planted_symlinks)
 }
 END_TEST
 
+/* A record missing (empty header) below the durable point is damage: an
+ * iterator reports -EBADMSG there instead of waiting for ever with -EAGAIN
+ * while every record after it stays unreachable. */
+START_TEST(test_missing_record_below_durable_point_is_ebadmsg)
+{
+	mmds_log *l = create_ok(16384);
+	mmds_log_iter *it;
+	mmds_log_record r;
+	uint64_t first, lsn;
+	char pay[1000] = { 1 };
+	int fd;
+
+	first = append_ok(l, 1, pay, sizeof(pay));
+	for (int i = 0; i < 30; i++)
+		lsn = append_ok(l, 1, pay, sizeof(pay));
+	ck_assert_uint_gt(lsn, 16384); /* beyond the first segment */
+	ck_assert_int_eq(mmds_log_sync(l, UINT64_MAX), 0);
+	ck_assert_int_eq(mmds_log_close(l), 0);
+	/* wipe the first record's header */
+	fd = open(seg_path(0), O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, "\0\0\0\0\0\0\0\0", 8, 4096 + (off_t)first), 8);
+	close(fd);
+
+	for (int writer = 0; writer < 2; writer++) {
+		l = writer ? open_ok(NULL) : reader_ok();
+		ck_assert_int_eq(mmds_log_iter_open(&it, l, MMDS_LOG_START), 0);
+		ck_assert_int_eq(mmds_log_iter_next(it, &r), -EBADMSG);
+		ck_assert_uint_eq(mmds_log_iter_lsn(it), first);
+		mmds_log_iter_close(it);
+		ck_assert_int_eq(mmds_log_close(l), 0);
+	}
+}
+END_TEST
+
 START_TEST(test_reopen_after_clean_close_continues_the_log)
 {
 	mmds_log *l = create_ok(SEG_SMALL);
@@ -1634,6 +1669,7 @@ Suite *log_suite(void)
 	tcase_add_test(tc, test_read_errors_are_clean);
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_test(tc, test_writer_refuses_planted_symlinks);
+	tcase_add_test(tc, test_missing_record_below_durable_point_is_ebadmsg);
 	tcase_add_test(tc, test_reopen_after_clean_close_continues_the_log);
 	tcase_add_test(tc, test_second_writer_is_ebusy_readers_are_fine);
 	tcase_add_test(tc, test_flush_policy_applies_to_segments);
