@@ -1358,6 +1358,13 @@ static int recover(mmds_log *L, const uint64_t *idx, size_t n)
 			rep->bad_lsn = pos;
 			cut = pos;
 			ci = i;
+			/* below a point recorded as durable nothing may be
+			 * missing or bad: that is damage, never a torn tail */
+			if (pos < hint) {
+				rep->corrupt = 1;
+				if (L->recovery == MMDS_LOG_RECOVER_REFUSE)
+					return -EBADMSG;
+			}
 			break;
 		}
 	}
@@ -2234,6 +2241,13 @@ int mmds_log_verify(const char *dir, mmds_log_report *rep)
 		r.end_lsn = pos;
 		if (stop)
 			break;
+	}
+	/* the log ends below a point recorded as durable: records are gone */
+	if (rc == 0 && stop && !r.corrupt &&
+	    r.end_lsn < atomic_load_explicit(&L->durable, memory_order_relaxed)) {
+		if (r.reason == MMDS_LOG_CUT_NONE)
+			r.reason = MMDS_LOG_CUT_UNFINISHED;
+		r.corrupt = 1;
 	}
 	if (rc == 0 && r.reason == MMDS_LOG_CUT_NONE && n)
 		r.scan_from = v[0] * L->dsize;

@@ -145,8 +145,9 @@ typedef struct mmds_log_reservation {
  * checks every record's checksum from there, and cuts a torn tail, zeroing
  * it and making the zeros durable before it returns (stale bytes of an
  * earlier run never come back after a power loss); mmds_log_get_report()
- * tells what happened.  A bad record followed by valid ones is mid-log
- * corruption: -EBADMSG (the handle is not returned; pass a report to
+ * tells what happened.  A bad record followed by valid ones, or a bad or
+ * missing record below the point the durable hint (checked) vouches for,
+ * is damage, not a torn tail: -EBADMSG (the handle is not returned; pass a report to
  * mmds_log_verify() to learn where) unless opts->recovery is
  * MMDS_LOG_RECOVER_TRUNCATE.  A reader (MMDS_LOG_RDONLY) only validates the
  * segment headers.
