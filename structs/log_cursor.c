@@ -667,7 +667,8 @@ MMDS_API int mmds_log_cursor_list(const char *dir, mmds_log_cursor_info *out,
 		return rc;
 	if (n > (size_t)INT32_MAX)
 		n = INT32_MAX;
-	memcpy(out, v, (n < cap ? n : cap) * sizeof(*v));
+	if (out != NULL && n > 0 && cap > 0)
+		memcpy(out, v, (n < cap ? n : cap) * sizeof(*v));
 	free(v);
 	return (int)n;
 }
