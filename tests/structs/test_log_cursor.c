@@ -15,11 +15,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <mmds/log.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #include "t_util.h"
 
@@ -275,6 +279,58 @@ START_TEST(test_a_forked_child_cannot_commit_through_the_parents_handle)
 }
 END_TEST
 
+/* Processes racing to create and hold one cursor: every open is 0 or
+ * -EBUSY, never two holders at once, one whole cursor in the end. */
+START_TEST(test_racing_creators_make_one_cursor_with_one_holder)
+{
+	enum { PROCS = 6, ROUNDS = 40 };
+	mmds_log *l = writer();
+	_Atomic int *sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	t_barrier *b = t_barrier_new(PROCS);
+	mmds_log_cursor_info ci[2];
+	uint64_t lsns[2];
+
+	ck_assert_ptr_ne(sh, MAP_FAILED);
+	append_n(l, 0, 1, lsns);
+	for (int p = 0; p < PROCS; p++) {
+		if (t_fork() == 0) {
+			t_barrier_wait(b);
+			for (int r = 0; r < ROUNDS; r++) {
+				mmds_log_cursor *c;
+				int rc = mmds_log_cursor_open(
+					&c, logdir(), "race",
+					&(mmds_log_cursor_opts){ .flags = MMDS_LOG_CURSOR_CREATE });
+
+				T_CHILD_ASSERT(rc == 0 || rc == -EBUSY);
+				if (rc)
+					continue;
+				T_CHILD_ASSERT(atomic_fetch_add(&sh[0], 1) == 0);
+				atomic_fetch_add(&sh[1], 1);
+				T_CHILD_ASSERT(mmds_log_cursor_position(c) == lsns[0]);
+				usleep(100);
+				atomic_fetch_sub(&sh[0], 1);
+				mmds_log_cursor_close(c);
+			}
+			_exit(0);
+		}
+	}
+	for (int p = 0; p < PROCS; p++) {
+		int st;
+
+		ck_assert_int_gt(wait(&st), 0);
+		ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	ck_assert_int_gt(atomic_load(&sh[1]), 0);
+	ck_assert_int_eq(mmds_log_cursor_list(logdir(), ci, 2), 1);
+	ck_assert_int_eq(ci[0].status, 0);
+	ck_assert_uint_eq(ci[0].commits, 1);
+	t_barrier_free(b);
+	munmap(sh, 4096);
+	mmds_log_close(l);
+}
+END_TEST
+
 /* Several processes each own a cursor and consume the whole log in chunks,
  * one process per chunk: every record is seen exactly once, in order. */
 START_TEST(test_forked_processes_commit_and_resume)
@@ -421,6 +477,25 @@ START_TEST(test_corrupt_truncated_and_hostile_files_are_ebadmsg)
 		t_write_file(cur_path("a"), orig, len);
 		write_at(cur_path("a"), (off_t)off, &b, 1);
 		ck_assert_int_eq(open_rc("a"), -EBADMSG);
+	}
+	/* another byte order, a newer version: -ENOTSUP */
+	{
+		unsigned char img[CUR_SIZE];
+		uint32_t v;
+		uint64_t sum;
+
+		memcpy(img, orig, len);
+		v = __builtin_bswap32(0x01020304u);
+		memcpy(img + 12, &v, 4);
+		t_write_file(cur_path("a"), img, len);
+		ck_assert_int_eq(open_rc("a"), -ENOTSUP);
+		memcpy(img, orig, len);
+		v = 2;
+		memcpy(img + 8, &v, 4);
+		sum = XXH3_64bits(img, 104);
+		memcpy(img + 104, &sum, 8);
+		t_write_file(cur_path("a"), img, len);
+		ck_assert_int_eq(open_rc("a"), -ENOTSUP);
 	}
 	/* truncated, or grown */
 	for (size_t n = 0; n < len; n += 100) {
@@ -743,6 +818,7 @@ Suite *log_cursor_suite(void)
 	tcase_add_test(tc, test_one_holder_per_cursor_and_takeover_of_a_dead_one);
 	tcase_add_test(tc, test_a_forked_child_cannot_commit_through_the_parents_handle);
 	tcase_add_test(tc, test_forked_processes_commit_and_resume);
+	tcase_add_test(tc, test_racing_creators_make_one_cursor_with_one_holder);
 
 	tc = t_tcase(s, "corruption", 60);
 	tcase_add_test(tc, test_corrupt_truncated_and_hostile_files_are_ebadmsg);
