@@ -407,32 +407,34 @@ again:
 	}
 	c->me = mmds__owner_self();
 	MMDS_CRASH("log.cursor.open.taken");
-	if (!still_named(c->cdirfd, name, c->fd) && tries++ < 8) {
+	if (!still_named(c->cdirfd, name, c->fd)) {
 		/* removed (or replaced) between our open and our take */
 		mmds__owner_release((_Atomic uint64_t *)((char *)c->map + CUR_OWNER_OFF));
+		c->me = 0;
 		munmap(c->map, CUR_SIZE);
 		c->map = MAP_FAILED;
 		close(c->fd);
 		c->fd = -1;
-		goto again;
+		if (tries++ < 8)
+			goto again;
+		rc = -EBUSY; /* removed and recreated under us, again and again */
+		goto fail;
 	}
 	/* A dead holder's last write may sit unsynced in the page cache:
 	 * make what we are about to serve durable first. */
 	if (fdatasync(c->fd) != 0) {
 		rc = -errno;
-		goto fail_owned;
+		goto fail; /* close gives the cursor back */
 	}
 	rc = read_image(c->fd, img);
 	if (rc == 0)
 		rc = parse_file(img, name, log_id, &c->hsum, &best);
 	if (rc)
-		goto fail_owned;
+		goto fail;
 	c->seq = best.seq;
 	atomic_store_explicit(&c->pos, best.position, memory_order_relaxed);
 	*out = c;
 	return 0;
-fail_owned:
-	mmds__owner_release((_Atomic uint64_t *)((char *)c->map + CUR_OWNER_OFF));
 fail:
 	mmds_log_cursor_close(c);
 	return rc;

@@ -331,6 +331,48 @@ START_TEST(test_racing_creators_make_one_cursor_with_one_holder)
 }
 END_TEST
 
+/* A remover racing an opener: an open that returns holds the cursor that
+ * is named (never a removed file), and a held cursor is never removed. */
+START_TEST(test_remove_racing_open_never_leaves_a_holder_of_a_removed_file)
+{
+	enum { ROUNDS = 300 };
+	mmds_log *l = writer();
+	pid_t pid;
+	int held = 0;
+
+	pid = t_fork();
+	if (pid == 0) {
+		for (int r = 0; r < ROUNDS * 4; r++) {
+			int rc = mmds_log_cursor_remove(logdir(), "x");
+
+			T_CHILD_ASSERT(rc == 0 || rc == -EBUSY || rc == -ENOENT);
+		}
+		_exit(0);
+	}
+	for (int r = 0; r < ROUNDS; r++) {
+		mmds_log_cursor *c;
+		mmds_log_cursor_info ci[2];
+		int rc = mmds_log_cursor_open(&c, logdir(), "x",
+					      &(mmds_log_cursor_opts){
+						      .flags = MMDS_LOG_CURSOR_CREATE });
+
+		ck_assert_msg(rc == 0 || rc == -EBUSY, "open = %d", rc);
+		if (rc)
+			continue;
+		held++;
+		ck_assert_int_eq(mmds_log_cursor_list(logdir(), ci, 2), 1);
+		ck_assert_uint_eq(ci[0].owner_pid, (uint32_t)getpid());
+		ck_assert_int_eq(mmds_log_cursor_commit(c, 8), 0);
+		ck_assert_int_eq(mmds_log_cursor_list(logdir(), ci, 2), 1);
+		ck_assert_uint_eq(ci[0].position, 8);
+		mmds_log_cursor_close(c);
+	}
+	t_wait_child(pid);
+	ck_assert_int_gt(held, 0);
+	mmds_log_close(l);
+}
+END_TEST
+
 /* Several processes each own a cursor and consume the whole log in chunks,
  * one process per chunk: every record is seen exactly once, in order. */
 START_TEST(test_forked_processes_commit_and_resume)
@@ -819,6 +861,7 @@ Suite *log_cursor_suite(void)
 	tcase_add_test(tc, test_a_forked_child_cannot_commit_through_the_parents_handle);
 	tcase_add_test(tc, test_forked_processes_commit_and_resume);
 	tcase_add_test(tc, test_racing_creators_make_one_cursor_with_one_holder);
+	tcase_add_test(tc, test_remove_racing_open_never_leaves_a_holder_of_a_removed_file);
 
 	tc = t_tcase(s, "corruption", 60);
 	tcase_add_test(tc, test_corrupt_truncated_and_hostile_files_are_ebadmsg);
