@@ -10,6 +10,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -195,6 +196,56 @@ START_TEST(test_names_are_validated)
 					      &(mmds_log_cursor_opts){
 						      .flags = MMDS_LOG_CURSOR_CREATE }),
 			 -ENOENT);
+	mmds_log_close(l);
+}
+END_TEST
+
+struct committer {
+	mmds_log_cursor *c;
+	uint64_t base;
+	int ok, range;
+};
+
+static void *commit_thread(void *arg)
+{
+	struct committer *t = arg;
+
+	for (uint64_t i = 1; i <= 200; i++) {
+		int rc = mmds_log_cursor_commit(t->c, t->base + i * 32);
+
+		if (rc == 0)
+			t->ok++;
+		else if (rc == -ERANGE)
+			t->range++;
+		else
+			return NULL;
+		(void)mmds_log_cursor_position(t->c);
+	}
+	return NULL;
+}
+
+/* Threads committing through one handle: each commit is 0 or -ERANGE (a
+ * larger one won), and the file ends at the largest position. */
+START_TEST(test_threads_commit_through_one_handle)
+{
+	mmds_log *l = writer();
+	mmds_log_cursor *c = cursor("t", MMDS_LOG_CURSOR_CREATE);
+	struct committer t[4];
+	pthread_t th[4];
+
+	for (int i = 0; i < 4; i++) {
+		t[i] = (struct committer){ .c = c, .base = (uint64_t)i * 8 };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, commit_thread, &t[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_int_eq(t[i].ok + t[i].range, 200);
+	}
+	ck_assert_uint_eq(mmds_log_cursor_position(c), 3 * 8 + 200 * 32);
+	mmds_log_cursor_close(c);
+	c = cursor("t", 0);
+	ck_assert_uint_eq(mmds_log_cursor_position(c), 3 * 8 + 200 * 32);
+	mmds_log_cursor_close(c);
 	mmds_log_close(l);
 }
 END_TEST
@@ -859,6 +910,7 @@ Suite *log_cursor_suite(void)
 	tc = t_tcase(s, "processes", 60);
 	tcase_add_test(tc, test_one_holder_per_cursor_and_takeover_of_a_dead_one);
 	tcase_add_test(tc, test_a_forked_child_cannot_commit_through_the_parents_handle);
+	tcase_add_test(tc, test_threads_commit_through_one_handle);
 	tcase_add_test(tc, test_forked_processes_commit_and_resume);
 	tcase_add_test(tc, test_racing_creators_make_one_cursor_with_one_holder);
 	tcase_add_test(tc, test_remove_racing_open_never_leaves_a_holder_of_a_removed_file);
