@@ -200,6 +200,90 @@ START_TEST(test_names_are_validated)
 }
 END_TEST
 
+/* kill -9 of a committing consumer at random moments: the next holder
+ * finds the last acknowledged position or the one in flight, and reads on
+ * from there in order. */
+START_TEST(test_kill9_during_commits_resumes_at_the_last_commit)
+{
+	enum { RECS = 120 };
+	mmds_log *l = writer();
+	uint64_t lsns[RECS + 1];
+	_Atomic int *sh = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	int kills = getenv("MMDS_TEST_ITERATIONS") ? atoi(getenv("MMDS_TEST_ITERATIONS")) : 40;
+	unsigned seed = 7;
+	mmds_log_cursor *c;
+
+	ck_assert_ptr_ne(sh, MAP_FAILED);
+	append_n(l, 0, RECS, lsns);
+	mmds_log_cursor_close(cursor("k", MMDS_LOG_CURSOR_CREATE));
+	for (int k = 0; k < kills; k++) {
+		int acked, att, at = -1;
+		pid_t pid;
+
+		atomic_store(&sh[2], 0);
+		pid = t_fork();
+		if (pid == 0) {
+			mmds_log_cursor *cc;
+			mmds_log_iter *it;
+			mmds_log_record r;
+			int i;
+
+			T_CHILD_ASSERT(mmds_log_cursor_open(&cc, logdir(), "k", NULL) == 0);
+			for (i = 0; i <= RECS; i++)
+				if (lsns[i] == mmds_log_cursor_position(cc))
+					break;
+			T_CHILD_ASSERT(mmds_log_cursor_iter(cc, &it) == 0);
+			atomic_store(&sh[2], 1);
+			for (;;) {
+				if (mmds_log_iter_next(it, &r) != 0) {
+					/* at the end: go round again */
+					atomic_store(&sh[1], 0);
+					T_CHILD_ASSERT(mmds_log_cursor_reset(cc, lsns[0]) == 0);
+					atomic_store(&sh[0], 0);
+					mmds_log_iter_close(it);
+					T_CHILD_ASSERT(mmds_log_cursor_iter(cc, &it) == 0);
+					i = 0;
+					continue;
+				}
+				atomic_store(&sh[1], i + 1);
+				T_CHILD_ASSERT(mmds_log_cursor_commit(cc, r.next_lsn) == 0);
+				atomic_store(&sh[0], ++i);
+			}
+		}
+		while (!atomic_load(&sh[2]))
+			usleep(100);
+		usleep((useconds_t)(rand_r(&seed) % 20000));
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		acked = atomic_load(&sh[0]);
+		att = atomic_load(&sh[1]);
+		c = cursor("k", 0);
+		for (int i = 0; i <= RECS; i++)
+			if (lsns[i] == mmds_log_cursor_position(c))
+				at = i;
+		ck_assert_msg(at == acked || at == att, "kill %d: at %d, acked %d, in flight %d",
+			      k, at, acked, att);
+		if (at < RECS) {
+			mmds_log_iter *it;
+			mmds_log_record r;
+			uint64_t n;
+
+			ck_assert_int_eq(mmds_log_cursor_iter(c, &it), 0);
+			ck_assert_int_eq(mmds_log_iter_next(it, &r), 0);
+			memcpy(&n, r.data, 8);
+			ck_assert_uint_eq(n, (uint64_t)at);
+			mmds_log_iter_close(it);
+		}
+		mmds_log_cursor_close(c);
+		atomic_store(&sh[0], at);
+		atomic_store(&sh[1], at);
+	}
+	munmap(sh, 4096);
+	mmds_log_close(l);
+}
+END_TEST
+
 struct committer {
 	mmds_log_cursor *c;
 	uint64_t base;
@@ -911,6 +995,7 @@ Suite *log_cursor_suite(void)
 	tcase_add_test(tc, test_one_holder_per_cursor_and_takeover_of_a_dead_one);
 	tcase_add_test(tc, test_a_forked_child_cannot_commit_through_the_parents_handle);
 	tcase_add_test(tc, test_threads_commit_through_one_handle);
+	tcase_add_test(tc, test_kill9_during_commits_resumes_at_the_last_commit);
 	tcase_add_test(tc, test_forked_processes_commit_and_resume);
 	tcase_add_test(tc, test_racing_creators_make_one_cursor_with_one_holder);
 	tcase_add_test(tc, test_remove_racing_open_never_leaves_a_holder_of_a_removed_file);
