@@ -11,6 +11,7 @@
 #include <mmds.h>
 
 #include "tool.h"
+#include "cmd_log_cursors.h"
 
 static volatile sig_atomic_t stop;
 
@@ -27,11 +28,13 @@ static int usage(FILE *out)
 		"       mmds log verify DIR\n"
 		"       mmds log dump [--json] [--from LSN] [--max-bytes N] DIR\n"
 		"       mmds log tail [-f] [-n N] [--json] [--max-bytes N] DIR\n"
+		"       mmds log cursors DIR\n"
 		"\n"
 		"info    segment size, segments, first/tail/durable LSN\n"
 		"verify  check every segment header and record checksum (exit 1 if corrupt)\n"
 		"dump    print every record: text, or JSON lines with --json\n"
 		"tail    print the last N records (default 10); -f: then follow new ones\n"
+		"cursors list the named cursors: position, lag in bytes behind the tail\n"
 		"Payloads are shown up to --max-bytes (default 64; 0 = all).\n"
 		"Opens the log read-only: safe beside a running writer.\n");
 	return out == stdout ? 0 : 2;
@@ -220,6 +223,8 @@ int mmds_tool_log(int argc, char **argv)
 		return cmd_info(dir);
 	if (strcmp(sub, "verify") == 0)
 		return cmd_verify(dir);
+	if (strcmp(sub, "cursors") == 0)
+		return mmds_tool_log_cursors(dir);
 	if (strcmp(sub, "dump") == 0)
 		return dump(dir, from, json, max, -1, 0);
 	if (strcmp(sub, "tail") == 0)

@@ -332,6 +332,170 @@ MMDS_API int mmds_log_verify(const char *dir, mmds_log_report *rep);
 /* mmds_log_cut_name - a short name of an enum mmds_log_cut value. */
 MMDS_API const char *mmds_log_cut_name(unsigned reason);
 
+/* ==== Named durable cursors ============================================== */
+/*
+ * A cursor is a reader's position in a log, stored by name in the log's
+ * directory (DIR/cursors/NAME) so that a consumer resumes exactly where it
+ * committed after it stopped or crashed: Kafka's consumer offsets,
+ * Chronicle's named tailers.  Any process may use any cursor; one log may
+ * have many.
+ *
+ * Position: the LSN of the next record to read.  After reading rec, commit
+ * rec.next_lsn.  Commits move forward only; mmds_log_cursor_reset() moves a
+ * cursor anywhere.  A commit is atomic (a crash leaves the old or the new
+ * position, never a mix) and durable (it survives power loss) when it
+ * returns.
+ *
+ * Ownership: one open handle per cursor at a time, across all processes.
+ * A second open gets -EBUSY while the first one's process lives; the
+ * cursor of a process that died (kill -9 included) is taken over by the
+ * next open.  Names: 1 to MMDS_LOG_CURSOR_NAME_MAX bytes of A-Z a-z 0-9 _ .
+ * -, not starting with '.' or '-'.
+ */
+typedef struct mmds_log_cursor mmds_log_cursor;
+
+#define MMDS_LOG_CURSOR_NAME_MAX 64
+
+/* Cursor open flags (mmds_log_cursor_opts.flags). */
+enum mmds_log_cursor_flag {
+	MMDS_LOG_CURSOR_CREATE = 1u << 0, /* create the cursor if it does not
+	                                     exist, at opts->start */
+	MMDS_LOG_CURSOR_CLAMP = 1u << 1   /* mmds_log_cursor_iter() moves a
+	                                     position outside the log to its
+	                                     nearest end instead of -ERANGE */
+};
+
+typedef struct mmds_log_cursor_opts {
+	unsigned flags;  /* enum mmds_log_cursor_flag bits */
+	unsigned mode;   /* permissions of a created cursor file; 0 = those
+	                    of the log (its DIR/lock file), or 0600 */
+	uint64_t start;  /* a new cursor's position: an LSN, MMDS_LOG_START
+	                    (the oldest kept record, the default) or
+	                    MMDS_LOG_END (the tail at creation) */
+} mmds_log_cursor_opts;
+
+/* What mmds_log_cursor_list() reports about one cursor. */
+typedef struct mmds_log_cursor_info {
+	char name[MMDS_LOG_CURSOR_NAME_MAX + 1];
+	uint64_t position;   /* committed position (LSN of the next record) */
+	uint64_t commits;    /* commits since creation, creation counting 1 */
+	uint64_t commit_ns;  /* wall-clock time of the last commit (ns) */
+	uint32_t owner_pid;  /* pid of the live process holding it, 0 if none */
+	int status;          /* 0, or why the file is unreadable (-EBADMSG:
+	                        corrupt or foreign, -ELOOP: a symbolic link,
+	                        -ENOTSUP: newer format); the fields above are
+	                        then 0 */
+} mmds_log_cursor_info;
+
+/*
+ * mmds_log_cursor_open - open the cursor name of the log in dir (with
+ * MMDS_LOG_CURSOR_CREATE, create it at opts->start if it does not exist;
+ * opts may be NULL) and become its only holder.  The handle holds a
+ * read-only handle of the log (for mmds_log_cursor_iter()).  Creation is
+ * atomic: other processes see the whole cursor or none.  Taking over a dead
+ * holder's cursor makes its last written position durable before it is
+ * used.
+ * Returns 0 and *out, or (with *out NULL): -EINVAL (NULL argument, bad
+ * name, bad flags), -ENOENT (no log in dir, or no such cursor without
+ * CREATE), -EBUSY (a live process, this one included, holds the cursor),
+ * -EBADMSG (the cursor file is corrupt, truncated, not a regular file, or
+ * belongs to another log), -ENOTSUP (newer cursor format or other byte
+ * order), -ELOOP (the cursor file or DIR/cursors is a symbolic link: never
+ * followed), -ENOMEM, or an error of opening the log or of
+ * open/write/fdatasync (-EACCES, -ENOSPC, -EIO ...).
+ */
+MMDS_API int mmds_log_cursor_open(mmds_log_cursor **out, const char *dir,
+				  const char *name,
+				  const mmds_log_cursor_opts *opts);
+
+/*
+ * mmds_log_cursor_close - give the cursor up and free the handle (NULL is
+ * fine).  The committed position stays in the file; nothing is written.
+ * No other call on c may race with it.
+ */
+MMDS_API void mmds_log_cursor_close(mmds_log_cursor *c);
+
+/* mmds_log_cursor_position - the committed position (LSN of the next
+ * record to read); 0 for NULL.  Thread-safe, no system call. */
+MMDS_API uint64_t mmds_log_cursor_position(const mmds_log_cursor *c);
+
+/*
+ * mmds_log_cursor_commit - store lsn as the cursor's position, atomically
+ * and durably: when it returns 0 the new position survives kill -9 and
+ * power loss; if the process dies inside, the cursor holds the old or the
+ * new position.  lsn should be a record's next_lsn (not checked: a
+ * position that is no record start makes the iterator -EBADMSG).  A commit
+ * of the current position is a no-op.  Returns 0, -EINVAL (NULL c),
+ * -ERANGE (lsn below the committed position: use mmds_log_cursor_reset),
+ * -EPERM (another process took the cursor over: this process was thought
+ * dead, or it is a child that inherited the handle through fork()),
+ * -EBADMSG (the cursor file was truncated under the handle), or the
+ * error of pwrite/fdatasync (-EIO, -ENOSPC ...: the position is then
+ * unchanged or, after a failed fdatasync, unknown until the next open).
+ * Thread-safe (a mutex); one write and one fdatasync.
+ */
+MMDS_API int mmds_log_cursor_commit(mmds_log_cursor *c, uint64_t lsn);
+
+/* mmds_log_cursor_reset - as mmds_log_cursor_commit(), but lsn may lie
+ * below the committed position (to read again).  Errors as commit's, less
+ * -ERANGE. */
+MMDS_API int mmds_log_cursor_reset(mmds_log_cursor *c, uint64_t lsn);
+
+/* What mmds_log_cursor_iter() returns when it moved the position. */
+#define MMDS_LOG_CURSOR_CLAMPED 1
+
+/*
+ * mmds_log_cursor_iter - open an iterator (of the cursor's read-only log
+ * handle) at the committed position; close it with mmds_log_iter_close()
+ * before the cursor.  A position below the oldest kept record (dropped by
+ * retention) or beyond the log's tail (the log was cut by recovery after a
+ * power loss, or the cursor came from another log) is -ERANGE, or, with
+ * MMDS_LOG_CURSOR_CLAMP, is moved to that end of the log and committed
+ * (durably, as by mmds_log_cursor_reset) and MMDS_LOG_CURSOR_CLAMPED is
+ * returned.  Returns 0, MMDS_LOG_CURSOR_CLAMPED, -EINVAL (NULL argument),
+ * -ERANGE, -ENOMEM, or an error of the reset (as commit's).
+ * Thread-safe; walks the log's last segment to find its tail.
+ */
+MMDS_API int mmds_log_cursor_iter(mmds_log_cursor *c, mmds_log_iter **it);
+
+/*
+ * mmds_log_cursor_list - the cursors of the log in dir, sorted by name:
+ * fills out[0 .. min(n, cap) - 1] and returns n, the number of cursors
+ * (>= 0; out may be NULL when cap is 0).  A cursor file that cannot be read
+ * is listed with its name and a negative status.  Reads without writing
+ * (safe beside running holders).  Errors: -EINVAL (NULL dir, or out NULL
+ * with cap > 0), -ENOENT (no log in dir), -ELOOP (DIR/cursors is a
+ * symbolic link), -ENOMEM, or an error of opening the log or of
+ * opendir/readdir.
+ */
+MMDS_API int mmds_log_cursor_list(const char *dir, mmds_log_cursor_info *out,
+				  size_t cap);
+
+/*
+ * mmds_log_cursor_remove - delete the cursor name of the log in dir, and
+ * make the deletion durable.  Returns 0, -EINVAL (NULL or bad name),
+ * -ENOENT (no such cursor), -EBUSY (a live process holds it), -ELOOP,
+ * -EBADMSG (not a cursor file: left alone), or an error of unlink/fsync.
+ */
+MMDS_API int mmds_log_cursor_remove(const char *dir, const char *name);
+
+/*
+ * mmds_log_retain_cursors - mmds_log_retain(log, m), where m is the least
+ * of lsn and every cursor's committed position: retention that keeps
+ * whatever the slowest cursor has not read.  dir is log's directory (the
+ * two must be the same log: checked by the log's id).  A cursor created or
+ * reset below m while this runs is not protected.  A cursor that never
+ * moves keeps every segment from its position on: remove the cursors of
+ * consumers that are gone.  Returns the number of segment files deleted
+ * (>= 0), -EINVAL (NULL argument, or dir is another log), -EACCES (log is a
+ * reader), -EBADMSG / -ELOOP / -ENOTSUP (a cursor file cannot be read:
+ * nothing is dropped), or an error of mmds_log_cursor_list or
+ * mmds_log_retain.  Thread-safe.
+ */
+MMDS_API int mmds_log_retain_cursors(mmds_log *log, const char *dir,
+				     uint64_t lsn);
+/* ==== end of named durable cursors ======================================= */
+
 #ifdef __cplusplus
 }
 #endif

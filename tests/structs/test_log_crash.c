@@ -180,7 +180,7 @@ START_TEST(test_every_log_crash_point_recovers_every_acknowledged_record)
 {
 	const char *pts[MAX_POINTS];
 	size_t n = t_crash_points("log.", pts, MAX_POINTS);
-	unsigned runs = 0;
+	unsigned runs = 0, others = 0;
 	char why[512];
 
 	g_sh = mmap(NULL, sizeof(*g_sh), PROT_READ | PROT_WRITE,
@@ -189,6 +189,9 @@ START_TEST(test_every_log_crash_point_recovers_every_acknowledged_record)
 	ck_assert_uint_ge(n, 15);
 	ck_assert_uint_le(n, MAX_POINTS);
 	for (size_t p = 0; p < n; p++) {
+		/* cursors have their own scenarios: test_log_cursor_crash */
+		if (strncmp(pts[p], "log.cursor.", 11) == 0 && ++others)
+			continue;
 		unsigned long total = hits_unarmed(pts[p]);
 		unsigned long passes[4] = { 1, 2, total / 2 + 1, total };
 
@@ -216,7 +219,7 @@ START_TEST(test_every_log_crash_point_recovers_every_acknowledged_record)
 			runs++;
 		}
 	}
-	ck_assert_uint_ge(runs, 3 * n);
+	ck_assert_uint_ge(runs, 3 * (n - others));
 	munmap(g_sh, sizeof(*g_sh));
 }
 END_TEST
