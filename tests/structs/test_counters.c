@@ -1503,12 +1503,13 @@ START_TEST(test_tool_lists_watches_and_exports)
 	ck_assert_ptr_nonnull(strstr(strstr(text, "-- ") + 1, "\n-- "));
 	ck_assert_ptr_nonnull(strstr(text, "0.0  jobs_done\n"));
 	free(text);
-	/* errors: a foreign file, no file, bad usage */
+	/* errors: a foreign file, no file (3: not found or wrong kind), bad
+	 * usage (2); mmds(1) lists the exit codes */
 	t_write_file(t_path("junk"), "not a counters file", 19);
 	snprintf(args, sizeof(args), "%s", t_path("junk"));
-	ck_assert_int_eq(run_tool(args, out), 1);
+	ck_assert_int_eq(run_tool(args, out), 3);
 	snprintf(args, sizeof(args), "%s", t_path("missing"));
-	ck_assert_int_eq(run_tool(args, out), 1);
+	ck_assert_int_eq(run_tool(args, out), 3);
 	ck_assert_int_eq(run_tool("--watch 0 x", out), 2);
 	ck_assert_int_eq(run_tool("", out), 2);
 }
