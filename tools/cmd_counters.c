@@ -17,6 +17,7 @@ static int usage(FILE *out)
 {
 	fprintf(out,
 		"usage: mmds counters [--json | --prometheus [--output FILE]] COUNTERS\n"
+		"       mmds counters serve --listen HOST:PORT [OPTIONS] COUNTERS...\n"
 		"       mmds counters --watch SECONDS [--count N] [--json | --prometheus\n"
 		"                     [--output FILE]] COUNTERS\n"
 		"\n"
@@ -30,6 +31,7 @@ static int usage(FILE *out)
 		"beside it, fsync, rename): a failed export leaves FILE as it was and\n"
 		"exits non-zero.  With --watch, FILE is replaced every round (for\n"
 		"node_exporter's textfile collector).\n"
+		"'mmds counters serve --help' describes the /metrics endpoint.\n"
 		"Exit status: 0 ok, 2 usage, 3 not a counters file, 4 corrupt, 5 I/O.\n");
 	return out == stdout ? TOOL_OK : TOOL_USAGE;
 }
@@ -264,6 +266,14 @@ int mmds_tool_counters(int argc, char **argv)
 	const char *fmtopt = NULL;
 	int have_count = 0, rc;
 
+	if (argc >= 2 && strcmp(argv[1], "serve") == 0) {
+#ifdef MMDS_TOOL_SERVE
+		return mmds_tool_counters_serve(argc - 1, argv + 1);
+#else
+		fprintf(stderr, "mmds counters: serve is not built in: libmicrohttpd was not found at configure time (apt-get install libmicrohttpd-dev, then configure again)\n");
+		return TOOL_FAIL;
+#endif
+	}
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		int takes = strcmp(a, "--watch") == 0 || strcmp(a, "--count") == 0 ||

@@ -16,7 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -612,6 +615,186 @@ START_TEST(test_output_is_atomic_and_a_failure_is_loud)
 }
 END_TEST
 
+/* ---- counters serve ------------------------------------------------------ */
+
+static int have_serve(void)
+{
+	run("counters", "serve", "--help", NULL);
+	return R.status == 0;
+}
+
+/* Start `mmds counters serve` with argv; return its pid and port. */
+static pid_t start_serve(char *argv[], int *port, int *out_fd, int *err_fd)
+{
+	char line[256];
+	ssize_t n;
+	struct pollfd p;
+	const char *at;
+	pid_t pid = spawn(argv, out_fd, err_fd, 0);
+
+	p.fd = *out_fd;
+	p.events = POLLIN;
+	ck_assert_int_eq(poll(&p, 1, 10000), 1);
+	n = read(*out_fd, line, sizeof(line) - 1);
+	ck_assert_int_gt(n, 0);
+	line[n] = '\0';
+	at = strstr(line, "http://127.0.0.1:");
+	ck_assert_msg(at != NULL, "%s", line);
+	*port = atoi(at + 17);
+	ck_assert_int_gt(*port, 0);
+	return pid;
+}
+
+static int connect_to(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/* GET path over HTTP/1.0; the whole response into buf, NUL-terminated. */
+static void http_get(int port, const char *path, char *buf, size_t cap)
+{
+	char req[256];
+	int fd = connect_to(port), n;
+	struct timeval tv = { .tv_sec = 10 };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", path);
+	ck_assert_int_eq(write(fd, req, (size_t)n), n);
+	drain(fd, buf, cap);
+	close(fd);
+}
+
+static void stop_serve(pid_t pid, int o, int e)
+{
+	int st;
+
+	ck_assert_int_eq(kill(pid, SIGTERM), 0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	close(o);
+	close(e);
+	ck_assert_msg(WIFEXITED(st), "killed by %d", WTERMSIG(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 128 + SIGTERM);
+}
+
+START_TEST(test_serve_two_files_with_labels_and_prefix)
+{
+	const char *a, *b;
+	char *argv[16], buf[8192];
+	int port, o, e;
+	pid_t pid;
+
+	if (!have_serve())
+		t_skip("mmds counters serve is not built (no libmicrohttpd)");
+	a = make_counters("a.cnt");
+	b = make_counters("b.cnt");
+	{
+		int n = 0;
+
+		argv[n++] = tool;
+		argv[n++] = "counters";
+		argv[n++] = "serve";
+		argv[n++] = "--listen";
+		argv[n++] = "127.0.0.1:0";
+		argv[n++] = "--prefix";
+		argv[n++] = "app_";
+		argv[n++] = "--label";
+		argv[n++] = "job=api";
+		argv[n++] = "--label";
+		argv[n++] = "env=a \"b\"";
+		argv[n++] = (char *)a;
+		argv[n++] = (char *)b;
+		argv[n] = NULL;
+	}
+	pid = start_serve(argv, &port, &o, &e);
+	http_get(port, "/metrics", buf, sizeof(buf));
+	ck_assert_msg(strncmp(buf, "HTTP/1.0 200", 12) == 0 || strncmp(buf, "HTTP/1.1 200", 12) == 0,
+		      "%s", buf);
+	ck_assert_msg(strstr(buf, "text/plain; version=0.0.4") != NULL, "%s", buf);
+	{
+		char want[4096];
+
+		snprintf(want, sizeof(want),
+			 "\r\n\r\n# HELP app_requests_total requests\n"
+			 "# TYPE app_requests_total counter\n"
+			 "app_requests_total{job=\"api\",env=\"a \\\"b\\\"\",file=\"%s\"} 5\n"
+			 "app_requests_total{job=\"api\",env=\"a \\\"b\\\"\",file=\"%s\"} 5\n",
+			 a, b);
+		ck_assert_msg(strstr(buf, want) != NULL, "want:\n%s\ngot:\n%s", want, buf);
+	}
+	http_get(port, "/nothing", buf, sizeof(buf));
+	ck_assert_msg(strstr(buf, " 404 ") != NULL, "%s", buf);
+	stop_serve(pid, o, e);
+}
+END_TEST
+
+START_TEST(test_serve_slow_clients_do_not_block_others)
+{
+	const char *a;
+	char *argv[] = { tool, "counters", "serve", "--listen", "127.0.0.1:0",
+			 "--timeout", "30", NULL, NULL };
+	char buf[8192];
+	int port, o, e, slow[40];
+	struct timespec t0;
+	pid_t pid;
+
+	if (!have_serve())
+		t_skip("mmds counters serve is not built (no libmicrohttpd)");
+	a = make_counters("a.cnt");
+	argv[7] = (char *)a;
+	pid = start_serve(argv, &port, &o, &e);
+	/* clients that send half a request and then nothing */
+	for (int i = 0; i < 40; i++) {
+		slow[i] = connect_to(port);
+		ck_assert_int_eq(write(slow[i], "GET /metr", 9), 9);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	http_get(port, "/metrics", buf, sizeof(buf));
+	ck_assert_msg(strstr(buf, " 200 ") != NULL, "%s", buf);
+	ck_assert_msg(strstr(buf, "\nrequests_total{file=") != NULL, "%s", buf);
+	ck_assert_int_lt(ms_since(&t0), 5000);
+	for (int i = 0; i < 40; i++)
+		close(slow[i]);
+	stop_serve(pid, o, e);
+}
+END_TEST
+
+START_TEST(test_serve_refuses_bad_options)
+{
+	const char *a;
+
+	if (!have_serve())
+		t_skip("mmds counters serve is not built (no libmicrohttpd)");
+	a = make_counters("a.cnt");
+	run("counters", "serve", a, NULL);
+	ck_status(2);
+	ck_err_has("needs --listen HOST:PORT");
+	run("counters", "serve", "--listen", "127.0.0.1", a, NULL);
+	ck_status(2);
+	ck_err_has("is not HOST:PORT");
+	run("counters", "serve", "--listen", "127.0.0.1:0", "--label", "1x=y", a, NULL);
+	ck_status(2);
+	ck_err_has("is not NAME=VALUE");
+	run("counters", "serve", "--listen", "127.0.0.1:0", "--prefix", "a-b", a, NULL);
+	ck_status(2);
+	ck_err_has("--prefix: 'a-b'");
+	run("counters", "serve", "--listen", "127.0.0.1:0", "--no-file-label", a, a, NULL);
+	ck_status(2);
+	ck_err_has("--no-file-label needs one COUNTERS file");
+	run("counters", "serve", "--listen", "127.0.0.1:0", "--label", "file=x", a, NULL);
+	ck_status(2);
+	ck_err_has("the file label has that name");
+	run("counters", "serve", "--listen", "127.0.0.1:0", t_tmpdir(), NULL);
+	ck_status(3);
+	ck_err_has("not a counters file");
+}
+END_TEST
+
 Suite *tool_suite(void)
 {
 	Suite *s = suite_create("tool");
@@ -631,6 +814,10 @@ Suite *tool_suite(void)
 	tc = t_tcase(s, "counters", 60);
 	tcase_add_test(tc, test_watch_json_and_prometheus);
 	tcase_add_test(tc, test_output_is_atomic_and_a_failure_is_loud);
+	tc = t_tcase(s, "serve", 60);
+	tcase_add_test(tc, test_serve_two_files_with_labels_and_prefix);
+	tcase_add_test(tc, test_serve_slow_clients_do_not_block_others);
+	tcase_add_test(tc, test_serve_refuses_bad_options);
 	return s;
 }
 
