@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,12 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static const char *kind_name(unsigned kind)
+{
+	return kind == MMDS_GAUGE ? "gauge"
+	       : kind == MMDS_HISTOGRAM ? "histogram" : "counter";
 }
 
 static void print_value(FILE *f, const mmds_counter_info *e)
@@ -126,7 +133,7 @@ static void print_table(FILE *f, const struct watch *w)
 	if (w->interval > 0)
 		fprintf(f, "%s-- %s: %d counters\n", w->round ? "\n" : "", w->path,
 			w->ncur);
-	fprintf(f, "%6s  %-7s  %20s%s  %s\n", "ID", "KIND", "VALUE",
+	fprintf(f, "%6s  %-9s  %20s%s  %s\n", "ID", "KIND", "VALUE",
 		w->interval > 0 ? "          RATE/S" : "", "LABEL");
 	for (int i = 0; i < w->ncur; i++) {
 		const mmds_counter_info *e = &w->cur[i];
@@ -138,8 +145,7 @@ static void print_table(FILE *f, const struct watch *w)
 			snprintf(v, sizeof(v), "%" PRId64, (int64_t)e->value);
 		else
 			snprintf(v, sizeof(v), "%" PRIu64, e->value);
-		fprintf(f, "%6d  %-7s  %20s", e->id,
-			e->kind == MMDS_GAUGE ? "gauge" : "counter", v);
+		fprintf(f, "%6d  %-9s  %20s", e->id, kind_name(e->kind), v);
 		if (w->interval > 0) {
 			r = rate(w, e, &ok);
 			if (ok)
@@ -148,6 +154,17 @@ static void print_table(FILE *f, const struct watch *w)
 				fprintf(f, "  %14s", "-");
 		}
 		fprintf(f, "  %s\n", e->label);
+		if (e->kind == MMDS_HISTOGRAM) {
+			mmds_histogram_info h;
+
+			if (mmds_counters_histogram(w->c, e->id, &h) != 0)
+				continue; /* freed since the snapshot */
+			fprintf(f, "%8s", "");
+			for (uint32_t b = 0; b < h.nbounds; b++)
+				fprintf(f, "le=%g:%" PRIu64 " ", h.bounds[b], h.buckets[b]);
+			fprintf(f, "le=+Inf:%" PRIu64 " sum=%g count=%" PRIu64 "\n",
+				h.buckets[h.nbounds], h.sum, h.count);
+		}
 	}
 }
 
@@ -168,11 +185,27 @@ static void print_json_line(FILE *f, const struct watch *w)
 
 		fprintf(f, "%s{\"id\":%d,\"label\":", i ? "," : "", e->id);
 		json_string(f, e->label);
-		fprintf(f, ",\"kind\":\"%s\",\"help\":",
-			e->kind == MMDS_GAUGE ? "gauge" : "counter");
+		fprintf(f, ",\"kind\":\"%s\",\"help\":", kind_name(e->kind));
 		json_string(f, e->help);
 		fprintf(f, ",\"stripes\":%" PRIu32 ",\"value\":", e->stripes);
 		print_value(f, e);
+		if (e->kind == MMDS_HISTOGRAM) {
+			mmds_histogram_info h;
+
+			if (mmds_counters_histogram(w->c, e->id, &h) != 0)
+				memset(&h, 0, sizeof(h));
+			fputs(",\"bounds\":[", f);
+			for (uint32_t b = 0; b < h.nbounds; b++)
+				fprintf(f, "%s%.17g", b ? "," : "", h.bounds[b]);
+			fputs("],\"buckets\":[", f);
+			for (uint32_t b = 0; b <= h.nbounds; b++)
+				fprintf(f, "%s%" PRIu64, b ? "," : "", h.buckets[b]);
+			if (isfinite(h.sum))
+				fprintf(f, "],\"sum\":%.17g", h.sum);
+			else
+				fputs("],\"sum\":null", f); /* JSON has no infinities */
+			fprintf(f, ",\"count\":%" PRIu64, h.count);
+		}
 		if (ok)
 			fprintf(f, ",\"rate\":%.3f}", r);
 		else
