@@ -76,7 +76,7 @@ static void drain(int fd, char *buf, size_t cap)
 	buf[n] = '\0';
 }
 
-static pid_t spawn(char *const argv[], int *out_fd, int *err_fd,
+static pid_t spawn(const char *const argv[], int *out_fd, int *err_fd,
 		   rlim_t fsize_limit)
 {
 	int o[2], e[2];
@@ -95,7 +95,7 @@ static pid_t spawn(char *const argv[], int *out_fd, int *err_fd,
 
 			setrlimit(RLIMIT_FSIZE, &rl);
 		}
-		execv(tool, argv);
+		execv(tool, (char *const *)argv);
 		fprintf(stderr, "exec %s: %s\n", tool, strerror(errno));
 		_exit(127);
 	}
@@ -119,7 +119,7 @@ static void reap(pid_t pid)
  * file size limit; the result is in R. */
 static void vrun(rlim_t fsize, va_list ap)
 {
-	char *argv[32];
+	const char *argv[32];
 	int n = 0, o, e;
 	pid_t pid;
 
@@ -394,8 +394,8 @@ START_TEST(test_exit_codes_are_distinct)
 		int fd = open("/dev/full", O_WRONLY | O_CLOEXEC);
 
 		if (fd >= 0) {
-			char *argv[] = { tool, "counters", "--prometheus",
-					 (char *)cnt, NULL };
+			const char *argv[] = { tool, "counters", "--prometheus",
+					 cnt, NULL };
 			int st;
 			pid_t pid = t_fork();
 
@@ -403,7 +403,7 @@ START_TEST(test_exit_codes_are_distinct)
 				dup2(fd, 1);
 				close(2);
 				open("/dev/null", O_WRONLY);
-				execv(tool, argv);
+				execv(tool, (char *const *)argv);
 				_exit(127);
 			}
 			close(fd);
@@ -470,7 +470,7 @@ END_TEST
 START_TEST(test_tail_follow_exits_when_reader_goes_away_while_idle)
 {
 	const char *log = make_log("log");
-	char *argv[] = { tool, "log", "tail", "-f", "-n", "1", (char *)log, NULL };
+	const char *argv[] = { tool, "log", "tail", "-f", "-n", "1", log, NULL };
 	struct timespec t0;
 	char line[256];
 	int o, e, st = 0;
@@ -497,7 +497,7 @@ START_TEST(test_tail_follow_exits_when_reader_goes_away_while_idle)
 END_TEST
 
 /* Start argv, wait for its first output, send SIGINT, expect exit 130. */
-static void sigint_exits_130(char *argv[])
+static void sigint_exits_130(const char *argv[])
 {
 	struct pollfd p;
 	int o, e, st;
@@ -520,10 +520,10 @@ START_TEST(test_sigint_exits_130)
 {
 	const char *log = make_log("log");
 	const char *cnt = make_counters("cnt");
-	char *tail[] = { tool, "log", "tail", "-f", (char *)log, NULL };
-	char *watch[] = { tool, "counters", "--watch", "10", (char *)cnt, NULL };
-	char *watchj[] = { tool, "counters", "--watch", "10", "--json",
-			   (char *)cnt, NULL };
+	const char *tail[] = { tool, "log", "tail", "-f", log, NULL };
+	const char *watch[] = { tool, "counters", "--watch", "10", cnt, NULL };
+	const char *watchj[] = { tool, "counters", "--watch", "10", "--json",
+			   cnt, NULL };
 
 	sigint_exits_130(tail);
 	sigint_exits_130(watch);
@@ -624,7 +624,7 @@ static int have_serve(void)
 }
 
 /* Start `mmds counters serve` with argv; return its pid and port. */
-static pid_t start_serve(char *argv[], int *port, int *out_fd, int *err_fd)
+static pid_t start_serve(const char *argv[], int *port, int *out_fd, int *err_fd)
 {
 	char line[256];
 	ssize_t n;
@@ -685,7 +685,8 @@ static void stop_serve(pid_t pid, int o, int e)
 START_TEST(test_serve_two_files_with_labels_and_prefix)
 {
 	const char *a, *b;
-	char *argv[16], buf[8192];
+	const char *argv[16];
+	char buf[8192];
 	int port, o, e;
 	pid_t pid;
 
@@ -707,8 +708,8 @@ START_TEST(test_serve_two_files_with_labels_and_prefix)
 		argv[n++] = "job=api";
 		argv[n++] = "--label";
 		argv[n++] = "env=a \"b\"";
-		argv[n++] = (char *)a;
-		argv[n++] = (char *)b;
+		argv[n++] = a;
+		argv[n++] = b;
 		argv[n] = NULL;
 	}
 	pid = start_serve(argv, &port, &o, &e);
@@ -736,7 +737,7 @@ END_TEST
 START_TEST(test_serve_slow_clients_do_not_block_others)
 {
 	const char *a;
-	char *argv[] = { tool, "counters", "serve", "--listen", "127.0.0.1:0",
+	const char *argv[] = { tool, "counters", "serve", "--listen", "127.0.0.1:0",
 			 "--timeout", "30", NULL, NULL };
 	char buf[8192];
 	int port, o, e, slow[40];
@@ -746,7 +747,7 @@ START_TEST(test_serve_slow_clients_do_not_block_others)
 	if (!have_serve())
 		t_skip("mmds counters serve is not built (no libmicrohttpd)");
 	a = make_counters("a.cnt");
-	argv[7] = (char *)a;
+	argv[7] = a;
 	pid = start_serve(argv, &port, &o, &e);
 	/* clients that send half a request and then nothing */
 	for (int i = 0; i < 40; i++) {
