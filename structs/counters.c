@@ -1050,23 +1050,59 @@ static int hist_head(const mmds_counters *c, uint32_t id,
 	return shape_load(c, id, stripes, sh);
 }
 
+/* The word at byte off of record r, relaxed (fields are copied seqlock
+ * style; these are stable while the head is active). */
+static uint64_t rec_word(const struct mmds__cnt_record *r, unsigned off)
+{
+	return atomic_load_explicit(
+		(_Atomic uint64_t *)(uintptr_t)((const uint8_t *)r + off),
+		memory_order_relaxed);
+}
+
+/* The hot path reads only the words it needs: the head's kind and stripes,
+ * the shape's counts, and the bounds up to the bucket.  Counts are checked
+ * (no access outside the histogram's ids); bounds that a hostile file made
+ * unordered only pick another bucket of the same histogram. */
 static int observe_fn(void *arg)
 {
 	struct hist_args *a = arg;
-	struct mmds__cnt_shape sh;
-	uint64_t st, old, nw;
-	uint32_t b = 0, base;
+	const struct mmds__cnt_record *r = rec(a->c, a->id), *r1;
+	struct mmds__cnt_record tmp;
+	uint32_t stripes, nb, groups, b = 0, base;
+	uint64_t w, old, nw;
 	_Atomic uint64_t *sum;
 	double d;
-	int rc = hist_head(a->c, a->id, &sh, &st);
 
-	if (rc < 0)
-		return rc;
-	while (b < sh.nbounds && !(a->v <= sh.bounds[b]))
-		b++;
-	base = a->id + (sh.groups > 1 ? my_stripe(sh.groups) : 0) * (sh.nbounds + 2);
+	if (STATE(load_state(r)) != MMDS__CNT_ACTIVE)
+		return -ENOENT;
+	w = rec_word(r, 16);
+	memcpy(&tmp.kind, &w, 8);
+	if (tmp.kind != MMDS_HISTOGRAM)
+		return -EINVAL;
+	stripes = stripes_of(a->c, a->id, tmp.stripes);
+	if (stripes < 3)
+		return -EBADMSG;
+	r1 = rec(a->c, a->id + 1);
+	w = rec_word(r1, MMDS__CNT_SHAPE_OFF);
+	{
+		uint32_t two[2]; /* nbounds, groups in the writer's byte order */
+
+		memcpy(two, &w, 8);
+		nb = two[0];
+		groups = two[1];
+	}
+	if (nb == 0 || nb > MMDS_HISTOGRAM_MAX_BOUNDS || groups == 0 ||
+	    groups > MMDS_COUNTERS_MAX_STRIPES || groups * (nb + 2) != stripes)
+		return -EBADMSG;
+	for (; b < nb; b++) {
+		w = rec_word(r1, MMDS__CNT_SHAPE_OFF + 8 + 8 * b);
+		memcpy(&d, &w, 8);
+		if (a->v <= d)
+			break;
+	}
+	base = a->id + (groups > 1 ? my_stripe(groups) : 0) * (nb + 2);
 	atomic_fetch_add(val(a->c, base + b), 1);
-	sum = val(a->c, base + sh.nbounds + 1);
+	sum = val(a->c, base + nb + 1);
 	old = atomic_load_explicit(sum, memory_order_relaxed);
 	do {
 		memcpy(&d, &old, 8);

@@ -1543,6 +1543,42 @@ START_TEST(test_histogram_bad_definitions_are_einval)
 }
 END_TEST
 
+/* A shape made impossible in the file (too many bounds, a count that does
+ * not match the ids, unordered bounds) is refused, never followed. */
+START_TEST(test_histogram_hostile_shape_is_ebadmsg)
+{
+	mmds_counters *c = create("c", 64, 0, 0);
+	mmds_counter_info info[8];
+	mmds_histogram_info h;
+	int id = mmds_counters_alloc_histogram(c, "h", &(mmds_histogram_def){
+						       .bounds = lat_bounds,
+						       .nbounds = 3 });
+	off_t shape = 4096 + (off_t)(id + 1) * 256 + 32;
+	int fd = open(t_path("c"), O_RDWR | O_CLOEXEC);
+	uint32_t bad[][2] = { { 200, 1 }, { 2, 1 }, { 0, 1 }, { 3, 0 } };
+	double unordered[] = { 5, 1, 10 };
+
+	ck_assert_int_ge(id, 0);
+	ck_assert_int_ge(fd, 0);
+	mmds_counters_alloc(c, "plain", NULL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(pwrite(fd, bad[i], 8, shape), 8);
+		ck_assert_int_eq(mmds_counters_histogram(c, id, &h), -EBADMSG);
+		ck_assert_int_eq(mmds_counters_observe(c, id, 1), -EBADMSG);
+		/* listings skip it and keep the rest */
+		ck_assert_int_eq(mmds_counters_snapshot(c, info, 8), 1);
+		ck_assert_str_eq(info[0].label, "plain");
+	}
+	ck_assert_int_eq(pwrite(fd, (uint32_t[]){ 3, 1 }, 8, shape), 8);
+	ck_assert_int_eq(pwrite(fd, unordered, sizeof(unordered), shape + 8),
+			 (ssize_t)sizeof(unordered));
+	ck_assert_int_eq(mmds_counters_histogram(c, id, &h), -EBADMSG);
+	ck_assert_int_eq(mmds_counters_snapshot(c, info, 8), 1);
+	close(fd);
+	mmds_counters_close(c);
+}
+END_TEST
+
 /* Striped histograms observed by forked processes and threads add up. */
 START_TEST(test_histogram_processes_observe_exactly)
 {
@@ -1963,6 +1999,7 @@ Suite *counters_suite(void)
 	tcase_add_test(tc, test_json_export_parses);
 	tcase_add_test(tc, test_histogram_counts_buckets_sum_and_count);
 	tcase_add_test(tc, test_histogram_bad_definitions_are_einval);
+	tcase_add_test(tc, test_histogram_hostile_shape_is_ebadmsg);
 	tcase_add_test(tc, test_histogram_processes_observe_exactly);
 	tcase_add_test(tc, test_histogram_exports_as_prometheus_histogram_and_json);
 
