@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -148,6 +149,46 @@ static uint32_t rec_stripes(const struct mmds__cnt_record *r)
 
 	memcpy(&tmp.kind, &w, 8);
 	return tmp.stripes;
+}
+
+/* The kind field alone. */
+static uint32_t rec_kind(const struct mmds__cnt_record *r)
+{
+	struct mmds__cnt_record tmp;
+	uint64_t w = atomic_load_explicit(
+		(_Atomic uint64_t *)(uintptr_t)((const uint8_t *)r + 16),
+		memory_order_relaxed);
+
+	memcpy(&tmp.kind, &w, 8);
+	return tmp.kind;
+}
+
+_Static_assert(sizeof(struct mmds__cnt_shape) <= MMDS__CNT_RECORD_SIZE - MMDS__CNT_SHAPE_OFF,
+	       "a histogram's shape fits in a record's label and help");
+_Static_assert(sizeof(((struct mmds__cnt_shape *)0)->bounds) ==
+		       MMDS_HISTOGRAM_MAX_BOUNDS * sizeof(double),
+	       "the shape holds every bound");
+
+/* Copy the shape of the histogram at head id with `stripes` ids (seqlock
+ * style, like rec_load) and check it: 0 or -EBADMSG. */
+static int shape_load(const mmds_counters *c, uint32_t id, uint32_t stripes,
+		      struct mmds__cnt_shape *out)
+{
+	struct mmds__cnt_record img;
+
+	if (stripes < 3)
+		return -EBADMSG;
+	rec_load(rec(c, id + 1), &img);
+	memcpy(out, (const char *)&img + MMDS__CNT_SHAPE_OFF, sizeof(*out));
+	if (out->nbounds == 0 || out->nbounds > MMDS_HISTOGRAM_MAX_BOUNDS ||
+	    out->groups == 0 || out->groups > MMDS_COUNTERS_MAX_STRIPES ||
+	    out->groups * (out->nbounds + 2) != stripes)
+		return -EBADMSG;
+	for (uint32_t i = 0; i < out->nbounds; i++)
+		if (!isfinite(out->bounds[i]) ||
+		    (i > 0 && !(out->bounds[i] > out->bounds[i - 1])))
+			return -EBADMSG;
+	return 0;
 }
 
 static _Atomic uint64_t *val(const mmds_counters *c, uint32_t id)
@@ -401,6 +442,7 @@ static int read_entry(const mmds_counters *c, uint32_t id,
 	struct mmds__cnt_record img;
 	uint64_t s1 = load_state(r), s2, sum = 0;
 	uint32_t stripes, kind, len;
+	int shape_ok = 0;
 
 	if (STATE(s1) != MMDS__CNT_ACTIVE)
 		return -ENOENT;
@@ -410,14 +452,27 @@ static int read_entry(const mmds_counters *c, uint32_t id,
 	len = img.label_len;
 	memcpy(out->label, img.label, sizeof(out->label));
 	memcpy(out->help, img.help, sizeof(out->help));
-	for (uint32_t k = 0; k < stripes; k++)
-		sum += atomic_load_explicit(val(c, id + k), memory_order_relaxed);
+	if (kind == MMDS_HISTOGRAM && stripes > 0) {
+		/* the count: every bucket word, not the sums */
+		struct mmds__cnt_shape sh;
+
+		shape_ok = shape_load(c, id, stripes, &sh) == 0;
+		for (uint32_t k = 0; shape_ok && k < stripes; k++)
+			if (k % (sh.nbounds + 2) != sh.nbounds + 1)
+				sum += atomic_load_explicit(val(c, id + k),
+							    memory_order_relaxed);
+	} else {
+		for (uint32_t k = 0; k < stripes; k++)
+			sum += atomic_load_explicit(val(c, id + k),
+						    memory_order_relaxed);
+	}
 	atomic_thread_fence(memory_order_acquire);
 	s2 = atomic_load_explicit((_Atomic uint64_t *)(uintptr_t)&r->state,
 				  memory_order_relaxed);
 	if (s1 != s2)
 		return -EAGAIN;
-	if ((kind != MMDS_COUNTER && kind != MMDS_GAUGE) || stripes == 0 ||
+	if ((kind != MMDS_COUNTER && kind != MMDS_GAUGE &&
+	     !(kind == MMDS_HISTOGRAM && shape_ok)) || stripes == 0 ||
 	    len == 0 || len >= MMDS_COUNTERS_LABEL_MAX ||
 	    memchr(out->label, 0, sizeof(out->label)) !=
 		    (void *)(out->label + len) ||
@@ -680,6 +735,7 @@ struct alloc_args {
 	size_t help_len;
 	unsigned kind;
 	uint32_t stripes;
+	const struct mmds__cnt_shape *shape; /* a histogram's, else NULL */
 };
 
 static int reusable(const mmds_counters *c, const struct mmds__cnt_record *r,
@@ -732,6 +788,9 @@ static void make_counter(const mmds_counters *c, uint32_t cand,
 			memcpy(img.label, a->label, a->len);
 			memcpy(img.help, a->help, a->help_len);
 		}
+		if (k == 1 && a->shape)
+			memcpy((char *)&img + MMDS__CNT_SHAPE_OFF, a->shape,
+			       sizeof(*a->shape));
 		rec_store(r, &img);
 		MMDS_CRASH("counters.alloc.record_written");
 	}
@@ -768,7 +827,12 @@ static int alloc_locked(void *arg)
 		if (STATE(w) == MMDS__CNT_ACTIVE && r->label_len == a->len &&
 		    memcmp(r->label, a->label, a->len) == 0 &&
 		    r->label[a->len] == 0) {
+			struct mmds__cnt_shape sh;
+
 			if (r->kind != a->kind || r->stripes != a->stripes)
+				return -EEXIST;
+			if (a->shape && (shape_load(c, i, a->stripes, &sh) != 0 ||
+					 memcmp(&sh, a->shape, sizeof(sh)) != 0))
 				return -EEXIST;
 			return (int)i;
 		}
@@ -801,6 +865,7 @@ int mmds_counters_alloc(mmds_counters *c, const char *label,
 	a.help_len = strnlen(a.help, MMDS_COUNTERS_HELP_MAX);
 	a.kind = d->kind ? d->kind : MMDS_COUNTER;
 	a.stripes = d->stripes ? d->stripes : 1;
+	a.shape = NULL;
 	if (a.len == 0 || a.len >= MMDS_COUNTERS_LABEL_MAX ||
 	    !text_ok(label, a.len) || a.help_len >= MMDS_COUNTERS_HELP_MAX ||
 	    !text_ok(a.help, a.help_len) ||
@@ -910,6 +975,208 @@ int mmds_counters_free(mmds_counters *c, int id)
 	return rc;
 }
 
+/* ---- histograms ---------------------------------------------------------- */
+
+int mmds_counters_alloc_histogram(mmds_counters *c, const char *label,
+				  const mmds_histogram_def *def)
+{
+	struct mmds__cnt_shape sh;
+	struct alloc_args a;
+	uint32_t groups;
+	int rc;
+
+	if (c == NULL || label == NULL || def == NULL || def->bounds == NULL ||
+	    def->nbounds == 0 || def->nbounds > MMDS_HISTOGRAM_MAX_BOUNDS)
+		return -EINVAL;
+	groups = def->stripes ? def->stripes : 1;
+	if (groups > MMDS_COUNTERS_MAX_STRIPES / (def->nbounds + 2) ||
+	    (groups > 1 && c->stride != MMDS__FMT_CACHELINE))
+		return -EINVAL;
+	memset(&sh, 0, sizeof(sh));
+	sh.nbounds = def->nbounds;
+	sh.groups = groups;
+	for (uint32_t i = 0; i < def->nbounds; i++) {
+		if (!isfinite(def->bounds[i]) ||
+		    (i > 0 && !(def->bounds[i] > def->bounds[i - 1])))
+			return -EINVAL;
+		/* -0.0 and 0.0 are one bound: store one bit pattern */
+		sh.bounds[i] = def->bounds[i] == 0 ? 0.0 : def->bounds[i];
+	}
+	a.c = c;
+	a.label = label;
+	a.len = strnlen(label, MMDS_COUNTERS_LABEL_MAX);
+	a.help = def->help ? def->help : "";
+	a.help_len = strnlen(a.help, MMDS_COUNTERS_HELP_MAX);
+	a.kind = MMDS_HISTOGRAM;
+	a.stripes = groups * (def->nbounds + 2);
+	a.shape = &sh;
+	if (a.len == 0 || a.len >= MMDS_COUNTERS_LABEL_MAX ||
+	    !text_ok(label, a.len) || a.help_len >= MMDS_COUNTERS_HELP_MAX ||
+	    !text_ok(a.help, a.help_len))
+		return -EINVAL;
+	if (c->readonly)
+		return -EACCES;
+	rc = lock_alloc(c);
+	if (rc < 0)
+		return rc;
+	rc = mmds_guard_run(alloc_locked, &a);
+	unlock_alloc(c);
+	return rc;
+}
+
+struct hist_args {
+	mmds_counters *c;
+	uint32_t id;
+	double v;
+	mmds_histogram_info *out;
+};
+
+/* The head record of histogram id and its shape: 0, -ENOENT, -EINVAL (not
+ * a histogram), -EBADMSG. */
+static int hist_head(const mmds_counters *c, uint32_t id,
+		     struct mmds__cnt_shape *sh, uint64_t *state)
+{
+	const struct mmds__cnt_record *r = rec(c, id);
+	uint32_t stripes;
+
+	*state = load_state(r);
+	if (STATE(*state) != MMDS__CNT_ACTIVE)
+		return -ENOENT;
+	if (rec_kind(r) != MMDS_HISTOGRAM)
+		return -EINVAL;
+	stripes = stripes_of(c, id, rec_stripes(r));
+	if (stripes == 0)
+		return -EBADMSG;
+	return shape_load(c, id, stripes, sh);
+}
+
+/* The word at byte off of record r, relaxed (fields are copied seqlock
+ * style; these are stable while the head is active). */
+static uint64_t rec_word(const struct mmds__cnt_record *r, unsigned off)
+{
+	return atomic_load_explicit(
+		(_Atomic uint64_t *)(uintptr_t)((const uint8_t *)r + off),
+		memory_order_relaxed);
+}
+
+/* The hot path reads only the words it needs: the head's kind and stripes,
+ * the shape's counts, and the bounds up to the bucket.  Counts are checked
+ * (no access outside the histogram's ids); bounds that a hostile file made
+ * unordered only pick another bucket of the same histogram. */
+static int observe_fn(void *arg)
+{
+	struct hist_args *a = arg;
+	const struct mmds__cnt_record *r = rec(a->c, a->id), *r1;
+	struct mmds__cnt_record tmp;
+	uint32_t stripes, nb, groups, b = 0, base;
+	uint64_t w, old, nw;
+	_Atomic uint64_t *sum;
+	double d;
+
+	if (STATE(load_state(r)) != MMDS__CNT_ACTIVE)
+		return -ENOENT;
+	w = rec_word(r, 16);
+	memcpy(&tmp.kind, &w, 8);
+	if (tmp.kind != MMDS_HISTOGRAM)
+		return -EINVAL;
+	stripes = stripes_of(a->c, a->id, tmp.stripes);
+	if (stripes < 3)
+		return -EBADMSG;
+	r1 = rec(a->c, a->id + 1);
+	w = rec_word(r1, MMDS__CNT_SHAPE_OFF);
+	{
+		uint32_t two[2]; /* nbounds, groups in the writer's byte order */
+
+		memcpy(two, &w, 8);
+		nb = two[0];
+		groups = two[1];
+	}
+	if (nb == 0 || nb > MMDS_HISTOGRAM_MAX_BOUNDS || groups == 0 ||
+	    groups > MMDS_COUNTERS_MAX_STRIPES || groups * (nb + 2) != stripes)
+		return -EBADMSG;
+	for (; b < nb; b++) {
+		w = rec_word(r1, MMDS__CNT_SHAPE_OFF + 8 + 8 * b);
+		memcpy(&d, &w, 8);
+		if (a->v <= d)
+			break;
+	}
+	base = a->id + (groups > 1 ? my_stripe(groups) : 0) * (nb + 2);
+	atomic_fetch_add(val(a->c, base + b), 1);
+	sum = val(a->c, base + nb + 1);
+	old = atomic_load_explicit(sum, memory_order_relaxed);
+	do {
+		memcpy(&d, &old, 8);
+		d += a->v;
+		memcpy(&nw, &d, 8);
+	} while (!atomic_compare_exchange_weak(sum, &old, nw));
+	return 0;
+}
+
+int mmds_counters_observe(mmds_counters *c, int id, double v)
+{
+	struct hist_args a = { c, 0, v, NULL };
+
+	if (c == NULL || id < 0 || (uint32_t)id >= c->cap || isnan(v))
+		return -EINVAL;
+	if (c->readonly)
+		return -EACCES;
+	a.id = (uint32_t)id;
+	return mmds_guard_run(observe_fn, &a);
+}
+
+static int hist_read_fn(void *arg)
+{
+	struct hist_args *a = arg;
+	mmds_histogram_info *o = a->out;
+
+	for (int tries = 0; tries < 100; tries++) {
+		struct mmds__cnt_shape sh;
+		uint64_t s1, s2, acc = 0;
+		int rc = hist_head(a->c, a->id, &sh, &s1);
+
+		if (rc < 0)
+			return rc;
+		memset(o, 0, sizeof(*o));
+		o->nbounds = sh.nbounds;
+		memcpy(o->bounds, sh.bounds, sizeof(o->bounds));
+		for (uint32_t g = 0; g < sh.groups; g++) {
+			uint32_t base = a->id + g * (sh.nbounds + 2);
+			uint64_t w = atomic_load_explicit(val(a->c, base + sh.nbounds + 1),
+							  memory_order_relaxed);
+			double d;
+
+			for (uint32_t b = 0; b <= sh.nbounds; b++)
+				o->buckets[b] += atomic_load_explicit(
+					val(a->c, base + b), memory_order_relaxed);
+			memcpy(&d, &w, 8);
+			o->sum += d;
+		}
+		atomic_thread_fence(memory_order_acquire);
+		s2 = atomic_load_explicit(
+			(_Atomic uint64_t *)(uintptr_t)&rec(a->c, a->id)->state,
+			memory_order_relaxed);
+		if (s1 != s2)
+			continue;
+		for (uint32_t b = 0; b <= sh.nbounds; b++) {
+			acc += o->buckets[b];
+			o->buckets[b] = acc;
+		}
+		o->count = acc;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+int mmds_counters_histogram(mmds_counters *c, int id, mmds_histogram_info *out)
+{
+	struct hist_args a = { c, 0, 0, out };
+
+	if (c == NULL || out == NULL || id < 0 || (uint32_t)id >= c->cap)
+		return -EINVAL;
+	a.id = (uint32_t)id;
+	return mmds_guard_run(hist_read_fn, &a);
+}
+
 /* ---- operations ---------------------------------------------------------- */
 
 enum op { OP_ADD, OP_SUB, OP_GET, OP_SET, OP_XCHG, OP_CAS, OP_AND, OP_OR,
@@ -934,6 +1201,8 @@ static int op_fn(void *arg)
 
 	if (STATE(load_state(r)) != MMDS__CNT_ACTIVE)
 		return -ENOENT;
+	if (rec_kind(r) == MMDS_HISTOGRAM)
+		return -EINVAL; /* its words are buckets and a sum */
 	stripes = stripes_of(c, a->id, rec_stripes(r));
 	if (stripes == 0)
 		return -EBADMSG;
@@ -1080,6 +1349,8 @@ static int slot_fn(void *arg)
 
 	if (STATE(load_state(r)) != MMDS__CNT_ACTIVE)
 		return -ENOENT;
+	if (rec_kind(r) == MMDS_HISTOGRAM)
+		return -EINVAL;
 	stripes = stripes_of(a->c, a->id, rec_stripes(r));
 	if (stripes == 0)
 		return -EBADMSG;
@@ -1239,7 +1510,7 @@ static int open_n_locked(void *arg)
 	}
 	for (uint32_t i = 0; i < a->n; i++) {
 		char label[32];
-		struct alloc_args al = { c, label, 0, "", 0, MMDS_COUNTER, 1 };
+		struct alloc_args al = { c, label, 0, "", 0, MMDS_COUNTER, 1, NULL };
 
 		if (STATE(load_state(rec(c, i))) == MMDS__CNT_ACTIVE)
 			continue;

@@ -165,6 +165,48 @@ static void json_text(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* The shortest of %.15g .. %.17g that reads back as v. */
+static void print_double(FILE *f, double v)
+{
+	char buf[40];
+
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	fputs(buf, f);
+}
+
+/* A JSON number: JSON has no infinities or NaN, so those are null. */
+static void json_double(FILE *f, double v)
+{
+	if (v != v || v - v != 0)
+		fputs("null", f);
+	else
+		print_double(f, v);
+}
+
+static void print_histogram(FILE *f, const char *nm,
+			    const mmds_histogram_info *h)
+{
+	for (uint32_t b = 0; b < h->nbounds; b++) {
+		fprintf(f, "%s_bucket{le=\"", nm);
+		print_double(f, h->bounds[b]);
+		fprintf(f, "\"} %" PRIu64 "\n", h->buckets[b]);
+	}
+	fprintf(f, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum ", nm,
+		h->buckets[h->nbounds], nm);
+	print_double(f, h->sum);
+	fprintf(f, "\n%s_count %" PRIu64 "\n", nm, h->count);
+}
+
+static const char *kind_name(unsigned kind)
+{
+	return kind == MMDS_GAUGE ? "gauge"
+	       : kind == MMDS_HISTOGRAM ? "histogram" : "counter";
+}
+
 static void print_value(FILE *f, const mmds_counter_info *e)
 {
 	if (e->kind == MMDS_GAUGE)
@@ -206,11 +248,30 @@ int mmds_counters_export(mmds_counters *c, FILE *out, unsigned format)
 				e[i].id);
 			json_text(out, e[i].label);
 			fprintf(out, ",\"kind\":\"%s\",\"help\":",
-				e[i].kind == MMDS_GAUGE ? "gauge" : "counter");
+				kind_name(e[i].kind));
 			json_text(out, e[i].help);
 			fprintf(out, ",\"stripes\":%" PRIu32 ",\"value\":",
 				e[i].stripes);
 			print_value(out, &e[i]);
+			if (e[i].kind == MMDS_HISTOGRAM) {
+				mmds_histogram_info h;
+
+				/* freed since the snapshot: no buckets to show */
+				if (mmds_counters_histogram(c, e[i].id, &h) != 0)
+					memset(&h, 0, sizeof(h));
+				fputs(",\"bounds\":[", out);
+				for (uint32_t b = 0; b < h.nbounds; b++) {
+					fputs(b ? "," : "", out);
+					json_double(out, h.bounds[b]);
+				}
+				fputs("],\"buckets\":[", out);
+				for (uint32_t b = 0; b <= h.nbounds; b++)
+					fprintf(out, "%s%" PRIu64, b ? "," : "",
+						h.buckets[b]);
+				fputs("],\"sum\":", out);
+				json_double(out, h.sum);
+				fprintf(out, ",\"count\":%" PRIu64, h.count);
+			}
 			fputc('}', out);
 		}
 		fputs("\n]}\n", out);
@@ -231,8 +292,19 @@ int mmds_counters_export(mmds_counters *c, FILE *out, unsigned format)
 
 			fprintf(out, "# HELP %s ", nm);
 			prom_text(out, x->help[0] ? x->help : x->label);
-			fprintf(out, "\n# TYPE %s %s\n%s ", nm,
-				x->kind == MMDS_GAUGE ? "gauge" : "counter", nm);
+			fprintf(out, "\n# TYPE %s %s\n", nm, kind_name(x->kind));
+			if (x->kind == MMDS_HISTOGRAM) {
+				mmds_histogram_info h;
+
+				if (mmds_counters_histogram(c, x->id, &h) != 0) {
+					/* freed since the snapshot: an empty family */
+					memset(&h, 0, sizeof(h));
+					h.nbounds = 0;
+				}
+				print_histogram(out, nm, &h);
+				continue;
+			}
+			fprintf(out, "%s ", nm);
 			print_value(out, x);
 			fputc('\n', out);
 		}

@@ -51,6 +51,17 @@ enum {
 	MMDS__CNT_STRIPE = 4    /* a further stripe of the counter `head` */
 };
 
+/* The shape of a histogram (kind 3), in bytes 32..231 of the record of
+ * its second id (head + 1), over that stripe record's unused label and
+ * help: nbounds finite bounds, groups sets of nbounds + 2 ids (nbounds + 1
+ * bucket counts, then the sum as the bits of a double). */
+#define MMDS__CNT_SHAPE_OFF 32u
+struct mmds__cnt_shape {
+	uint32_t nbounds;    /* 0: 1..MMDS_HISTOGRAM_MAX_BOUNDS */
+	uint32_t groups;     /* 4: groups * (nbounds + 2) == the head's stripes */
+	double bounds[24];   /* 8: finite, strictly increasing; zero after nbounds */
+};
+
 /* One metadata record per id, at meta_off + id * 256. */
 struct mmds__cnt_record {
 	uint64_t state;       /*   0: atomic: generation << 8 | state; stored

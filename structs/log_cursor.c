@@ -387,6 +387,10 @@ again:
 		if (rc == 0 || rc == -EEXIST)
 			goto again;
 	}
+	/* created each time, removed each time before we could open it: a
+	 * remover keeps racing us, as when the file is removed after open */
+	if (rc == -ENOENT && (o.flags & MMDS_LOG_CURSOR_CREATE))
+		rc = -EBUSY;
 	if (rc < 0)
 		goto fail;
 	c->fd = rc;

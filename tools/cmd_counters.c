@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,14 +17,24 @@
 static int usage(FILE *out)
 {
 	fprintf(out,
-		"usage: mmds counters [--json | --prometheus] FILE\n"
-		"       mmds counters --watch SECONDS [--count N] FILE\n"
+		"usage: mmds counters [--json | --prometheus [--output FILE]] COUNTERS\n"
+		"       mmds counters serve --listen HOST:PORT [OPTIONS] COUNTERS...\n"
+		"       mmds counters --watch SECONDS [--count N] [--json | --prometheus\n"
+		"                     [--output FILE]] COUNTERS\n"
 		"\n"
-		"Lists every counter of FILE (id, kind, value, label), or exports\n"
-		"them as JSON or Prometheus text.  --watch repeats the list every\n"
-		"SECONDS with each counter's rate per second since the last one\n"
-		"(N times, default until interrupted).\n");
-	return out == stdout ? 0 : 2;
+		"Lists every counter of the counters file COUNTERS (id, kind, value,\n"
+		"label), or exports them as JSON or Prometheus text.  --watch repeats\n"
+		"every SECONDS (N times with --count, default until interrupted): the\n"
+		"list with each counter's rate per second since the last round, one\n"
+		"JSON object per line with --json, or a Prometheus exposition per\n"
+		"round, separated by a blank line.\n"
+		"--output FILE writes the export to FILE atomically (a temporary file\n"
+		"beside it, fsync, rename): a failed export leaves FILE as it was and\n"
+		"exits non-zero.  With --watch, FILE is replaced every round (for\n"
+		"node_exporter's textfile collector).\n"
+		"'mmds counters serve --help' describes the /metrics endpoint.\n"
+		"Exit status: 0 ok, 2 usage, 3 not a counters file, 4 corrupt, 5 I/O.\n");
+	return out == stdout ? TOOL_OK : TOOL_USAGE;
 }
 
 static double now_s(void)
@@ -33,12 +45,34 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void print_value(const mmds_counter_info *e)
+static const char *kind_name(unsigned kind)
+{
+	return kind == MMDS_GAUGE ? "gauge"
+	       : kind == MMDS_HISTOGRAM ? "histogram" : "counter";
+}
+
+static void print_value(FILE *f, const mmds_counter_info *e)
 {
 	if (e->kind == MMDS_GAUGE)
-		printf("%20" PRId64, (int64_t)e->value);
+		fprintf(f, "%" PRId64, (int64_t)e->value);
 	else
-		printf("%20" PRIu64, e->value);
+		fprintf(f, "%" PRIu64, e->value);
+}
+
+static void json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
 }
 
 /* Find the previous entry for the same id and generation. */
@@ -51,138 +85,286 @@ static const mmds_counter_info *previous(const mmds_counter_info *prev,
 	return NULL;
 }
 
-static int list(mmds_counters *c, const char *path, double interval,
-		long count)
+struct watch {
+	mmds_counters *c;
+	const char *path;   /* the counters file */
+	const char *output; /* --output FILE, or NULL for stdout */
+	unsigned format;    /* 0 = table, or MMDS_COUNTERS_JSON / _PROMETHEUS */
+	double interval;    /* > 0 with --watch */
+	long count;         /* rounds; < 0 = until interrupted */
+	mmds_counter_info *cur, *prev;
+	int ncur, nprev;
+	double t, t_prev;
+	long round;
+};
+
+static int snapshot(struct watch *w)
 {
-	mmds_counter_info *cur = NULL, *prev = NULL;
-	int ncur = 0, nprev = 0, want = 64, rc = 0;
-	double t_prev = 0;
+	static int want = 64;
 
-	for (long round = 0; count < 0 || round < count; round++) {
-		double t;
+	for (;;) {
+		mmds_counter_info *b = realloc(w->cur, (size_t)want * sizeof(*b));
+		int n;
 
-		if (round > 0) {
-			struct timespec ts = {
-				.tv_sec = (time_t)interval,
-				.tv_nsec = (long)((interval - (double)(time_t)interval) * 1e9)
-			};
-			nanosleep(&ts, NULL);
+		if (b == NULL)
+			return -ENOMEM;
+		w->cur = b;
+		n = mmds_counters_snapshot(w->c, w->cur, (size_t)want);
+		if (n < 0)
+			return n;
+		if (n <= want) {
+			w->ncur = n;
+			return 0;
 		}
-		for (;;) {
-			mmds_counter_info *b = realloc(cur, (size_t)want * sizeof(*b));
+		want = n + 64;
+	}
+}
 
-			if (b == NULL) {
-				rc = -ENOMEM;
-				goto out;
+static double rate(const struct watch *w, const mmds_counter_info *e, int *ok)
+{
+	const mmds_counter_info *p = w->round ? previous(w->prev, w->nprev, e) : NULL;
+
+	*ok = p && w->t > w->t_prev;
+	return *ok ? (double)(int64_t)(e->value - p->value) / (w->t - w->t_prev) : 0;
+}
+
+static void print_table(FILE *f, const struct watch *w)
+{
+	if (w->interval > 0)
+		fprintf(f, "%s-- %s: %d counters\n", w->round ? "\n" : "", w->path,
+			w->ncur);
+	fprintf(f, "%6s  %-9s  %20s%s  %s\n", "ID", "KIND", "VALUE",
+		w->interval > 0 ? "          RATE/S" : "", "LABEL");
+	for (int i = 0; i < w->ncur; i++) {
+		const mmds_counter_info *e = &w->cur[i];
+		char v[32];
+		int ok;
+		double r;
+
+		if (e->kind == MMDS_GAUGE)
+			snprintf(v, sizeof(v), "%" PRId64, (int64_t)e->value);
+		else
+			snprintf(v, sizeof(v), "%" PRIu64, e->value);
+		fprintf(f, "%6d  %-9s  %20s", e->id, kind_name(e->kind), v);
+		if (w->interval > 0) {
+			r = rate(w, e, &ok);
+			if (ok)
+				fprintf(f, "  %14.1f", r);
+			else
+				fprintf(f, "  %14s", "-");
+		}
+		fprintf(f, "  %s\n", e->label);
+		if (e->kind == MMDS_HISTOGRAM) {
+			mmds_histogram_info h;
+
+			if (mmds_counters_histogram(w->c, e->id, &h) != 0)
+				continue; /* freed since the snapshot */
+			fprintf(f, "%8s", "");
+			for (uint32_t b = 0; b < h.nbounds; b++)
+				fprintf(f, "le=%g:%" PRIu64 " ", h.bounds[b], h.buckets[b]);
+			fprintf(f, "le=+Inf:%" PRIu64 " sum=%g count=%" PRIu64 "\n",
+				h.buckets[h.nbounds], h.sum, h.count);
+		}
+	}
+}
+
+/* One round as one JSON object on one line. */
+static void print_json_line(FILE *f, const struct watch *w)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	fprintf(f, "{\"time_ms\":%lld,\"file\":",
+		(long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	json_string(f, w->path);
+	fputs(",\"counters\":[", f);
+	for (int i = 0; i < w->ncur; i++) {
+		const mmds_counter_info *e = &w->cur[i];
+		int ok;
+		double r = rate(w, e, &ok);
+
+		fprintf(f, "%s{\"id\":%d,\"label\":", i ? "," : "", e->id);
+		json_string(f, e->label);
+		fprintf(f, ",\"kind\":\"%s\",\"help\":", kind_name(e->kind));
+		json_string(f, e->help);
+		fprintf(f, ",\"stripes\":%" PRIu32 ",\"value\":", e->stripes);
+		print_value(f, e);
+		if (e->kind == MMDS_HISTOGRAM) {
+			mmds_histogram_info h;
+
+			if (mmds_counters_histogram(w->c, e->id, &h) != 0)
+				memset(&h, 0, sizeof(h));
+			fputs(",\"bounds\":[", f);
+			for (uint32_t b = 0; b < h.nbounds; b++)
+				fprintf(f, "%s%.17g", b ? "," : "", h.bounds[b]);
+			fputs("],\"buckets\":[", f);
+			for (uint32_t b = 0; b <= h.nbounds; b++)
+				fprintf(f, "%s%" PRIu64, b ? "," : "", h.buckets[b]);
+			if (isfinite(h.sum))
+				fprintf(f, "],\"sum\":%.17g", h.sum);
+			else
+				fputs("],\"sum\":null", f); /* JSON has no infinities */
+			fprintf(f, ",\"count\":%" PRIu64, h.count);
+		}
+		if (ok)
+			fprintf(f, ",\"rate\":%.3f}", r);
+		else
+			fputs(",\"rate\":null}", f);
+	}
+	fputs("]}\n", f);
+}
+
+static int fill_export(FILE *f, void *arg)
+{
+	const struct watch *w = arg;
+	int rc;
+
+	if (w->format == MMDS_COUNTERS_JSON && w->interval > 0) {
+		print_json_line(f, w);
+		return 0;
+	}
+	rc = mmds_counters_export(w->c, f, w->format);
+	return rc < 0 ? rc : 0;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = {
+		.tv_sec = (time_t)s,
+		.tv_nsec = (long)((s - (double)(time_t)s) * 1e9)
+	};
+
+	nanosleep(&ts, NULL);
+}
+
+static int run(struct watch *w)
+{
+	int rc = 0;
+
+	for (w->round = 0; (w->count < 0 || w->round < w->count) && !tool_stop;
+	     w->round++) {
+		if (w->round > 0) {
+			/* sleep in slices, so a reader that went away is noticed */
+			double end = now_s() + w->interval;
+
+			while (!tool_stop && now_s() < end) {
+				double left = end - now_s();
+
+				if (w->output == NULL && tool_output_alive() < 0)
+					return tool_reader_gone();
+				sleep_s(left > 0.2 ? 0.2 : left);
 			}
-			cur = b;
-			ncur = mmds_counters_snapshot(c, cur, (size_t)want);
-			if (ncur < 0) {
-				rc = ncur;
-				goto out;
-			}
-			if (ncur <= want)
+			if (tool_stop)
 				break;
-			want = ncur + 64;
 		}
-		t = now_s();
-		if (interval > 0)
-			printf("%s-- %s: %d counters\n", round ? "\n" : "", path,
-			       ncur);
-		printf("%6s  %-7s  %20s%s  %s\n", "ID", "KIND", "VALUE",
-		       interval > 0 ? "          RATE/S" : "", "LABEL");
-		for (int i = 0; i < ncur; i++) {
-			const mmds_counter_info *e = &cur[i];
-
-			printf("%6d  %-7s  ", e->id,
-			       e->kind == MMDS_GAUGE ? "gauge" : "counter");
-			print_value(e);
-			if (interval > 0) {
-				const mmds_counter_info *p =
-					round ? previous(prev, nprev, e) : NULL;
-
-				if (p && t > t_prev)
-					printf("  %14.1f",
-					       (double)(int64_t)(e->value - p->value) /
-						       (t - t_prev));
-				else
-					printf("  %14s", "-");
-			}
-			printf("  %s\n", e->label);
+		if (w->format == 0 ||
+		    (w->format == MMDS_COUNTERS_JSON && w->interval > 0)) {
+			rc = snapshot(w);
+			if (rc < 0)
+				return tool_fail("counters", w->path, rc);
 		}
-		fflush(stdout);
+		w->t = now_s();
+		if (w->output) {
+			rc = tool_write_atomic("counters", w->output, fill_export, w);
+			if (rc < 0)
+				return tool_exit_code(rc);
+		} else if (w->format == 0) {
+			print_table(stdout, w);
+		} else {
+			if (w->format == MMDS_COUNTERS_PROMETHEUS && w->round > 0)
+				putchar('\n');
+			rc = fill_export(stdout, w);
+			if (rc < 0)
+				return tool_fail("counters", w->path, rc);
+		}
+		if (!w->output && fflush(stdout) == EOF)
+			return tool_reader_gone();
 		{
-			mmds_counter_info *sw = prev;
+			mmds_counter_info *sw = w->prev;
 
-			prev = cur;
-			cur = sw;
-			nprev = ncur;
-			t_prev = t;
+			w->prev = w->cur;
+			w->cur = sw;
+			w->nprev = w->ncur;
+			w->t_prev = w->t;
 		}
-		if (interval <= 0)
+		if (w->interval <= 0)
 			break;
 	}
-out:
-	free(cur);
-	free(prev);
-	return rc;
+	return TOOL_OK;
 }
 
 int mmds_tool_counters(int argc, char **argv)
 {
-	const char *path = NULL;
-	unsigned format = 0;
-	double interval = 0;
-	long count = -1;
-	mmds_counters *c;
-	int err;
+	struct watch w = { .count = -1 };
+	const char *fmtopt = NULL;
+	int have_count = 0, rc;
 
+	if (argc >= 2 && strcmp(argv[1], "serve") == 0) {
+#ifdef MMDS_TOOL_SERVE
+		return mmds_tool_counters_serve(argc - 1, argv + 1);
+#else
+		fprintf(stderr, "mmds counters: serve is not built in: libmicrohttpd was not found at configure time (apt-get install libmicrohttpd-dev, then configure again)\n");
+		return TOOL_FAIL;
+#endif
+	}
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
+		int takes = strcmp(a, "--watch") == 0 || strcmp(a, "--count") == 0 ||
+			    strcmp(a, "--output") == 0 || strcmp(a, "-o") == 0;
 
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
 			return usage(stdout);
-		if (strcmp(a, "--json") == 0) {
-			format = MMDS_COUNTERS_JSON;
-		} else if (strcmp(a, "--prometheus") == 0) {
-			format = MMDS_COUNTERS_PROMETHEUS;
-		} else if (strcmp(a, "--watch") == 0 && i + 1 < argc) {
-			char *end;
+		if (takes && i + 1 >= argc)
+			return tool_usage_error("counters", "%s needs a value", a);
+		if (strcmp(a, "--json") == 0 || strcmp(a, "--prometheus") == 0) {
+			unsigned f = a[2] == 'j' ? MMDS_COUNTERS_JSON
+						 : MMDS_COUNTERS_PROMETHEUS;
 
-			interval = strtod(argv[++i], &end);
-			if (*end || !(interval > 0) || interval > 86400)
-				return usage(stderr);
-		} else if (strcmp(a, "--count") == 0 && i + 1 < argc) {
-			char *end;
+			if (w.format && w.format != f)
+				return tool_usage_error("counters", "%s and %s cannot be used together: choose one output format",
+							fmtopt, a);
+			w.format = f;
+			fmtopt = a;
+		} else if (strcmp(a, "--watch") == 0) {
+			if (tool_parse_seconds("counters", "--watch", argv[++i],
+					       86400, &w.interval))
+				return TOOL_USAGE;
+		} else if (strcmp(a, "--count") == 0) {
+			uint64_t n;
 
-			count = strtol(argv[++i], &end, 10);
-			if (*end || count <= 0)
-				return usage(stderr);
-		} else if (a[0] == '-' || path) {
-			return usage(stderr);
+			if (tool_parse_u64("counters", "--count", argv[++i], 1,
+					   LONG_MAX, &n))
+				return TOOL_USAGE;
+			w.count = (long)n;
+			have_count = 1;
+		} else if (strcmp(a, "--output") == 0 || strcmp(a, "-o") == 0) {
+			w.output = argv[++i];
+		} else if (a[0] == '-' && a[1] != '\0') {
+			return tool_usage_error("counters", "unknown option '%s'", a);
+		} else if (w.path) {
+			return tool_usage_error("counters", "one COUNTERS file only ('%s' is extra)",
+						a);
 		} else {
-			path = a;
+			w.path = a;
 		}
 	}
-	if (path == NULL || (format && interval > 0))
-		return usage(stderr);
-	err = mmds_counters_open(&c, path,
-				 &(mmds_counters_opts){
-					 .flags = MMDS_COUNTERS_READONLY });
-	if (err < 0) {
-		fprintf(stderr, "mmds counters: %s: %s\n", path,
-			mmds_strerror(err));
-		return 1;
-	}
-	if (format)
-		err = mmds_counters_export(c, stdout, format);
-	else
-		err = list(c, path, interval, interval > 0 ? count : 1);
-	mmds_counters_close(c);
-	if (err < 0) {
-		fprintf(stderr, "mmds counters: %s: %s\n", path,
-			mmds_strerror(err));
-		return 1;
-	}
-	return 0;
+	if (have_count && !(w.interval > 0))
+		return tool_usage_error("counters", "--count needs --watch");
+	if (w.output && !w.format)
+		return tool_usage_error("counters", "--output needs --prometheus or --json");
+	if (w.path == NULL)
+		return tool_usage_error("counters", "a COUNTERS file is needed");
+	rc = tool_check_kind("counters", w.path, TOOL_KIND_COUNTERS);
+	if (rc)
+		return rc;
+	rc = mmds_counters_open(&w.c, w.path,
+				&(mmds_counters_opts){
+					.flags = MMDS_COUNTERS_READONLY });
+	if (rc < 0)
+		return tool_fail("counters", w.path, rc);
+	rc = run(&w);
+	mmds_counters_close(w.c);
+	free(w.cur);
+	free(w.prev);
+	return rc;
 }

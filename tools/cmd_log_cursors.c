@@ -10,6 +10,7 @@
 #include <mmds.h>
 
 #include "cmd_log_cursors.h"
+#include "tool.h"
 
 int mmds_tool_log_cursors(const char *dir)
 {
@@ -18,11 +19,12 @@ int mmds_tool_log_cursors(const char *dir)
 	uint64_t first, tail;
 	int n, got, bad = 0;
 
+	n = tool_check_kind("log", dir, TOOL_KIND_LOG);
+	if (n)
+		return n;
 	n = mmds_log_open(&l, dir, &(mmds_log_opts){ .flags = MMDS_LOG_RDONLY });
-	if (n) {
-		fprintf(stderr, "mmds log: %s: %s\n", dir, mmds_strerror(n));
-		return 1;
-	}
+	if (n)
+		return tool_fail("log", dir, n);
 	first = mmds_log_first_lsn(l);
 	tail = mmds_log_tail_lsn(l);
 	mmds_log_close(l);
@@ -40,7 +42,7 @@ int mmds_tool_log_cursors(const char *dir)
 	if (n < 0) {
 		fprintf(stderr, "mmds log: %s: cursors: %s\n", dir, mmds_strerror(n));
 		free(v);
-		return 1;
+		return n == -EBADMSG ? TOOL_CORRUPT : TOOL_FAIL;
 	}
 	printf("first LSN %llu, tail LSN %llu, %d cursor%s\n",
 	       (unsigned long long)first, (unsigned long long)tail, n,
@@ -72,5 +74,5 @@ int mmds_tool_log_cursors(const char *dir)
 		       (unsigned long long)c->position, lag, holder, when);
 	}
 	free(v);
-	return bad;
+	return bad ? TOOL_CORRUPT : TOOL_OK;
 }

@@ -15,8 +15,9 @@ static int usage(FILE *out)
 	fprintf(out, "usage: mmds ring info FILE\n\n"
 		     "  info FILE   capacity, mode, fill, positions, and the "
 		     "liveness of the\n"
-		     "              consumer and producers of the ring in FILE\n");
-	return out == stdout ? 0 : 2;
+		     "              consumer and producers of the ring in FILE\n"
+		     "Exit status: 0 ok, 2 usage, 3 not a ring, 4 corrupt, 5 I/O.\n");
+	return out == stdout ? TOOL_OK : TOOL_USAGE;
 }
 
 static void peer(const char *what, const mmds_ring_peer *p)
@@ -33,16 +34,17 @@ static int info(const char *path)
 {
 	mmds_ring *r = NULL;
 	mmds_ring_info in;
-	int rc;
+	int rc = tool_check_kind("ring", path, TOOL_KIND_RING);
 
+	if (rc)
+		return rc;
 	rc = mmds_ring_open(&r, path,
 			    &(mmds_ring_opts){ .role = MMDS_RING_OBSERVER });
 	if (rc == 0)
 		rc = mmds_ring_get_info(r, &in);
 	if (rc < 0) {
-		fprintf(stderr, "mmds ring: %s: %s\n", path, mmds_strerror(rc));
 		mmds_ring_close(r);
-		return 1;
+		return tool_fail("ring", path, rc);
 	}
 	printf("file           %s\n", path);
 	printf("mode           %s\n",
@@ -73,7 +75,15 @@ int mmds_tool_ring(int argc, char **argv)
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 ||
 			  strcmp(argv[1], "-h") == 0))
 		return usage(stdout);
-	if (argc == 3 && strcmp(argv[1], "info") == 0)
-		return info(argv[2]);
-	return usage(stderr);
+	if (argc < 2)
+		return usage(stderr);
+	if (strcmp(argv[1], "info") != 0)
+		return tool_usage_error("ring", "unknown subcommand '%s'", argv[1]);
+	if (argc < 3)
+		return tool_usage_error("ring", "'mmds ring info' needs a ring FILE");
+	if (argv[2][0] == '-' && argv[2][1] != '\0')
+		return tool_usage_error("ring", "unknown option '%s'", argv[2]);
+	if (argc > 3)
+		return tool_usage_error("ring", "one FILE only ('%s' is extra)", argv[3]);
+	return info(argv[2]);
 }

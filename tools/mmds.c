@@ -2,6 +2,7 @@
  * One subcommand per structure, each in its own tools/cmd_*.c. */
 #include "config.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,7 +36,10 @@ static int usage(FILE *out)
 		fprintf(out, "  %-10s %s\n", c->name, c->summary);
 	fprintf(out, "  %-10s %s\n", "version", "print the library version");
 	fprintf(out, "\n'mmds COMMAND --help' describes each command.\n");
-	return out == stdout ? 0 : 2;
+	fprintf(out, "\nexit status: 0 success, 1 other failure, 2 usage error,\n"
+		     "3 not found or wrong kind of file, 4 corrupt, 5 I/O error,\n"
+		     "128+N killed by signal N (130 for SIGINT).\n");
+	return out == stdout ? TOOL_OK : TOOL_USAGE;
 }
 
 int main(int argc, char **argv)
@@ -49,9 +53,16 @@ int main(int argc, char **argv)
 		printf("mmds %s\n", mmds_version());
 		return 0;
 	}
-	for (const struct command *c = commands; c->name; c++)
-		if (strcmp(argv[1], c->name) == 0)
-			return c->run(argc - 1, argv + 1);
+	/* A file size limit makes a write fail with EFBIG, reported, not a kill. */
+	signal(SIGXFSZ, SIG_IGN);
+	tool_catch_signals();
+	for (const struct command *c = commands; c->name; c++) {
+		if (strcmp(argv[1], c->name) == 0) {
+			int rc = c->run(argc - 1, argv + 1);
+
+			return tool_stop ? 128 + tool_stop : rc;
+		}
+	}
 	fprintf(stderr, "mmds: unknown command '%s'\n", argv[1]);
 	return usage(stderr);
 }

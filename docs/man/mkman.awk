@@ -1,10 +1,15 @@
-# mkman.awk - one man page per public function, from the header comments.
+# mkman.awk - one man page per public function, option struct and flag
+# enum, from the header comments.
 #
 #   awk -v outdir=DIR -v header=mmds/map.h -v version=0.1.0 -f mkman.awk HEADER
 #
 # Every comment block followed by MMDS_API prototypes documents those
 # functions: the page's NAME lists them, SYNOPSIS shows the prototypes and
-# DESCRIPTION is the comment.  With outdir empty, prints the page names.
+# DESCRIPTION is the comment.  Every `typedef struct mmds_x {`, `enum
+# mmds_x {` gets a page mmds_x.3 whose SYNOPSIS is the declaration with its
+# member comments and DESCRIPTION the comment above it; each MMDS_*
+# constant of an enum gets a page that sources its enum's (.so).  With
+# outdir empty, prints the page names.
 function flush_page(   i, n, names, page, f, summary) {
 	n = split(funcs, names, " ")
 	if (n == 0)
@@ -32,6 +37,42 @@ function flush_page(   i, n, names, page, f, summary) {
 		close(f)
 	}
 }
+function flush_decl(   f, i, n, names, summary, what) {
+	what = decl ~ /^(typedef )?enum/ ? "enum" : "struct"
+	summary = decl_ndesc > 0 ? decl_desc[1] : ""
+	sub(/^[ \t]*(mmds_[a-z0-9_]+( \/ |, | and )?)+ - /, "", summary)
+	sub(/\.[ \t].*$/, "", summary)
+	sub(/\.$/, "", summary)
+	if (summary == "")
+		summary = "the " what " " decl_name " of <" header ">"
+	if (outdir == "") {
+		print decl_name ".3"
+	} else {
+		f = outdir "/" decl_name ".3"
+		printf(".TH %s 3 \"\" \"mmds %s\" \"mmds manual\"\n", toupper(decl_name), version) > f
+		printf(".SH NAME\n%s \\- %s\n", decl_name, summary) > f
+		printf(".SH SYNOPSIS\n.nf\n.B #include <%s>\n.PP\n%s.fi\n", header, decl) > f
+		printf(".SH DESCRIPTION\n.nf\n") > f
+		for (i = 1; i <= decl_ndesc; i++)
+			printf("%s\n", decl_desc[i]) > f
+		if (decl_ndesc == 0)
+			printf("Each member's meaning is in the comment beside it above.\n") > f
+		if (nconst > 0)
+			printf("\nConstants: %s.\n", consts) > f
+		printf(".fi\n.SH SEE ALSO\n.BR mmds (3)\n") > f
+		close(f)
+	}
+	n = split(consts, names, ", ")
+	for (i = 1; i <= n; i++) {
+		if (outdir == "") {
+			print names[i] ".3"
+			continue
+		}
+		f = outdir "/" names[i] ".3"
+		printf(".so man3/%s.3\n", decl_name) > f
+		close(f)
+	}
+}
 function start_comment() {
 	if (have_comment && funcs != "")
 		flush_page()
@@ -53,6 +94,40 @@ function end_comment() {
 	funcs = ""
 	funcs_comma = ""
 	proto = ""
+}
+in_decl {
+	line = $0
+	gsub(/\\/, "\\e", line)
+	if (line ~ /^[.']/)
+		line = "\\&" line
+	decl = decl line "\n"
+	if (is_enum && match($0, /^[ \t]+MMDS_[A-Z0-9_]+/)) {
+		c = substr($0, RSTART, RLENGTH)
+		gsub(/[ \t]/, "", c)
+		consts = consts (nconst++ ? ", " : "") c
+	}
+	if ($0 ~ /^}/) {
+		in_decl = 0
+		flush_decl()
+	}
+	next
+}
+/^(typedef struct|typedef enum|enum|struct) mmds_[a-z0-9_]+ \{/ {
+	decl_name = $0
+	sub(/^(typedef struct|typedef enum|enum|struct) /, "", decl_name)
+	sub(/ .*$/, "", decl_name)
+	is_enum = $0 ~ /enum/
+	decl = $0 "\n"
+	consts = ""
+	nconst = 0
+	decl_ndesc = 0
+	if (have_comment && funcs == "")
+		for (i = 1; i <= ndesc; i++)
+			decl_desc[++decl_ndesc] = desc[i]
+	have_comment = 0
+	funcs = ""
+	in_decl = 1
+	next
 }
 /^\/\*/ {
 	start_comment()

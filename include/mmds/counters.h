@@ -67,7 +67,9 @@ typedef struct mmds_counters mmds_counters;
 /* Kind of a counter (mmds_counter_def.kind).  0 means MMDS_COUNTER. */
 enum mmds_counter_kind {
 	MMDS_COUNTER = 1, /* only goes up (Prometheus "counter") */
-	MMDS_GAUGE = 2    /* goes up and down; exported as a signed value */
+	MMDS_GAUGE = 2,   /* goes up and down; exported as a signed value */
+	MMDS_HISTOGRAM = 3 /* observations in fixed buckets, with their sum
+	                      and count (mmds_counters_alloc_histogram()) */
 };
 
 /* Open flags (mmds_counters_opts.flags), combined with |. */
@@ -245,6 +247,69 @@ MMDS_API int mmds_counters_xor(mmds_counters *c, int id, uint64_t v,
 MMDS_API int mmds_counters_reset(mmds_counters *c, int id);
 MMDS_API int mmds_counters_reset_all(mmds_counters *c);
 
+/* ---- Histograms ---------------------------------------------------------- */
+
+/* Most finite bucket bounds of a histogram. */
+#define MMDS_HISTOGRAM_MAX_BOUNDS 24u
+
+/* What mmds_counters_alloc_histogram() makes. */
+typedef struct mmds_histogram_def {
+	const char *help;      /* as mmds_counter_def.help; NULL = "" */
+	const double *bounds;  /* upper bounds (inclusive) of the finite
+	                          buckets, finite and strictly increasing; a
+	                          last +Inf bucket is always added */
+	uint32_t nbounds;      /* 1..MMDS_HISTOGRAM_MAX_BOUNDS */
+	uint32_t stripes;      /* 0 or 1: one set of buckets; 2..: that many
+	                          sets, one per thread as for striped counters;
+	                          stripes * (nbounds + 2) ids at most 64 */
+} mmds_histogram_def;
+
+/*
+ * mmds_counters_alloc_histogram - allocate (or find) the histogram label:
+ * stripes * (nbounds + 2) consecutive ids (per set: nbounds + 1 bucket
+ * counts and the sum of the observations), made and published under the
+ * allocation lock and its intent like a striped counter, so a process
+ * killed at any step leaves the histogram whole or not at all.  The bounds
+ * live in the file (docs/FORMAT.md), so every reader exports the same
+ * buckets.  Returns the id (>= 0) or: -EINVAL (bad label, help or bounds,
+ * too many ids, a packed file with stripes > 1), -EACCES (read-only),
+ * -EEXIST (label taken by another kind or other bounds), -ENOSPC, -EBUSY,
+ * -EDEADLK, -EFAULT, -EIO as mmds_counters_alloc().  Thread-safe.
+ */
+MMDS_API int mmds_counters_alloc_histogram(mmds_counters *c, const char *label,
+					   const mmds_histogram_def *def);
+
+/*
+ * mmds_counters_observe - record the observation v in histogram id: one
+ * atomic add to its bucket (in the calling thread's set) and a
+ * compare-and-swap loop adding v to the set's sum.  A reader may see the
+ * bucket before the sum moves.  0, -EINVAL (NaN, id out of range or not a
+ * histogram), -EACCES (read-only), -ENOENT (not allocated), -EBADMSG
+ * (invalid bounds in the file), -EFAULT, -EIO.  Thread- and process-safe,
+ * no system call.
+ */
+MMDS_API int mmds_counters_observe(mmds_counters *c, int id, double v);
+
+/* A histogram as a reader sees it: buckets are cumulative, as Prometheus
+ * exports them: buckets[i] counts observations <= bounds[i], and
+ * buckets[nbounds] (le="+Inf") equals count. */
+typedef struct mmds_histogram_info {
+	uint32_t nbounds;
+	double bounds[MMDS_HISTOGRAM_MAX_BOUNDS];
+	uint64_t buckets[MMDS_HISTOGRAM_MAX_BOUNDS + 1];
+	uint64_t count;
+	double sum;
+} mmds_histogram_info;
+
+/*
+ * mmds_counters_histogram - read histogram id into *out (the sum of every
+ * set).  0, -EINVAL (NULL, id out of range, not a histogram), -ENOENT (not
+ * allocated, or it changed under every re-read), -EBADMSG (invalid
+ * metadata), -EFAULT, -EIO.  Lock-free; works on a read-only handle.
+ */
+MMDS_API int mmds_counters_histogram(mmds_counters *c, int id,
+				     mmds_histogram_info *out);
+
 /* ---- Hot path: direct slots ---------------------------------------------- */
 
 /*
@@ -286,9 +351,10 @@ static inline uint64_t mmds_slot_get(const uint64_t *slot)
 typedef struct mmds_counter_info {
 	int id;
 	unsigned kind;        /* enum mmds_counter_kind */
-	uint32_t stripes;     /* 1 for a plain counter */
+	uint32_t stripes;     /* ids it uses: 1 for a plain counter */
 	uint64_t generation;  /* bumped each time the id is allocated */
-	uint64_t value;       /* the value (sum of the stripes) */
+	uint64_t value;       /* the value (sum of the stripes); for a
+	                         histogram, its count of observations */
 	char label[MMDS_COUNTERS_LABEL_MAX]; /* NUL-terminated, valid UTF-8 */
 	char help[MMDS_COUNTERS_HELP_MAX];   /* NUL-terminated, valid UTF-8 */
 } mmds_counter_info;
@@ -323,10 +389,14 @@ enum mmds_counters_format {
 	 * HELP and TYPE lines.  Names are unique: of labels that sanitise to
 	 * one name the lowest id keeps it, the others take the first free of
 	 * _id<ID>, _id<ID>_1, ... before the suffix.  The same file content
-	 * gives the same names. */
+	 * gives the same names.  A histogram is a family of name_bucket{le=...}
+	 * (cumulative, le="+Inf" last), name_sum and name_count. */
 	MMDS_COUNTERS_PROMETHEUS = 1,
 	/* {"counters":[{"id":0,"label":"...","kind":"counter","help":"...",
-	 *   "stripes":1,"value":123}, ...]} ; gauges' values are signed. */
+	 *   "stripes":1,"value":123}, ...]} ; gauges' values are signed.  A
+	 * histogram's entry (kind "histogram", value = count) adds
+	 * "bounds":[...],"buckets":[cumulative counts, +Inf last],"sum":S,
+	 * "count":N. */
 	MMDS_COUNTERS_JSON = 2
 };
 

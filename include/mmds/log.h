@@ -397,7 +397,8 @@ typedef struct mmds_log_cursor_info {
  * used.
  * Returns 0 and *out, or (with *out NULL): -EINVAL (NULL argument, bad
  * name, bad flags), -ENOENT (no log in dir, or no such cursor without
- * CREATE), -EBUSY (a live process, this one included, holds the cursor),
+ * CREATE), -EBUSY (a live process, this one included, holds the cursor,
+ * or a concurrent mmds_log_cursor_remove() keeps removing it: retry),
  * -EBADMSG (the cursor file is corrupt, truncated, not a regular file, or
  * belongs to another log), -ENOTSUP (newer cursor format or other byte
  * order), -ELOOP (the cursor file or DIR/cursors is a symbolic link: never

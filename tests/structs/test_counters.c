@@ -1447,6 +1447,221 @@ START_TEST(test_json_export_parses)
 }
 END_TEST
 
+/* ---- histograms -------------------------------------------------------------- */
+
+static const double lat_bounds[] = { 0.1, 1, 10 };
+
+START_TEST(test_histogram_counts_buckets_sum_and_count)
+{
+	mmds_counters *c = create("c", 64, 0, 0);
+	static const double obs[] = { 0.05, 0.1, 0.5, 5, 50, -1 };
+	mmds_histogram_info h;
+	mmds_counter_info e;
+	int id = mmds_counters_alloc_histogram(c, "latency_seconds",
+					       &(mmds_histogram_def){
+						       .help = "request latency",
+						       .bounds = lat_bounds,
+						       .nbounds = 3 });
+
+	ck_assert_int_ge(id, 0);
+	for (size_t i = 0; i < sizeof(obs) / sizeof(obs[0]); i++)
+		ck_assert_int_eq(mmds_counters_observe(c, id, obs[i]), 0);
+	ck_assert_int_eq(mmds_counters_histogram(c, id, &h), 0);
+	ck_assert_uint_eq(h.nbounds, 3);
+	ck_assert(h.bounds[0] == 0.1 && h.bounds[1] == 1 && h.bounds[2] == 10);
+	/* cumulative: le=0.1 holds -1, 0.05 and 0.1 (bounds are inclusive) */
+	ck_assert_uint_eq(h.buckets[0], 3);
+	ck_assert_uint_eq(h.buckets[1], 4);
+	ck_assert_uint_eq(h.buckets[2], 5);
+	ck_assert_uint_eq(h.buckets[3], 6);
+	ck_assert_uint_eq(h.count, 6);
+	ck_assert_double_eq_tol(h.sum, 54.65, 1e-9);
+	/* listed as a histogram whose value is its count, using 5 ids */
+	ck_assert_int_eq(mmds_counters_describe(c, id, &e), 0);
+	ck_assert_uint_eq(e.kind, MMDS_HISTOGRAM);
+	ck_assert_uint_eq(e.value, 6);
+	ck_assert_uint_eq(e.stripes, 5);
+	/* the same label and bounds find it; other bounds or kinds do not */
+	ck_assert_int_eq(mmds_counters_alloc_histogram(c, "latency_seconds",
+				&(mmds_histogram_def){ .bounds = lat_bounds,
+						       .nbounds = 3 }), id);
+	ck_assert_int_eq(mmds_counters_alloc_histogram(c, "latency_seconds",
+				&(mmds_histogram_def){ .bounds = lat_bounds,
+						       .nbounds = 2 }), -EEXIST);
+	ck_assert_int_eq(mmds_counters_alloc(c, "latency_seconds", NULL), -EEXIST);
+	/* counter operations do not apply to its words */
+	ck_assert_int_eq(mmds_counters_add(c, id, 1, NULL), -EINVAL);
+	ck_assert_ptr_null(mmds_counters_slot(c, id));
+	ck_assert_int_eq(mmds_counters_observe(c, id, 0.0 / 0.0), -EINVAL);
+	{
+		int plain = mmds_counters_alloc(c, "plain", NULL);
+		mmds_histogram_info x;
+
+		ck_assert_int_eq(mmds_counters_observe(c, plain, 1), -EINVAL);
+		ck_assert_int_eq(mmds_counters_histogram(c, plain, &x), -EINVAL);
+	}
+	/* freed: its ids come back */
+	ck_assert_int_eq(mmds_counters_free(c, id), 0);
+	ck_assert_int_eq(mmds_counters_observe(c, id, 1), -ENOENT);
+	mmds_counters_close(c);
+	/* read-only handles read, never observe */
+	c = reopen("c", MMDS_COUNTERS_READONLY);
+	ck_assert_int_eq(mmds_counters_observe(c, id, 1), -EACCES);
+	mmds_counters_close(c);
+}
+END_TEST
+
+START_TEST(test_histogram_bad_definitions_are_einval)
+{
+	mmds_counters *c = create("c", 256, 0, 0);
+	static const double down[] = { 1, 0.5 }, same[] = { 1, 1 };
+	double nan_b[] = { 0.0 / 0.0 }, inf_b[] = { 1.0 / 0.0 }, many[25];
+
+	for (int i = 0; i < 25; i++)
+		many[i] = i;
+	ck_assert_int_eq(mmds_counters_alloc_histogram(c, "h", NULL), -EINVAL);
+	ck_assert_int_eq(mmds_counters_alloc_histogram(c, "h",
+				&(mmds_histogram_def){ .bounds = down, .nbounds = 2 }), -EINVAL);
+	ck_assert_int_eq(mmds_counters_alloc_histogram(c, "h",
+				&(mmds_histogram_def){ .bounds = same, .nbounds = 2 }), -EINVAL);
+	ck_assert_int_eq(mmds_counters_alloc_histogram(c, "h",
+				&(mmds_histogram_def){ .bounds = nan_b, .nbounds = 1 }), -EINVAL);
+	ck_assert_int_eq(mmds_counters_alloc_histogram(c, "h",
+				&(mmds_histogram_def){ .bounds = inf_b, .nbounds = 1 }), -EINVAL);
+	ck_assert_int_eq(mmds_counters_alloc_histogram(c, "h",
+				&(mmds_histogram_def){ .bounds = many, .nbounds = 0 }), -EINVAL);
+	ck_assert_int_eq(mmds_counters_alloc_histogram(c, "h",
+				&(mmds_histogram_def){ .bounds = many, .nbounds = 25 }), -EINVAL);
+	/* 24 bounds: 26 ids a set; 2 sets fit in 64 ids, 3 do not */
+	ck_assert_int_ge(mmds_counters_alloc_histogram(c, "h",
+				&(mmds_histogram_def){ .bounds = many, .nbounds = 24,
+						       .stripes = 2 }), 0);
+	ck_assert_int_eq(mmds_counters_alloc_histogram(c, "h3",
+				&(mmds_histogram_def){ .bounds = many, .nbounds = 24,
+						       .stripes = 3 }), -EINVAL);
+	mmds_counters_close(c);
+}
+END_TEST
+
+/* A shape made impossible in the file (too many bounds, a count that does
+ * not match the ids, unordered bounds) is refused, never followed. */
+START_TEST(test_histogram_hostile_shape_is_ebadmsg)
+{
+	mmds_counters *c = create("c", 64, 0, 0);
+	mmds_counter_info info[8];
+	mmds_histogram_info h;
+	int id = mmds_counters_alloc_histogram(c, "h", &(mmds_histogram_def){
+						       .bounds = lat_bounds,
+						       .nbounds = 3 });
+	off_t shape = 4096 + (off_t)(id + 1) * 256 + 32;
+	int fd = open(t_path("c"), O_RDWR | O_CLOEXEC);
+	uint32_t bad[][2] = { { 200, 1 }, { 2, 1 }, { 0, 1 }, { 3, 0 } };
+	double unordered[] = { 5, 1, 10 };
+
+	ck_assert_int_ge(id, 0);
+	ck_assert_int_ge(fd, 0);
+	mmds_counters_alloc(c, "plain", NULL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(pwrite(fd, bad[i], 8, shape), 8);
+		ck_assert_int_eq(mmds_counters_histogram(c, id, &h), -EBADMSG);
+		ck_assert_int_eq(mmds_counters_observe(c, id, 1), -EBADMSG);
+		/* listings skip it and keep the rest */
+		ck_assert_int_eq(mmds_counters_snapshot(c, info, 8), 1);
+		ck_assert_str_eq(info[0].label, "plain");
+	}
+	ck_assert_int_eq(pwrite(fd, (uint32_t[]){ 3, 1 }, 8, shape), 8);
+	ck_assert_int_eq(pwrite(fd, unordered, sizeof(unordered), shape + 8),
+			 (ssize_t)sizeof(unordered));
+	ck_assert_int_eq(mmds_counters_histogram(c, id, &h), -EBADMSG);
+	ck_assert_int_eq(mmds_counters_snapshot(c, info, 8), 1);
+	close(fd);
+	mmds_counters_close(c);
+}
+END_TEST
+
+/* Striped histograms observed by forked processes and threads add up. */
+START_TEST(test_histogram_processes_observe_exactly)
+{
+	mmds_counters *c = create("c", 64, 0, 0);
+	long per = 2000;
+	int id = mmds_counters_alloc_histogram(c, "h", &(mmds_histogram_def){
+						       .bounds = lat_bounds,
+						       .nbounds = 3,
+						       .stripes = 4 });
+	mmds_histogram_info h;
+	pid_t pids[4];
+
+	ck_assert_int_ge(id, 0);
+	mmds_counters_close(c);
+	for (int p = 0; p < 4; p++) {
+		pids[p] = t_fork();
+		if (pids[p] == 0) {
+			mmds_counters *cc = NULL;
+
+			T_CHILD_ASSERT(mmds_counters_open(&cc, t_path("c"), NULL) == 0);
+			for (long i = 0; i < per; i++)
+				T_CHILD_ASSERT(mmds_counters_observe(cc, id, (double)(i % 4) * 4) == 0);
+			mmds_counters_close(cc);
+			_exit(0);
+		}
+	}
+	for (int p = 0; p < 4; p++)
+		t_wait_child(pids[p]);
+	c = reopen("c", MMDS_COUNTERS_READONLY);
+	ck_assert_int_eq(mmds_counters_histogram(c, id, &h), 0);
+	/* values 0, 4, 8, 12 a quarter each: le=0.1 has the zeros */
+	ck_assert_uint_eq(h.count, 4 * (uint64_t)per);
+	ck_assert_uint_eq(h.buckets[0], (uint64_t)per);
+	ck_assert_uint_eq(h.buckets[1], (uint64_t)per);
+	ck_assert_uint_eq(h.buckets[2], 3 * (uint64_t)per);
+	ck_assert_double_eq(h.sum, 4.0 * (double)per / 4 * (0 + 4 + 8 + 12));
+	mmds_counters_close(c);
+}
+END_TEST
+
+START_TEST(test_histogram_exports_as_prometheus_histogram_and_json)
+{
+	mmds_counters *c = create("c", 64, 0, 0);
+	char *text;
+	int n, objects = 0;
+	int id = mmds_counters_alloc_histogram(c, "rpc latency", &(mmds_histogram_def){
+						       .help = "seconds",
+						       .bounds = lat_bounds,
+						       .nbounds = 3 });
+
+	ck_assert_int_ge(id, 0);
+	mmds_counters_observe(c, id, 0.5);
+	mmds_counters_observe(c, id, 20);
+	mmds_counters_add(c, mmds_counters_alloc(c, "jobs", NULL), 2, NULL);
+	text = export_to_string(c, MMDS_COUNTERS_PROMETHEUS, &n);
+	ck_assert_int_eq(n, 2);
+	ck_assert_msg(strstr(text, "# HELP rpc_latency seconds\n# TYPE rpc_latency histogram\n"
+				   "rpc_latency_bucket{le=\"0.1\"} 0\n"
+				   "rpc_latency_bucket{le=\"1\"} 1\n"
+				   "rpc_latency_bucket{le=\"10\"} 1\n"
+				   "rpc_latency_bucket{le=\"+Inf\"} 2\n"
+				   "rpc_latency_sum 20.5\n"
+				   "rpc_latency_count 2\n") != NULL, "%s", text);
+	ck_assert_msg(strstr(text, "\njobs_total 2\n") != NULL, "%s", text);
+	if (system("command -v promtool >/dev/null 2>&1") == 0) {
+		char cmd[512];
+
+		t_write_file(t_path("metrics.txt"), text, strlen(text));
+		snprintf(cmd, sizeof(cmd), "promtool check metrics < %s >/dev/null",
+			 t_path("metrics.txt"));
+		ck_assert_int_eq(system(cmd), 0);
+	}
+	free(text);
+	text = export_to_string(c, MMDS_COUNTERS_JSON, &n);
+	ck_assert_ptr_nonnull(json_value(text, &objects));
+	ck_assert_msg(strstr(text, "\"kind\":\"histogram\",\"help\":\"seconds\",\"stripes\":5,"
+				   "\"value\":2,\"bounds\":[0.1,1,10],\"buckets\":[0,1,1,2],"
+				   "\"sum\":20.5,\"count\":2}") != NULL, "%s", text);
+	free(text);
+	mmds_counters_close(c);
+}
+END_TEST
+
 /* ---- the mmds tool ------------------------------------------------------------- */
 
 /* Run `mmds counters ARGS > out` and return its exit status. */
@@ -1503,12 +1718,13 @@ START_TEST(test_tool_lists_watches_and_exports)
 	ck_assert_ptr_nonnull(strstr(strstr(text, "-- ") + 1, "\n-- "));
 	ck_assert_ptr_nonnull(strstr(text, "0.0  jobs_done\n"));
 	free(text);
-	/* errors: a foreign file, no file, bad usage */
+	/* errors: a foreign file, no file (3: not found or wrong kind), bad
+	 * usage (2); mmds(1) lists the exit codes */
 	t_write_file(t_path("junk"), "not a counters file", 19);
 	snprintf(args, sizeof(args), "%s", t_path("junk"));
-	ck_assert_int_eq(run_tool(args, out), 1);
+	ck_assert_int_eq(run_tool(args, out), 3);
 	snprintf(args, sizeof(args), "%s", t_path("missing"));
-	ck_assert_int_eq(run_tool(args, out), 1);
+	ck_assert_int_eq(run_tool(args, out), 3);
 	ck_assert_int_eq(run_tool("--watch 0 x", out), 2);
 	ck_assert_int_eq(run_tool("", out), 2);
 }
@@ -1781,6 +1997,11 @@ Suite *counters_suite(void)
 	tcase_add_test(tc, test_prometheus_export_is_valid_text_format);
 	tcase_add_test(tc, test_prometheus_names_are_unique_even_against_suffixes);
 	tcase_add_test(tc, test_json_export_parses);
+	tcase_add_test(tc, test_histogram_counts_buckets_sum_and_count);
+	tcase_add_test(tc, test_histogram_bad_definitions_are_einval);
+	tcase_add_test(tc, test_histogram_hostile_shape_is_ebadmsg);
+	tcase_add_test(tc, test_histogram_processes_observe_exactly);
+	tcase_add_test(tc, test_histogram_exports_as_prometheus_histogram_and_json);
 
 	tc = t_tcase(s, "tool", 30);
 	tcase_add_test(tc, test_tool_lists_watches_and_exports);

@@ -49,7 +49,10 @@ static const struct {
 	{ "after", 2, 3 },
 	{ "last", 1, 1 },
 	{ "recovering", 1, 2 },    /* the second child of a recovery scenario */
+	{ "hist", 8, 1 },          /* a histogram: 2 bounds, 2 sets; 1 observation */
 };
+#define HIST 7u
+static const double hist_bounds[] = { 1, 10 };
 #define NL (sizeof(defs) / sizeof(defs[0]))
 
 enum { NONE, ALLOCATING, LIVE, FREEING, FREED };
@@ -67,14 +70,22 @@ static int do_alloc(mmds_counters *c, unsigned l)
 	int id;
 
 	prog->state[l] = ALLOCATING;
-	id = mmds_counters_alloc(c, defs[l].label,
-				 &(mmds_counter_def){ .stripes = defs[l].stripes });
+	if (l == HIST)
+		id = mmds_counters_alloc_histogram(c, defs[l].label,
+						   &(mmds_histogram_def){
+							   .bounds = hist_bounds,
+							   .nbounds = 2,
+							   .stripes = 2 });
+	else
+		id = mmds_counters_alloc(c, defs[l].label,
+					 &(mmds_counter_def){ .stripes = defs[l].stripes });
 	if (id < 0)
 		return id;
 	prog->id[l] = id;
 	prog->value[l] = 0;
 	prog->state[l] = LIVE;
-	if (mmds_counters_add(c, id, defs[l].add, NULL) != 0)
+	if (l == HIST ? mmds_counters_observe(c, id, 5) != 0
+		      : mmds_counters_add(c, id, defs[l].add, NULL) != 0)
 		return -EIO;
 	prog->value[l] = defs[l].add;
 	return 0;
@@ -111,8 +122,8 @@ static int work(void *arg)
 	static const struct {
 		int alloc;
 		unsigned l;
-	} steps[] = { { 1, 2 }, { 1, 3 }, { 0, 1 }, { 1, 4 },
-		      { 0, 2 }, { 0, 3 }, { 1, 5 } };
+	} steps[] = { { 1, 2 }, { 1, 3 }, { 0, 1 }, { 1, HIST }, { 1, 4 },
+		      { 0, 2 }, { 0, 3 }, { 0, HIST }, { 1, 5 } };
 	mmds_counters *c = open_rw();
 
 	(void)arg;
@@ -263,6 +274,18 @@ static void check_after(const char *point, unsigned long pass)
 			ck_assert_int_eq(info[i].id, prog->id[l]);
 			ck_assert_uint_eq(info[i].value, prog->value[l]);
 			break;
+		}
+		if (l == HIST) {
+			/* whole: its bounds as made, its buckets add up */
+			mmds_histogram_info h;
+
+			ck_assert_uint_eq(info[i].kind, MMDS_HISTOGRAM);
+			ck_assert_int_eq(mmds_counters_histogram(c, info[i].id, &h), 0);
+			ck_assert_uint_eq(h.nbounds, 2);
+			ck_assert(h.bounds[0] == 1 && h.bounds[1] == 10);
+			ck_assert_uint_eq(h.count, info[i].value);
+			ck_assert_uint_eq(h.buckets[1], info[i].value);
+			ck_assert(h.sum == 5.0 * (double)info[i].value);
 		}
 	}
 	/* every acknowledged counter is listed */

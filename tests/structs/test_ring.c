@@ -1393,12 +1393,12 @@ START_TEST(test_tool_ring_info_shows_capacity_fill_and_peers)
 	ck_assert_ptr_nonnull(strstr(out, "producers      1 registered"));
 	mmds_ring_close(p);
 	mmds_ring_close(c);
-	/* not a ring: an error and status 1 */
+	/* not a ring: what it is, and status 3 (wrong kind, mmds(1)) */
 	t_write_file(t_path("x"), "hello", 5);
 	snprintf(args, sizeof(args), "ring info %s", t_path("x"));
 	out = run_tool(args, &status);
-	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1);
-	ck_assert_ptr_nonnull(strstr(out, "corrupt"));
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 3);
+	ck_assert_ptr_nonnull(strstr(out, "not an mmds file"));
 	out = run_tool("ring", &status);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 2);
 }
