@@ -18,6 +18,18 @@
 
 #include <check.h>
 
+/* T_TSAN: defined in a ThreadSanitizer build, whose shadow memory makes
+ * tests that touch gigabytes far slower than the check they add. */
+#ifndef T_TSAN
+#if defined(__SANITIZE_THREAD__)
+#define T_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define T_TSAN 1
+#endif
+#endif
+#endif
+
 /* Exit status of a whole test program that cannot run here (automake). */
 #define T_SKIP_STATUS 77
 

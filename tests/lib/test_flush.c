@@ -225,14 +225,6 @@ static void sleep_ms(unsigned ms)
 			sleep_ms(1);                                         \
 	} while (0)
 
-#if defined(__SANITIZE_THREAD__)
-#define T_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define T_TSAN 1
-#endif
-#endif
-
 static void *nothing(void *arg)
 {
 	return arg;

@@ -30,14 +30,6 @@
 
 Suite *counters_suite(void);
 
-#if defined(__SANITIZE_THREAD__)
-#define T_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define T_TSAN 1
-#endif
-#endif
-
 /* ---- helpers --------------------------------------------------------------- */
 
 static long iterations(long dflt)
