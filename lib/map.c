@@ -21,7 +21,8 @@
 	(MMDS_MAP_CREATE | MMDS_MAP_EXCL | MMDS_MAP_TRUNCATE |             \
 	 MMDS_MAP_PRIVATE | MMDS_MAP_POPULATE | MMDS_MAP_LOCK |            \
 	 MMDS_MAP_NORESERVE | MMDS_MAP_NOCACHE | MMDS_MAP_SYNC |           \
-	 MMDS_MAP_FIXED | MMDS_MAP_UNLINK | MMDS_MAP_NOFOLLOW)
+	 MMDS_MAP_FIXED | MMDS_MAP_UNLINK | MMDS_MAP_NOFOLLOW |        \
+	 MMDS_MAP_OPEN_OR_CREATE)
 
 #ifndef MAP_NORESERVE
 #define MAP_NORESERVE 0
@@ -60,7 +61,12 @@ static int check_opts(const mmds_map_opts *o, unsigned *access)
 		return -EINVAL;
 	if ((o->flags & MMDS_MAP_EXCL) && !(o->flags & MMDS_MAP_CREATE))
 		return -EINVAL;
-	if (a == MMDS_READ && (o->flags & (MMDS_MAP_CREATE | MMDS_MAP_TRUNCATE)))
+	if ((o->flags & MMDS_MAP_OPEN_OR_CREATE) &&
+	    (o->flags & (MMDS_MAP_EXCL | MMDS_MAP_TRUNCATE)))
+		return -EINVAL;
+	if (a == MMDS_READ &&
+	    (o->flags & (MMDS_MAP_CREATE | MMDS_MAP_TRUNCATE |
+			 MMDS_MAP_OPEN_OR_CREATE)))
 		return -EINVAL;
 	if ((o->flags & MMDS_MAP_SYNC) &&
 	    (a == MMDS_READ || (o->flags & MMDS_MAP_PRIVATE)))
@@ -591,9 +597,10 @@ static int open_path(const char *path, unsigned flags, int oflags, mode_t mode,
 
 int mmds_map_open(mmds_map **out, const char *path, const mmds_map_opts *opts)
 {
-	unsigned access;
+	unsigned access, flags;
 	mmds_map *m;
 	bool created, want_write;
+	mmds_map_opts whole;
 	char *made;
 	int oflags = O_CLOEXEC, err;
 
@@ -606,15 +613,18 @@ int mmds_map_open(mmds_map **out, const char *path, const mmds_map_opts *opts)
 	if (err)
 		return err;
 	m = *out;
+	flags = opts->flags;
+	if (flags & MMDS_MAP_OPEN_OR_CREATE)
+		flags |= MMDS_MAP_CREATE;
 
 	/* A private map never writes the file, so it reads it read-only
 	 * unless it must create, truncate or extend it. */
-	want_write = (opts->flags & (MMDS_MAP_CREATE | MMDS_MAP_TRUNCATE)) ||
-		     ((access & MMDS_WRITE) && !(opts->flags & MMDS_MAP_PRIVATE));
+	want_write = (flags & (MMDS_MAP_CREATE | MMDS_MAP_TRUNCATE)) ||
+		     ((access & MMDS_WRITE) && !(flags & MMDS_MAP_PRIVATE));
 	oflags |= want_write ? O_RDWR : O_RDONLY;
-	if (opts->flags & MMDS_MAP_TRUNCATE)
+	if (flags & MMDS_MAP_TRUNCATE)
 		oflags |= O_TRUNC;
-	m->fd = open_path(path, opts->flags, oflags,
+	m->fd = open_path(path, flags, oflags,
 			  opts->mode ? (mode_t)opts->mode : 0600, &made);
 	if (m->fd < 0)
 		return map_abort(out, neg_errno());
@@ -635,6 +645,13 @@ int mmds_map_open(mmds_map **out, const char *path, const mmds_map_opts *opts)
 	}
 	if (created || (opts->flags & MMDS_MAP_TRUNCATE))
 		atomic_store(&m->dir_dirty, true);
+	if ((opts->flags & MMDS_MAP_OPEN_OR_CREATE) && !created) {
+		/* An existing file is mapped whole: the size was for a new
+		 * one only. */
+		whole = *opts;
+		whole.size = 0;
+		opts = &whole;
+	}
 	err = map_setup(m, opts);
 	if (err == 0)
 		return 0;
@@ -656,7 +673,7 @@ int mmds_map_open_fd(mmds_map **out, int fd, const mmds_map_opts *opts)
 		return err;
 	m = *out;
 	if (opts->flags & (MMDS_MAP_CREATE | MMDS_MAP_EXCL | MMDS_MAP_UNLINK |
-			   MMDS_MAP_NOFOLLOW))
+			   MMDS_MAP_NOFOLLOW | MMDS_MAP_OPEN_OR_CREATE))
 		return map_abort(out, -EINVAL);
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0)
@@ -698,7 +715,7 @@ int mmds_map_open_anon(mmds_map **out, const mmds_map_opts *opts)
 	m = *out;
 	if ((opts->flags & (MMDS_MAP_CREATE | MMDS_MAP_EXCL | MMDS_MAP_TRUNCATE |
 			    MMDS_MAP_UNLINK | MMDS_MAP_SYNC |
-			    MMDS_MAP_NOFOLLOW)) ||
+			    MMDS_MAP_NOFOLLOW | MMDS_MAP_OPEN_OR_CREATE)) ||
 	    opts->offset != 0)
 		return map_abort(out, -EINVAL);
 	m->anonymous = true;

@@ -13,10 +13,17 @@
  * offset near UINT64_MAX is -ERANGE, never a wild access.
  *
  * Thread-safety: a map may be used by many threads at once.  Reads, writes,
- * atomics and cursors take no lock; resize, sync, lock and close serialise
- * among themselves.  Concurrent plain writes to overlapping bytes are the
- * caller's business (use the atomics); mmds_map_close() must not race with
- * any other call on the same map.
+ * atomics and cursors take no lock; resize, refresh, sync and lock_all
+ * serialise among themselves on the map's mutex.  mmds_map_close() takes no
+ * lock: it frees the map, like free(), so the caller must have ended every
+ * other use of the map (and of its segments, views, iterators and watches)
+ * first; only work mmds runs in the background for the map (the flusher,
+ * asynchronous operations, watch threads) is stopped by close itself.
+ * Concurrent plain writes to overlapping bytes are the caller's business
+ * (use the atomics).
+ *
+ * mmds is Linux-only: it uses memfd, fallocate, MADV_POPULATE, inotify,
+ * eventfd and futexes.
  *
  * Durability words: data written through a shared map is *published* at
  * once - every process mapping the file sees it, and it survives kill -9 of
@@ -51,7 +58,10 @@ enum mmds_access {
 enum mmds_map_flag {
 	/* Create the file if it does not exist (mode from opts.mode).  The
 	 * creation itself is race-free: O_CREAT|O_EXCL, then a plain open if
-	 * someone else created it first. */
+	 * someone else created it first.  opts.size applies to an existing
+	 * file too: a shorter one is grown to offset + size, a longer one is
+	 * mapped only up to offset + size.  For mmap-io's open_or_create
+	 * (size only for a new file) use MMDS_MAP_OPEN_OR_CREATE. */
 	MMDS_MAP_CREATE = 1u << 0,
 	/* With CREATE: fail with -EEXIST if the file exists. */
 	MMDS_MAP_EXCL = 1u << 1,
@@ -68,7 +78,9 @@ enum mmds_map_flag {
 	MMDS_MAP_LOCK = 1u << 5,
 	/* MAP_NORESERVE: no swap is reserved for a private or anonymous map. */
 	MMDS_MAP_NORESERVE = 1u << 6,
-	/* MAP_NOCACHE where the OS has it; -ENOTSUP where it does not (Linux). */
+	/* macOS's MAP_NOCACHE.  Linux has no such flag and mmds builds only
+	 * on Linux, so this is always -ENOTSUP; the name is kept so that code
+	 * ported from iommap or emmap gets a clear error. */
 	MMDS_MAP_NOCACHE = 1u << 7,
 	/* MAP_SYNC through MAP_SHARED_VALIDATE: stores reach persistent memory
 	 * without msync.  Only DAX files allow it: elsewhere the open fails
@@ -85,7 +97,13 @@ enum mmds_map_flag {
 	 * there.  Links in the directory part are followed.  Path opens only.
 	 * Without it, a link is followed as open(2) follows it: CREATE on a
 	 * dangling link creates the file it names. */
-	MMDS_MAP_NOFOLLOW = 1u << 11
+	MMDS_MAP_NOFOLLOW = 1u << 11,
+	/* Open the file, or create it if it does not exist: opts.size is the
+	 * size of a file this call creates, and is ignored for a file that
+	 * exists, which is mapped whole from opts.offset (neither grown nor
+	 * cut).  Implies CREATE; -EINVAL with EXCL or TRUNCATE.  Path opens
+	 * only. */
+	MMDS_MAP_OPEN_OR_CREATE = 1u << 12
 };
 
 /* Sync levels, named for what they guarantee. */
@@ -192,7 +210,8 @@ typedef struct mmds_map_opts {
  * On success *out is the new map and 0 is returned.  On failure *out is set
  * to NULL (so mmds_map_close(*out) is always safe) and the result is:
  *   -EINVAL  out or path NULL, unknown flags or access, EXCL without CREATE,
- *            CREATE or TRUNCATE with MMDS_READ, SYNC with PRIVATE or READ,
+ *            CREATE, OPEN_OR_CREATE or TRUNCATE with MMDS_READ,
+ *            OPEN_OR_CREATE with EXCL or TRUNCATE, SYNC with PRIVATE or READ,
  *            FIXED with an unaligned or NULL addr, capacity below size
  *   -ENOENT  no such file and no CREATE, or no such directory;
  *   -EEXIST  CREATE|EXCL on an existing name (a symbolic link too, as for
@@ -205,7 +224,7 @@ typedef struct mmds_map_opts {
  *   -ERANGE  a read-only map asks for more than the file holds, or
  *            offset + size overflows
  *   -ENOSPC, -EFBIG  the file could not be grown to offset + size
- *   -ENOTSUP MMDS_MAP_SYNC on a non-DAX file, MMDS_MAP_NOCACHE on Linux
+ *   -ENOTSUP MMDS_MAP_SYNC on a non-DAX file, MMDS_MAP_NOCACHE (always)
  *   -EISDIR  path is a directory;  -ENOMEM  out of memory
  *   or another negative errno from the system.
  * A zero-length file opens as a zero-size map (every access but a zero-length
@@ -223,7 +242,8 @@ MMDS_API int mmds_map_open(mmds_map **out, const char *path,
  *
  * The map keeps its own duplicate of fd (close-on-exec): the caller still
  * owns fd and may close it at once.  The fd's open mode must allow the
- * requested access (-EACCES otherwise).  CREATE, EXCL, UNLINK, NOFOLLOW are
+ * requested access (-EACCES otherwise).  CREATE, OPEN_OR_CREATE, EXCL,
+ * UNLINK, NOFOLLOW are
  * -EINVAL here; TRUNCATE works.  The map has no path, so a durable sync does not
  * fsync a directory.  Errors as for mmds_map_open(), plus -EBADF.
  */
@@ -238,7 +258,8 @@ MMDS_API int mmds_map_open_fd(mmds_map **out, int fd,
  * mmds_map_fd() (passed over a Unix socket, or /proc/PID/fd/N; the fd is
  * close-on-exec).  MMDS_MAP_PRIVATE gives process-private memory with no fd.
  * opts must not be NULL: opts->size is required (0 is allowed and gives an
- * empty map to grow).  CREATE, EXCL, TRUNCATE, UNLINK, SYNC, NOFOLLOW and a
+ * empty map to grow).  CREATE, OPEN_OR_CREATE, EXCL, TRUNCATE, UNLINK, SYNC,
+ * NOFOLLOW and a
  * non-zero offset are -EINVAL.  Syncing anonymous memory does nothing and returns 0.
  */
 MMDS_API int mmds_map_open_anon(mmds_map **out, const mmds_map_opts *opts);
@@ -253,7 +274,10 @@ MMDS_API int mmds_map_open_anon(mmds_map **out, const mmds_map_opts *opts);
  * policy's level.  Returns 0, the error of that flush or of an earlier
  * background flush not yet reported, or the first error of
  * munmap/close/unlink (the map is freed regardless).  Pointers into
- * the map are invalid afterwards.  Must not race with other calls on m.
+ * the map are invalid afterwards.  Takes no lock and frees m: it must not
+ * race with any other call on m, nor on a segment, view or iterator of m;
+ * the caller ends those first.  Background work of m (the MILLIS flusher,
+ * asynchronous operations, watches) is cancelled or waited for by close.
  */
 MMDS_API int mmds_map_close(mmds_map *m);
 
