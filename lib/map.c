@@ -473,6 +473,11 @@ static int map_new(mmds_map **out, const mmds_map_opts **o, unsigned *access)
 		free(m);
 		return -ENOMEM;
 	}
+	if (pthread_mutex_init(&m->bg_lock, NULL) != 0) {
+		pthread_mutex_destroy(&m->lock);
+		free(m);
+		return -ENOMEM;
+	}
 	*out = m;
 	return 0;
 }
@@ -731,6 +736,8 @@ int mmds_map_close(mmds_map *m)
 
 	if (m == NULL)
 		return 0;
+	/* Background work first: an asynchronous flush still uses the map. */
+	mmds__bg_stop_all(m);
 	if (m->guard_slot >= 0)
 		err = mmds__flush_close(m);
 	mmds__guard_unregister(m->guard_slot);
@@ -742,6 +749,7 @@ int mmds_map_close(mmds_map *m)
 	    unlink(m->path) != 0 && err == 0)
 		err = neg_errno();
 	pthread_mutex_destroy(&m->lock);
+	pthread_mutex_destroy(&m->bg_lock);
 	free(m->path);
 	free(m->entry_path);
 	free(m);
@@ -881,4 +889,46 @@ int mmds_map_get_info(const mmds_map *m, mmds_map_info *info)
 	info->flags = atomic_load(&((mmds_map *)m)->flags);
 	info->anonymous = m->anonymous;
 	return 0;
+}
+
+/* ---- background work ------------------------------------------------------- */
+
+void mmds__bg_add(mmds_map *m, struct mmds__bg *bg)
+{
+	pthread_mutex_lock(&m->bg_lock);
+	bg->next = m->bg;
+	m->bg = bg;
+	pthread_mutex_unlock(&m->bg_lock);
+}
+
+bool mmds__bg_remove(mmds_map *m, struct mmds__bg *bg)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&m->bg_lock);
+	for (struct mmds__bg **p = &m->bg; *p; p = &(*p)->next) {
+		if (*p == bg) {
+			*p = bg->next;
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&m->bg_lock);
+	return found;
+}
+
+void mmds__bg_stop_all(mmds_map *m)
+{
+	struct mmds__bg *bg;
+
+	pthread_mutex_lock(&m->bg_lock);
+	bg = m->bg;
+	m->bg = NULL;
+	pthread_mutex_unlock(&m->bg_lock);
+	while (bg) {
+		struct mmds__bg *next = bg->next;
+
+		bg->stop(bg);
+		bg = next;
+	}
 }

@@ -62,9 +62,29 @@ struct mmds_map {
 				  fsyncs: path, or the file CREATE made
 				  through a dangling link at path */
 	long guard_slot;       /* registry slot of resv, -1 before */
-	pthread_mutex_t lock;  /* serialises resize, sync, lock, close */
+	pthread_mutex_t lock;  /* serialises resize, refresh, sync, lock_all */
 	struct mmds__flush flush;
+	pthread_mutex_t bg_lock; /* guards bg */
+	struct mmds__bg *bg;   /* watches and asynchronous operations that
+				  mmds_map_close() must stop */
 };
+
+/* Background work attached to a map (map_watch.c, map_async.c): stop()
+ * ends it for mmds_map_close(), which has unlinked it already. */
+struct mmds__bg {
+	struct mmds__bg *next;
+	void (*stop)(struct mmds__bg *bg);
+};
+
+void mmds__bg_add(struct mmds_map *m, struct mmds__bg *bg);
+/* Unlink bg if still linked; false if close took it already. */
+bool mmds__bg_remove(struct mmds_map *m, struct mmds__bg *bg);
+/* For mmds_map_close(): stop everything attached. */
+void mmds__bg_stop_all(struct mmds_map *m);
+
+int mmds__copy_fd(int in, int out, const atomic_bool *cancel);
+int mmds__copy_to_path(int in, const char *dst, unsigned flags,
+		       const atomic_bool *cancel);
 
 /* Count a write for the flush policy; nothing more under MANUAL. */
 static inline void mmds__flush_note(struct mmds_map *m, uint64_t off,
