@@ -420,6 +420,7 @@ START_TEST(test_async_touch_copy_create)
 	ck_assert_int_eq(mmds_async_take_map(op, &made), 0);
 	ck_assert_ptr_nonnull(made);
 	ck_assert_uint_eq(mmds_map_size(made), 8192);
+	ck_assert_int_eq(mmds_map_close(made), 0);
 	ck_assert_int_eq(mmds_async_take_map(op, &made), 0);
 	ck_assert_ptr_null(made);
 	ck_assert_int_eq(mmds_async_free(op), 0);
