@@ -83,6 +83,11 @@ uint64_t mmds_segment_offset(const mmds_segment *s)
 	return s ? s->offset : 0;
 }
 
+mmds_map *mmds_segment_map(const mmds_segment *s)
+{
+	return s ? s->map : NULL;
+}
+
 int mmds_segment_map_offset(const mmds_segment *s, uint64_t off, uint64_t len,
 			    uint64_t *map_off, mmds_range_detail *detail)
 {

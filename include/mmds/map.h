@@ -733,6 +733,9 @@ MMDS_API int mmds_segment_init(mmds_segment *s, mmds_map *m, uint64_t off,
 MMDS_API uint64_t mmds_segment_length(const mmds_segment *s);
 MMDS_API uint64_t mmds_segment_offset(const mmds_segment *s);
 
+/* mmds_segment_map - the map the segment views (NULL for NULL s). */
+MMDS_API mmds_map *mmds_segment_map(const mmds_segment *s);
+
 /*
  * mmds_segment_read, mmds_segment_write - as mmds_map_read() and
  * mmds_map_write() at offset off of the segment.  -ERANGE (detail filled)

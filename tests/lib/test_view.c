@@ -82,6 +82,8 @@ START_TEST(test_segment_is_bounded_and_relative)
 	ck_assert_int_eq(mmds_segment_init(&s, m, 4096, 100, NULL), 0);
 	ck_assert_uint_eq(mmds_segment_length(&s), 100);
 	ck_assert_uint_eq(mmds_segment_offset(&s), 4096);
+	ck_assert_ptr_eq(mmds_segment_map(&s), m);
+	ck_assert_ptr_null(mmds_segment_map(NULL));
 
 	ck_assert_int_eq(mmds_segment_write(&s, 0, "hello", 5, NULL), 0);
 	ck_assert_int_eq(mmds_map_read(m, 4096, buf, 5), 0);
