@@ -26,6 +26,10 @@ struct mmds_watch {
 	bool has_thread;
 };
 
+/* The watch whose thread this is, so that a callback closing its own watch
+ * is told -EDEADLK even before the creator has stored the thread's id. */
+static _Thread_local struct mmds_watch *running;
+
 #define WATCH_MASK (IN_MODIFY | IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF)
 
 /* Read every pending event; the set of mmds bits, or a negative errno. */
@@ -73,6 +77,8 @@ static void *watch_thread(void *arg)
 	struct mmds_watch *w = arg;
 	struct pollfd pfd[2] = { { .fd = w->ifd, .events = POLLIN },
 				 { .fd = w->stopfd, .events = POLLIN } };
+
+	running = w;
 
 	for (;;) {
 		int ev;
@@ -154,12 +160,14 @@ int mmds_watch_open(mmds_watch **out, mmds_map *m, mmds_watch_fn fn, void *arg)
 			watch_destroy(w);
 			return err;
 		}
+		/* Set before the thread exists: its callback may close. */
+		w->has_thread = true;
 		err = -pthread_create(&w->thread, NULL, watch_thread, w);
 		if (err) {
+			w->has_thread = false;
 			watch_destroy(w);
 			return err;
 		}
-		w->has_thread = true;
 	}
 	mmds__bg_add(m, &w->bg);
 	*out = w;
@@ -182,7 +190,7 @@ int mmds_watch_close(mmds_watch *w)
 {
 	if (w == NULL)
 		return 0;
-	if (w->has_thread && pthread_equal(pthread_self(), w->thread))
+	if (running == w)
 		return -EDEADLK;
 	mmds__bg_remove(w->map, &w->bg);
 	watch_destroy(w);
