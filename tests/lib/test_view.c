@@ -16,6 +16,45 @@
 
 #include "t_util.h"
 
+static int touch_chunk(uint64_t off, void *p, size_t len, void *arg)
+{
+	(void)off;
+	(void)arg;
+	memset(p, 1, len);
+	return 0;
+}
+
+/* Views and walks count their writes for the flush policy. */
+START_TEST(test_views_and_walks_count_for_flush_policy)
+{
+	mmds_map *m = NULL;
+	mmds_atomic_view v;
+	mmds_segment s;
+	uint64_t e = 0;
+
+	ck_assert_int_eq(mmds_map_open(&m, t_path("fp"), &(mmds_map_opts){
+		.flags = MMDS_MAP_CREATE, .size = 4096,
+		.flush = { .mode = MMDS_FLUSH_BYTES, .every = 1 << 30 } }), 0);
+	ck_assert_int_eq(mmds_atomic_view_init(&v, m, 0, 4, 8, NULL), 0);
+	ck_assert_int_eq(mmds_atomic_view_store(&v, 0, 1), 0);
+	ck_assert_uint_eq(mmds_map_pending(m), 8);
+	ck_assert_int_eq(mmds_atomic_view_rmw(&v, 1, MMDS_ATOMIC_ADD, 1, NULL), 0);
+	ck_assert_uint_eq(mmds_map_pending(m), 16);
+	ck_assert_int_eq(mmds_atomic_view_cas(&v, 2, &e, 5), 1);
+	ck_assert_uint_eq(mmds_map_pending(m), 24);
+	ck_assert_int_eq(mmds_atomic_view_cas(&v, 2, &e, 6), 0);
+	ck_assert_uint_eq(mmds_map_pending(m), 24);
+	ck_assert_int_eq(mmds_segment_init(&s, m, 100, 50, NULL), 0);
+	ck_assert_int_eq(mmds_segment_write(&s, 0, "abcd", 4, NULL), 0);
+	ck_assert_uint_eq(mmds_map_pending(m), 28);
+	ck_assert_int_eq(mmds_map_chunks_mut(m, 1000, touch_chunk, NULL), 0);
+	ck_assert_uint_eq(mmds_map_pending(m), 28 + 4096);
+	ck_assert_int_eq(mmds_map_flush(m), 0);
+	ck_assert_uint_eq(mmds_map_pending(m), 0);
+	mmds_map_close(m);
+}
+END_TEST
+
 Suite *view_suite(void);
 
 static mmds_map *file_map(const char *name, uint64_t size)
@@ -391,6 +430,7 @@ Suite *view_suite(void)
 	tc = t_tcase(s, "iterate", 0);
 	tcase_add_test(tc, test_chunks_pages_and_copying_iterator);
 	tcase_add_test(tc, test_chunks_stop_at_shrink_and_fault_is_efault);
+	tcase_add_test(tc, test_views_and_walks_count_for_flush_policy);
 	return s;
 }
 
