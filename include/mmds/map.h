@@ -920,10 +920,12 @@ enum mmds_copy_flag {
  * mmds_file_copy - copy the file src to dst: a reflink (FICLONE) where the
  * file system shares blocks between files, else copy_file_range(), else
  * read and write.  dst is written under a temporary name in its directory
- * and renamed into place, so it never appears half-written; it gets src's
- * permission bits.  0; -EINVAL (NULL or unknown flags); -EEXIST (EXCL);
- * -ENOENT, -EACCES, -ENOSPC, -EXDEV never (copies across file systems), or
- * another negative errno.
+ * and renamed into place (linked, with EXCL), so it never appears
+ * half-written; it gets src's permission bits, and the copy and its
+ * directory entry are fsynced.  Works across file systems.  0; -EINVAL
+ * (NULL or unknown flags); -EEXIST (EXCL and dst exists); -EISDIR (src is
+ * a directory); -ENOENT, -EACCES, -ENOSPC, or another negative errno of
+ * open, copy_file_range, read, write, fsync or rename.
  *
  * mmds_map_copy - copy the file behind m (its whole file, all of it, not
  * only m's window) to dst in the same way.  Data written through any shared
