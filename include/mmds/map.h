@@ -674,7 +674,7 @@ typedef struct mmds_map_info {
 /* mmds_map_get_info - fill *info.  0, or -EINVAL for NULL arguments. */
 MMDS_API int mmds_map_get_info(const mmds_map *m, mmds_map_info *info);
 
-/* ---- Error details, alignment --------------------------------------------- */
+/* ---- Error details, alignment -------------------------------------------- */
 
 /*
  * What an out-of-range or misaligned access asked for, filled by the calls
@@ -689,8 +689,9 @@ typedef struct mmds_range_detail {
 } mmds_range_detail;
 
 /*
- * mmds_map_read_ex, mmds_map_write_ex - mmds_map_read() and
- * mmds_map_write(), filling *detail (if not NULL) on -ERANGE.
+ * mmds_map_read_ex, mmds_map_write_ex - read or write with error details.
+ * As mmds_map_read() and mmds_map_write(), filling *detail (if not NULL)
+ * on -ERANGE.
  */
 MMDS_API int mmds_map_read_ex(const mmds_map *m, uint64_t off, void *buf,
 			      size_t len, mmds_range_detail *detail);
@@ -698,13 +699,13 @@ MMDS_API int mmds_map_write_ex(mmds_map *m, uint64_t off, const void *buf,
 			       size_t len, mmds_range_detail *detail);
 
 /*
- * mmds_align_up - value rounded up to a multiple of align (any align > 0,
- * not only powers of two).  align 0 returns value.  UINT64_MAX when the
- * result does not fit in 64 bits.
+ * mmds_align_up - round value up to a multiple of align.
+ * Any align > 0 works, not only powers of two.  align 0 returns value.
+ * UINT64_MAX when the result does not fit in 64 bits.
  */
 MMDS_API uint64_t mmds_align_up(uint64_t value, uint64_t align);
 
-/* ---- Segments ------------------------------------------------------------- */
+/* ---- Segments ------------------------------------------------------------ */
 
 /*
  * A segment is a bounded view [offset, offset + length) of a map, used with
@@ -728,8 +729,8 @@ typedef struct mmds_segment {
 MMDS_API int mmds_segment_init(mmds_segment *s, mmds_map *m, uint64_t off,
 			       uint64_t len, mmds_range_detail *detail);
 
-/* mmds_segment_length, mmds_segment_offset - the segment's length and its
- * offset in the map (0 for NULL s). */
+/* mmds_segment_length, mmds_segment_offset - a segment's length, offset.
+ * The segment's length and its offset in the map (0 for NULL s). */
 MMDS_API uint64_t mmds_segment_length(const mmds_segment *s);
 MMDS_API uint64_t mmds_segment_offset(const mmds_segment *s);
 
@@ -737,10 +738,11 @@ MMDS_API uint64_t mmds_segment_offset(const mmds_segment *s);
 MMDS_API mmds_map *mmds_segment_map(const mmds_segment *s);
 
 /*
- * mmds_segment_read, mmds_segment_write - as mmds_map_read() and
- * mmds_map_write() at offset off of the segment.  -ERANGE (detail filled)
- * if off + len passes the segment's end or the segment passes the map's
- * current end; -EINVAL, -EACCES, -EFAULT as for the map.
+ * mmds_segment_read, mmds_segment_write - copy bytes out of or into a segment.
+ * As mmds_map_read() and mmds_map_write() at offset off of the segment.
+ * -ERANGE (detail filled) if off + len passes the segment's end or the
+ * segment passes the map's current end; -EINVAL, -EACCES, -EFAULT as for the
+ * map.
  */
 MMDS_API int mmds_segment_read(const mmds_segment *s, uint64_t off, void *buf,
 			       size_t len, mmds_range_detail *detail);
@@ -748,28 +750,30 @@ MMDS_API int mmds_segment_write(mmds_segment *s, uint64_t off, const void *buf,
 				size_t len, mmds_range_detail *detail);
 
 /*
- * mmds_segment_ptr - pointer to [off, off + len) of the segment, or NULL if
- * that is outside the segment or the segment is outside the map now.  The
+ * mmds_segment_ptr - pointer into a segment.
+ * Points at [off, off + len) of the segment, or NULL if that is outside the
+ * segment or the segment is outside the map now.  The
  * raw-pointer contract of mmds_map_ptr() applies.
  */
 MMDS_API void *mmds_segment_ptr(const mmds_segment *s, uint64_t off,
 				uint64_t len);
 
 /*
- * mmds_segment_map_offset - translate: store in *map_off the map offset of
- * segment offset off, after checking [off, off + len) against the segment
- * and the segment against the map's size.  Use it to call any mmds_map_*
- * function (the atomics, sync_range, advise, lock, touch) on a segment; that
- * call checks the map's size again.  0, -EINVAL, -ERANGE (detail filled).
+ * mmds_segment_map_offset - translate a segment offset into a map offset.
+ * Stores in *map_off the map offset of segment offset off, after checking
+ * [off, off + len) against the segment and the segment against the map's
+ * size.  Use it to call any mmds_map_* function (the atomics, sync_range,
+ * advise, lock, touch) on a segment; that call checks the map's size again.
+ * 0, -EINVAL, -ERANGE (detail filled).
  */
 MMDS_API int mmds_segment_map_offset(const mmds_segment *s, uint64_t off,
 				     uint64_t len, uint64_t *map_off,
 				     mmds_range_detail *detail);
 
 /*
- * mmds_segment_load64, mmds_segment_store64, mmds_segment_add64,
- * mmds_segment_cas64 and their 32-bit forms - the atomics of the map at
- * segment offset off: as mmds_map_load64() etc., with the segment's range
+ * mmds_segment_load64, mmds_segment_store64, mmds_segment_add64, mmds_segment_cas64 - atomics in a segment.
+ * With their 32-bit forms: the atomics of the map at segment offset off: as
+ * mmds_map_load64() etc., with the segment's range
  * checks first.
  */
 MMDS_API int mmds_segment_load64(const mmds_segment *s, uint64_t off,
@@ -787,7 +791,7 @@ MMDS_API int mmds_segment_cas64(mmds_segment *s, uint64_t off,
 MMDS_API int mmds_segment_cas32(mmds_segment *s, uint64_t off,
 				uint32_t *expected, uint32_t desired);
 
-/* ---- Atomic views --------------------------------------------------------- */
+/* ---- Atomic views -------------------------------------------------------- */
 
 /*
  * An atomic view is count naturally aligned words of width 4 or 8 bytes
@@ -814,8 +818,9 @@ enum mmds_atomic_op {
 };
 
 /*
- * mmds_atomic_view_init - make v the view of count words of width bytes (4
- * or 8) at offset off of m.  The map must be readable and writable.
+ * mmds_atomic_view_init - make an array of atomic words out of a map range.
+ * v becomes the view of count words of width bytes (4 or 8) at offset off
+ * of m.  The map must be readable and writable.
  * 0; -EINVAL (NULL v or m, width not 4 or 8, count 0, off misaligned:
  * detail->align says the alignment needed); -ERANGE (the words are not
  * inside the map, or count * width overflows; detail filled); -EACCES.
@@ -828,10 +833,10 @@ MMDS_API int mmds_atomic_view_init(mmds_atomic_view *v, mmds_map *m,
 MMDS_API size_t mmds_atomic_view_count(const mmds_atomic_view *v);
 
 /*
- * mmds_atomic_view_load, mmds_atomic_view_store - atomic load and store of
- * word i (a 4-byte view stores the low 32 bits of val).  0; -EINVAL (NULL
- * arguments); -ERANGE (i >= count, or the map shrank below the view);
- * -EFAULT (the file was truncated under the map).
+ * mmds_atomic_view_load, mmds_atomic_view_store - load or store a word of a view.
+ * Atomic load and store of word i (a 4-byte view stores the low 32 bits of
+ * val).  0; -EINVAL (NULL arguments); -ERANGE (i >= count, or the map shrank
+ * below the view); -EFAULT (the file was truncated under the map).
  */
 MMDS_API int mmds_atomic_view_load(const mmds_atomic_view *v, size_t i,
 				   uint64_t *val);
@@ -839,7 +844,8 @@ MMDS_API int mmds_atomic_view_store(mmds_atomic_view *v, size_t i,
 				    uint64_t val);
 
 /*
- * mmds_atomic_view_rmw - apply op (enum mmds_atomic_op) with operand val to
+ * mmds_atomic_view_rmw, mmds_atomic_view_cas - read-modify-write a word of a view.
+ * mmds_atomic_view_rmw applies op (enum mmds_atomic_op) with operand val to
  * word i atomically; the previous value goes to *old (may be NULL).
  * mmds_atomic_view_cas - strong compare-and-exchange of word i: 1 if it
  * held *expected and now holds desired, 0 (and *expected updated) if not.
@@ -851,7 +857,7 @@ MMDS_API int mmds_atomic_view_rmw(mmds_atomic_view *v, size_t i,
 MMDS_API int mmds_atomic_view_cas(mmds_atomic_view *v, size_t i,
 				  uint64_t *expected, uint64_t desired);
 
-/* ---- Iteration ------------------------------------------------------------ */
+/* ---- Iteration ----------------------------------------------------------- */
 
 /*
  * Callbacks of the chunk walks: off is the chunk's offset in the map, p and
@@ -864,9 +870,10 @@ typedef int (*mmds_chunk_mut_fn)(uint64_t off, void *p, size_t len,
 				 void *arg);
 
 /*
- * mmds_map_chunks - zero-copy walk over the map in chunks of chunk bytes
- * (0 = mmds_page_size(), which walks page by page), calling fn on pointers
- * into the map.  Each call runs under the SIGBUS guard: if the file was
+ * mmds_map_chunks, mmds_map_chunks_mut - walk a map chunk by chunk, zero-copy.
+ * mmds_map_chunks walks the map in chunks of chunk bytes (0 =
+ * mmds_page_size(), which walks page by page), calling fn on pointers into
+ * the map.  Each call runs under the SIGBUS guard: if the file was
  * truncated under the map, fn is abandoned where it faulted and the walk
  * returns -EFAULT (so fn must not hold locks across its accesses).  The
  * size is read again before each chunk, so a concurrent shrink ends the
@@ -893,22 +900,23 @@ typedef struct mmds_iter {
 } mmds_iter;
 
 /*
- * mmds_iter_init - start it at offset 0 of m with chunks of chunk bytes
- * (0 = mmds_page_size(): page by page).  0, or -EINVAL.
+ * mmds_iter_init - start a copying chunk iterator.
+ * it starts at offset 0 of m with chunks of chunk bytes (0 =
+ * mmds_page_size(): page by page).  0, or -EINVAL.
  */
 MMDS_API int mmds_iter_init(mmds_iter *it, const mmds_map *m, size_t chunk);
 
 /*
- * mmds_iter_next - copy the next chunk into buf (cap bytes, at least the
- * chunk size) and advance.  Returns the chunk's length (the last may be
- * shorter), 0 at the end of the map (its size now), -EINVAL (NULL
- * arguments, cap below the chunk size), -EACCES, -EFAULT.  If off is not
- * NULL it receives the chunk's offset.
+ * mmds_iter_next - copy the next chunk and advance.
+ * The chunk goes into buf (cap bytes, at least the chunk size).  Returns the
+ * chunk's length (the last may be shorter), 0 at the end of the map (its
+ * size now), -EINVAL (NULL arguments, cap below the chunk size), -EACCES,
+ * -EFAULT.  If off is not NULL it receives the chunk's offset.
  */
 MMDS_API ssize_t mmds_iter_next(mmds_iter *it, void *buf, size_t cap,
 				uint64_t *off);
 
-/* ---- Copy and delete ------------------------------------------------------ */
+/* ---- Copy and delete ----------------------------------------------------- */
 
 /* Flags of the copy functions. */
 enum mmds_copy_flag {
@@ -917,7 +925,8 @@ enum mmds_copy_flag {
 };
 
 /*
- * mmds_file_copy - copy the file src to dst: a reflink (FICLONE) where the
+ * mmds_file_copy, mmds_map_copy - copy a file, by reflink where possible.
+ * mmds_file_copy copies the file src to dst: a reflink (FICLONE) where the
  * file system shares blocks between files, else copy_file_range(), else
  * read and write.  dst is written under a temporary name in its directory
  * and renamed into place (linked, with EXCL), so it never appears
@@ -947,7 +956,7 @@ MMDS_API int mmds_map_copy(const mmds_map *m, const char *dst, unsigned flags);
  */
 MMDS_API int mmds_map_delete(mmds_map *m);
 
-/* ---- Watch ---------------------------------------------------------------- */
+/* ---- Watch --------------------------------------------------------------- */
 
 /* What a watch reports, as bits. */
 enum mmds_watch_event {
@@ -965,14 +974,14 @@ typedef struct mmds_watch mmds_watch;
 typedef void (*mmds_watch_fn)(unsigned events, void *arg);
 
 /*
- * mmds_watch_open - watch the file behind m (through inotify, on the file
- * itself, so changes by any process are seen).  With fn NULL the watch is
- * polled: mmds_watch_fd() becomes readable when events are pending and
- * mmds_watch_read() collects them.  With fn, a thread of the watch calls
- * fn(events, arg) for each batch of events, and mmds_watch_fd() is -1.
- * The watch ends at mmds_watch_close() or, if still open, at
- * mmds_map_close(m), which closes it (joining its thread) and frees it.
- * 0; -EINVAL (NULL out or m, anonymous map); -ENOSPC or -EMFILE (inotify
+ * mmds_watch_open - watch the file behind a map for changes.
+ * Through inotify, on the file itself, so changes by any process are seen.
+ * With fn NULL the watch is polled: mmds_watch_fd() becomes readable when
+ * events are pending and mmds_watch_read() collects them.  With fn, a thread
+ * of the watch calls fn(events, arg) for each batch of events, and
+ * mmds_watch_fd() is -1. The watch ends at mmds_watch_close() or, if still
+ * open, at mmds_map_close(m), which closes it (joining its thread) and frees
+ * it. 0; -EINVAL (NULL out or m, anonymous map); -ENOSPC or -EMFILE (inotify
  * limits); -EAGAIN, -ENOMEM; another negative errno.
  */
 MMDS_API int mmds_watch_open(mmds_watch **out, mmds_map *m, mmds_watch_fn fn,
@@ -982,20 +991,21 @@ MMDS_API int mmds_watch_open(mmds_watch **out, mmds_map *m, mmds_watch_fn fn,
 MMDS_API int mmds_watch_fd(const mmds_watch *w);
 
 /*
- * mmds_watch_read - the events pending on a polled watch, without
- * blocking: a set of enum mmds_watch_event bits, 0 when none; -EINVAL
+ * mmds_watch_read - collect the events pending on a polled watch.
+ * Without blocking: a set of enum mmds_watch_event bits, 0 when none; -EINVAL
  * (NULL w, or a watch with a callback); another negative errno.
  */
 MMDS_API int mmds_watch_read(mmds_watch *w);
 
 /*
- * mmds_watch_close - stop the watch (joining its thread, which finishes
- * the callback it is running) and free it.  Accepts NULL.  Must not be
- * called from the watch's own callback (-EDEADLK, nothing freed).  0.
+ * mmds_watch_close - stop a watch and free it.
+ * Its thread is joined after it finishes the callback it is running.
+ * Accepts NULL.  Must not be called from the watch's own callback (-EDEADLK,
+ * nothing freed).  0.
  */
 MMDS_API int mmds_watch_close(mmds_watch *w);
 
-/* ---- Asynchronous operations ---------------------------------------------- */
+/* ---- Asynchronous operations --------------------------------------------- */
 
 /*
  * An asynchronous operation runs on a thread of its own.  Its completion is
@@ -1012,11 +1022,12 @@ typedef struct mmds_async mmds_async;
 typedef void (*mmds_async_fn)(mmds_async *op, int result, void *arg);
 
 /*
- * mmds_async_flush - mmds_map_sync_range(m, off, len, level) in the
+ * mmds_async_flush, mmds_async_touch, mmds_async_copy, mmds_async_create - start work in the background.
+ * mmds_async_flush runs mmds_map_sync_range(m, off, len, level) in the
  * background (len 0 = to the end).  Cancellation is seen between 1 MiB
  * pieces.  Errors of the sync arrive with the completion.
- * mmds_async_touch - mmds_map_touch(m, off, len) in the background, in
- * 1 MiB pieces.
+ * mmds_async_touch - mmds_map_touch(m, off, len) in the background, in 1 MiB
+ * pieces.
  * mmds_async_copy - mmds_file_copy(src, dst, flags) in the background; it
  * belongs to no map, so only mmds_async_cancel() cancels it.
  * mmds_async_create - mmds_map_open(path, opts) in the background (opts is
@@ -1039,15 +1050,17 @@ MMDS_API int mmds_async_create(mmds_async **out, const char *path,
 			       void *arg);
 
 /*
- * mmds_async_fd - the operation's eventfd: readable once it completed
- * (it stays readable; do not read it).  -1 for NULL op.
+ * mmds_async_fd - the eventfd that signals an operation's completion.
+ * It is readable once the operation completed (it stays readable; do not
+ * read it).  -1 for NULL op.
  */
 MMDS_API int mmds_async_fd(const mmds_async *op);
 
 /*
- * mmds_async_wait - wait up to timeout_ms (-1 = for ever) for the
- * operation to complete and return its result; -ETIMEDOUT if it did not
- * complete in time; -EINVAL for NULL op.
+ * mmds_async_wait, mmds_async_result - wait for an operation, or poll it.
+ * mmds_async_wait waits up to timeout_ms (-1 = for ever) for the operation
+ * to complete and returns its result; -ETIMEDOUT if it did not complete in
+ * time; -EINVAL for NULL op.
  * mmds_async_result - the result without waiting: -EINPROGRESS while it
  * runs.
  */
@@ -1055,25 +1068,26 @@ MMDS_API int mmds_async_wait(mmds_async *op, int timeout_ms);
 MMDS_API int mmds_async_result(const mmds_async *op);
 
 /*
- * mmds_async_cancel - ask the operation to stop; it completes soon after
- * with -ECANCELED, unless it finished first (then its result stands).
- * Returns 0, or -EINVAL for NULL op.
+ * mmds_async_cancel - ask an operation to stop.
+ * It completes soon after with -ECANCELED, unless it finished first (then
+ * its result stands). Returns 0, or -EINVAL for NULL op.
  */
 MMDS_API int mmds_async_cancel(mmds_async *op);
 
 /*
- * mmds_async_take_map - the map a completed mmds_async_create() opened:
- * *out gets it and the caller owns it from then on (a second call gives
- * NULL).  0; -EINVAL (NULL, or not a create); -EINPROGRESS (still
- * running); the create's error.
+ * mmds_async_take_map - take the map an asynchronous create opened.
+ * For a completed mmds_async_create(), *out gets the map and the caller owns
+ * it from then on (a second call gives NULL).  0; -EINVAL (NULL, or not a
+ * create); -EINPROGRESS (still running); the create's error.
  */
 MMDS_API int mmds_async_take_map(mmds_async *op, mmds_map **out);
 
 /*
- * mmds_async_free - cancel the operation if it still runs, wait for it,
- * and free it (a map made by a create and not taken is closed).  Accepts
- * NULL.  Must not be called from the operation's own callback.  Returns
- * the operation's result.
+ * mmds_async_free - cancel, wait for and free an operation.
+ * Cancels the operation if it still runs, waits for it, and frees it (a map
+ * made by a create and not taken is closed).  Accepts NULL.  Must not be
+ * called from the operation's own callback.  Returns the operation's
+ * result.
  */
 MMDS_API int mmds_async_free(mmds_async *op);
 
