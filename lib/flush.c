@@ -28,11 +28,6 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
 	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-static uint64_t round_up(uint64_t v, uint64_t align)
-{
-	return (v + align - 1) & ~(align - 1);
-}
-
 /* Raise *a to v unless it is already there. */
 static void store_max(_Atomic uint64_t *a, uint64_t v)
 {

@@ -1,4 +1,5 @@
-/* map.c - the mapping core: open, access, atomics, resize, sync, advice. */
+/* map.c - open, close, resize, refresh and info of a map; background work
+ * attached to it. */
 #include "config.h"
 
 #include <errno.h>
@@ -20,18 +21,14 @@
 	(MMDS_MAP_CREATE | MMDS_MAP_EXCL | MMDS_MAP_TRUNCATE |             \
 	 MMDS_MAP_PRIVATE | MMDS_MAP_POPULATE | MMDS_MAP_LOCK |            \
 	 MMDS_MAP_NORESERVE | MMDS_MAP_NOCACHE | MMDS_MAP_SYNC |           \
-	 MMDS_MAP_FIXED | MMDS_MAP_UNLINK | MMDS_MAP_NOFOLLOW)
+	 MMDS_MAP_FIXED | MMDS_MAP_UNLINK | MMDS_MAP_NOFOLLOW |        \
+	 MMDS_MAP_OPEN_OR_CREATE)
 
 #ifndef MAP_NORESERVE
 #define MAP_NORESERVE 0
 #endif
 
 static const mmds_map_opts default_opts;
-
-static int neg_errno(void)
-{
-	return errno > 0 ? -errno : -EIO;
-}
 
 size_t mmds__page_size(void)
 {
@@ -52,55 +49,6 @@ size_t mmds_page_size(void)
 	return mmds__page_size();
 }
 
-static uint64_t round_up(uint64_t v, uint64_t align)
-{
-	return (v + align - 1) & ~(align - 1);
-}
-
-static uint64_t load_size(const mmds_map *m)
-{
-	return atomic_load_explicit(&((mmds_map *)m)->size, memory_order_acquire);
-}
-
-/* memcpy, with copies of up to 16 bytes done inline: a call into the C
- * library costs as much as the copy itself for the small accesses counters
- * and records make. */
-static inline void copy(void *dst, const void *src, size_t n)
-{
-	unsigned char *d = dst;
-	const unsigned char *s = src;
-
-	if (n > 16) {
-		memcpy(d, s, n);
-	} else if (n >= 8) {
-		uint64_t a, b;
-
-		memcpy(&a, s, 8);
-		memcpy(&b, s + n - 8, 8);
-		memcpy(d, &a, 8);
-		memcpy(d + n - 8, &b, 8);
-	} else if (n >= 4) {
-		uint32_t a, b;
-
-		memcpy(&a, s, 4);
-		memcpy(&b, s + n - 4, 4);
-		memcpy(d, &a, 4);
-		memcpy(d + n - 4, &b, 4);
-	} else if (n) {
-		unsigned char a = s[0], b = s[n / 2], c = s[n - 1];
-
-		d[0] = a;
-		d[n / 2] = b;
-		d[n - 1] = c;
-	}
-}
-
-/* [off, off + len) inside [0, size), without overflow. */
-static bool in_range(uint64_t off, uint64_t len, uint64_t size)
-{
-	return off <= size && len <= size - off;
-}
-
 /* ---- open ------------------------------------------------------------------ */
 
 static int check_opts(const mmds_map_opts *o, unsigned *access)
@@ -113,7 +61,12 @@ static int check_opts(const mmds_map_opts *o, unsigned *access)
 		return -EINVAL;
 	if ((o->flags & MMDS_MAP_EXCL) && !(o->flags & MMDS_MAP_CREATE))
 		return -EINVAL;
-	if (a == MMDS_READ && (o->flags & (MMDS_MAP_CREATE | MMDS_MAP_TRUNCATE)))
+	if ((o->flags & MMDS_MAP_OPEN_OR_CREATE) &&
+	    (o->flags & (MMDS_MAP_EXCL | MMDS_MAP_TRUNCATE)))
+		return -EINVAL;
+	if (a == MMDS_READ &&
+	    (o->flags & (MMDS_MAP_CREATE | MMDS_MAP_TRUNCATE |
+			 MMDS_MAP_OPEN_OR_CREATE)))
 		return -EINVAL;
 	if ((o->flags & MMDS_MAP_SYNC) &&
 	    (a == MMDS_READ || (o->flags & MMDS_MAP_PRIVATE)))
@@ -520,6 +473,11 @@ static int map_new(mmds_map **out, const mmds_map_opts **o, unsigned *access)
 		free(m);
 		return -ENOMEM;
 	}
+	if (pthread_mutex_init(&m->bg_lock, NULL) != 0) {
+		pthread_mutex_destroy(&m->lock);
+		free(m);
+		return -ENOMEM;
+	}
 	*out = m;
 	return 0;
 }
@@ -644,9 +602,10 @@ static int open_path(const char *path, unsigned flags, int oflags, mode_t mode,
 
 int mmds_map_open(mmds_map **out, const char *path, const mmds_map_opts *opts)
 {
-	unsigned access;
+	unsigned access, flags;
 	mmds_map *m;
 	bool created, want_write;
+	mmds_map_opts whole;
 	char *made;
 	int oflags = O_CLOEXEC, err;
 
@@ -659,15 +618,18 @@ int mmds_map_open(mmds_map **out, const char *path, const mmds_map_opts *opts)
 	if (err)
 		return err;
 	m = *out;
+	flags = opts->flags;
+	if (flags & MMDS_MAP_OPEN_OR_CREATE)
+		flags |= MMDS_MAP_CREATE;
 
 	/* A private map never writes the file, so it reads it read-only
 	 * unless it must create, truncate or extend it. */
-	want_write = (opts->flags & (MMDS_MAP_CREATE | MMDS_MAP_TRUNCATE)) ||
-		     ((access & MMDS_WRITE) && !(opts->flags & MMDS_MAP_PRIVATE));
+	want_write = (flags & (MMDS_MAP_CREATE | MMDS_MAP_TRUNCATE)) ||
+		     ((access & MMDS_WRITE) && !(flags & MMDS_MAP_PRIVATE));
 	oflags |= want_write ? O_RDWR : O_RDONLY;
-	if (opts->flags & MMDS_MAP_TRUNCATE)
+	if (flags & MMDS_MAP_TRUNCATE)
 		oflags |= O_TRUNC;
-	m->fd = open_path(path, opts->flags, oflags,
+	m->fd = open_path(path, flags, oflags,
 			  opts->mode ? (mode_t)opts->mode : 0600, &made);
 	if (m->fd < 0)
 		return map_abort(out, neg_errno());
@@ -688,6 +650,13 @@ int mmds_map_open(mmds_map **out, const char *path, const mmds_map_opts *opts)
 	}
 	if (created || (opts->flags & MMDS_MAP_TRUNCATE))
 		atomic_store(&m->dir_dirty, true);
+	if ((opts->flags & MMDS_MAP_OPEN_OR_CREATE) && !created) {
+		/* An existing file is mapped whole: the size was for a new
+		 * one only. */
+		whole = *opts;
+		whole.size = 0;
+		opts = &whole;
+	}
 	err = map_setup(m, opts);
 	if (err == 0)
 		return 0;
@@ -709,7 +678,7 @@ int mmds_map_open_fd(mmds_map **out, int fd, const mmds_map_opts *opts)
 		return err;
 	m = *out;
 	if (opts->flags & (MMDS_MAP_CREATE | MMDS_MAP_EXCL | MMDS_MAP_UNLINK |
-			   MMDS_MAP_NOFOLLOW))
+			   MMDS_MAP_NOFOLLOW | MMDS_MAP_OPEN_OR_CREATE))
 		return map_abort(out, -EINVAL);
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0)
@@ -751,7 +720,7 @@ int mmds_map_open_anon(mmds_map **out, const mmds_map_opts *opts)
 	m = *out;
 	if ((opts->flags & (MMDS_MAP_CREATE | MMDS_MAP_EXCL | MMDS_MAP_TRUNCATE |
 			    MMDS_MAP_UNLINK | MMDS_MAP_SYNC |
-			    MMDS_MAP_NOFOLLOW)) ||
+			    MMDS_MAP_NOFOLLOW | MMDS_MAP_OPEN_OR_CREATE)) ||
 	    opts->offset != 0)
 		return map_abort(out, -EINVAL);
 	m->anonymous = true;
@@ -767,6 +736,8 @@ int mmds_map_close(mmds_map *m)
 
 	if (m == NULL)
 		return 0;
+	/* Background work first: an asynchronous flush still uses the map. */
+	mmds__bg_stop_all(m);
 	if (m->guard_slot >= 0)
 		err = mmds__flush_close(m);
 	mmds__guard_unregister(m->guard_slot);
@@ -778,372 +749,12 @@ int mmds_map_close(mmds_map *m)
 	    unlink(m->path) != 0 && err == 0)
 		err = neg_errno();
 	pthread_mutex_destroy(&m->lock);
+	pthread_mutex_destroy(&m->bg_lock);
 	free(m->path);
 	free(m->entry_path);
 	free(m);
 	return err;
 }
-
-/* ---- access ---------------------------------------------------------------- */
-
-int mmds_map_read(const mmds_map *m, uint64_t off, void *buf, size_t len)
-{
-	struct mmds__guard g;
-
-	if (m == NULL || (buf == NULL && len))
-		return -EINVAL;
-	if (!(m->access & MMDS_READ))
-		return -EACCES;
-	if (!in_range(off, len, load_size(m)))
-		return -ERANGE;
-	if (len == 0)
-		return 0;
-	mmds__guard_push(&g);
-	if (sigsetjmp(g.env, 0))
-		return mmds__guard_error(&g);
-	copy(buf, m->base + off, len);
-	mmds__guard_pop(&g);
-	return 0;
-}
-
-int mmds_map_write(mmds_map *m, uint64_t off, const void *buf, size_t len)
-{
-	struct mmds__guard g;
-
-	if (m == NULL || (buf == NULL && len))
-		return -EINVAL;
-	if (!(m->access & MMDS_WRITE))
-		return -EACCES;
-	if (!in_range(off, len, load_size(m)))
-		return -ERANGE;
-	if (len == 0)
-		return 0;
-	mmds__guard_push(&g);
-	if (sigsetjmp(g.env, 0))
-		return mmds__guard_error(&g);
-	copy(m->base + off, buf, len);
-	mmds__guard_pop(&g);
-	mmds__flush_note(m, off, len);
-	return 0;
-}
-
-/* Copy the buffers back to back to dst, under the guard. */
-static int gather(unsigned char *dst, const struct iovec *iov, int iovcnt)
-{
-	struct mmds__guard g;
-
-	mmds__guard_push(&g);
-	if (sigsetjmp(g.env, 0))
-		return mmds__guard_error(&g);
-	for (size_t i = 0, at = 0; i < (size_t)iovcnt; i++) {
-		if (iov[i].iov_len == 0)
-			continue;
-		memcpy(dst + at, iov[i].iov_base, iov[i].iov_len);
-		at += iov[i].iov_len;
-	}
-	mmds__guard_pop(&g);
-	return 0;
-}
-
-int mmds_map_writev(mmds_map *m, uint64_t off, const struct iovec *iov,
-		    int iovcnt)
-{
-	uint64_t total = 0;
-	int err;
-
-	if (m == NULL || iovcnt < 0 || (iov == NULL && iovcnt > 0))
-		return -EINVAL;
-	if (!(m->access & MMDS_WRITE))
-		return -EACCES;
-	for (int i = 0; i < iovcnt; i++) {
-		if (iov[i].iov_base == NULL && iov[i].iov_len)
-			return -EINVAL;
-		if (iov[i].iov_len > UINT64_MAX - total)
-			return -ERANGE;
-		total += iov[i].iov_len;
-	}
-	if (!in_range(off, total, load_size(m)))
-		return -ERANGE;
-	err = gather(m->base + off, iov, iovcnt);
-	if (err)
-		return err;
-	mmds__flush_note(m, off, total);
-	return 0;
-}
-
-void *mmds_map_data(const mmds_map *m)
-{
-	return m ? m->base : NULL;
-}
-
-void *mmds_map_ptr(const mmds_map *m, uint64_t off, uint64_t len)
-{
-	if (m == NULL || !in_range(off, len, load_size(m)))
-		return NULL;
-	return m->base + off;
-}
-
-uint64_t mmds_map_size(const mmds_map *m)
-{
-	return m ? load_size(m) : 0;
-}
-
-int mmds_map_fd(const mmds_map *m)
-{
-	return m ? m->fd : -1;
-}
-
-/* ---- cursor ---------------------------------------------------------------- */
-
-int mmds_cursor_init(mmds_cursor *c, mmds_map *m)
-{
-	if (c == NULL || m == NULL)
-		return -EINVAL;
-	c->map = m;
-	c->pos = 0;
-	return 0;
-}
-
-/* memcpy under the guard, for callers with live state across it. */
-static int copy_out(void *dst, const void *src, size_t n)
-{
-	struct mmds__guard g;
-
-	mmds__guard_push(&g);
-	if (sigsetjmp(g.env, 0))
-		return mmds__guard_error(&g);
-	copy(dst, src, n);
-	mmds__guard_pop(&g);
-	return 0;
-}
-
-ssize_t mmds_cursor_read(mmds_cursor *c, void *buf, size_t n)
-{
-	uint64_t size, avail;
-	int err;
-
-	if (c == NULL || c->map == NULL || (buf == NULL && n))
-		return -EINVAL;
-	if (!(c->map->access & MMDS_READ))
-		return -EACCES;
-	size = load_size(c->map);
-	avail = c->pos < size ? size - c->pos : 0;
-	if (n > SSIZE_MAX)
-		n = SSIZE_MAX;
-	if (n > avail)
-		n = (size_t)avail;
-	if (n == 0)
-		return 0;
-	err = copy_out(buf, c->map->base + c->pos, n);
-	if (err)
-		return err;
-	c->pos += n;
-	return (ssize_t)n;
-}
-
-ssize_t mmds_cursor_write(mmds_cursor *c, const void *buf, size_t n)
-{
-	int err;
-
-	if (c == NULL || n > SSIZE_MAX)
-		return -EINVAL;
-	err = mmds_map_write(c->map, c->pos, buf, n);
-	if (err)
-		return err;
-	c->pos += n;
-	return (ssize_t)n;
-}
-
-ssize_t mmds_cursor_read_line(mmds_cursor *c, char *buf, size_t cap)
-{
-	struct mmds__guard g;
-	uint64_t size, avail;
-	size_t scan, len;
-	const char *start, *nl;
-
-	if (c == NULL || c->map == NULL || buf == NULL || cap == 0)
-		return -EINVAL;
-	if (!(c->map->access & MMDS_READ))
-		return -EACCES;
-	size = load_size(c->map);
-	avail = c->pos < size ? size - c->pos : 0;
-	if (avail == 0) {
-		buf[0] = '\0';
-		return 0;
-	}
-	/* Look no further than the buffer could hold. */
-	scan = avail < cap ? (size_t)avail : cap;
-	if (scan > SSIZE_MAX)
-		scan = SSIZE_MAX;
-	start = (const char *)c->map->base + c->pos;
-	mmds__guard_push(&g);
-	if (sigsetjmp(g.env, 0))
-		return mmds__guard_error(&g);
-	nl = memchr(start, '\n', scan);
-	len = nl ? (size_t)(nl - start) + 1 : scan;
-	if ((!nl && len < avail) || len >= cap) {
-		/* The line goes on past what fits, or leaves no room for the
-		 * NUL. */
-		mmds__guard_pop(&g);
-		return -ENOBUFS;
-	}
-	memcpy(buf, start, len);
-	mmds__guard_pop(&g);
-	buf[len] = '\0';
-	c->pos += len;
-	return (ssize_t)len;
-}
-
-int64_t mmds_cursor_seek(mmds_cursor *c, int64_t off, int whence)
-{
-	uint64_t size, from;
-	int64_t pos;
-
-	if (c == NULL || c->map == NULL)
-		return -EINVAL;
-	size = load_size(c->map);
-	switch (whence) {
-	case SEEK_SET:
-		from = 0;
-		break;
-	case SEEK_CUR:
-		from = c->pos;
-		break;
-	case SEEK_END:
-		from = size;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (from > INT64_MAX)
-		return -ERANGE;
-	if (off > 0 && (int64_t)from > INT64_MAX - off)
-		return -ERANGE;
-	pos = (int64_t)from + off;
-	if (pos < 0)
-		return -EINVAL;
-	if ((uint64_t)pos > size)
-		return -ERANGE;
-	c->pos = (uint64_t)pos;
-	return pos;
-}
-
-uint64_t mmds_cursor_tell(const mmds_cursor *c)
-{
-	return c ? c->pos : 0;
-}
-
-/* ---- atomics --------------------------------------------------------------- */
-
-/* The word at off, or NULL with *err set. */
-static void *atomic_word(const mmds_map *m, uint64_t off, size_t width,
-			 unsigned need, int *err)
-{
-	unsigned char *p;
-
-	if (m == NULL) {
-		*err = -EINVAL;
-		return NULL;
-	}
-	if ((m->access & need) != need) {
-		*err = -EACCES;
-		return NULL;
-	}
-	if (!in_range(off, width, load_size(m))) {
-		*err = -ERANGE;
-		return NULL;
-	}
-	p = m->base + off;
-	if ((uintptr_t)p & (width - 1)) {
-		*err = -EINVAL;
-		return NULL;
-	}
-	return p;
-}
-
-/* Run one atomic operation under the guard; a fault returns from the
- * enclosing function. */
-#define GUARDED(stmt)                                                          \
-	do {                                                                   \
-		struct mmds__guard g_;                                         \
-		mmds__guard_push(&g_);                                         \
-		if (sigsetjmp(g_.env, 0))                                      \
-			return mmds__guard_error(&g_);                         \
-		stmt;                                                          \
-		mmds__guard_pop(&g_);                                          \
-	} while (0)
-
-#define MMDS_DEFINE_ATOMICS(bits)                                              \
-	int mmds_map_load##bits(const mmds_map *m, uint64_t off,               \
-				uint##bits##_t *val)                           \
-	{                                                                      \
-		int err = 0;                                                   \
-		_Atomic uint##bits##_t *p;                                     \
-		if (val == NULL)                                               \
-			return -EINVAL;                                        \
-		p = atomic_word(m, off, bits / 8, MMDS_READ, &err);            \
-		if (p == NULL)                                                 \
-			return err;                                            \
-		GUARDED(*val = atomic_load(p));                                \
-		return 0;                                                      \
-	}                                                                      \
-	int mmds_map_store##bits(mmds_map *m, uint64_t off, uint##bits##_t v)  \
-	{                                                                      \
-		int err = 0;                                                   \
-		_Atomic uint##bits##_t *p =                                    \
-			atomic_word(m, off, bits / 8, MMDS_WRITE, &err);       \
-		if (p == NULL)                                                 \
-			return err;                                            \
-		GUARDED(atomic_store(p, v));                                   \
-		mmds__flush_note(m, off, bits / 8);                            \
-		return 0;                                                      \
-	}                                                                      \
-	int mmds_map_cas##bits(mmds_map *m, uint64_t off,                      \
-			       uint##bits##_t *expected, uint##bits##_t want)  \
-	{                                                                      \
-		int err = 0, swapped;                                          \
-		_Atomic uint##bits##_t *p;                                     \
-		if (expected == NULL)                                          \
-			return -EINVAL;                                        \
-		p = atomic_word(m, off, bits / 8, MMDS_RDWR, &err);            \
-		if (p == NULL)                                                 \
-			return err;                                            \
-		GUARDED(swapped = atomic_compare_exchange_strong(p, expected,  \
-								 want));       \
-		if (swapped)                                                   \
-			mmds__flush_note(m, off, bits / 8);                    \
-		return swapped;                                                \
-	}
-
-#define MMDS_DEFINE_RMW(name, op, bits)                                        \
-	int mmds_map_##name##bits(mmds_map *m, uint64_t off, uint##bits##_t v, \
-				  uint##bits##_t *old)                         \
-	{                                                                      \
-		int err = 0;                                                   \
-		uint##bits##_t prev;                                           \
-		_Atomic uint##bits##_t *p =                                    \
-			atomic_word(m, off, bits / 8, MMDS_RDWR, &err);        \
-		if (p == NULL)                                                 \
-			return err;                                            \
-		GUARDED(prev = op(p, v));                                      \
-		mmds__flush_note(m, off, bits / 8);                            \
-		if (old)                                                       \
-			*old = prev;                                           \
-		return 0;                                                      \
-	}
-
-#define MMDS_DEFINE_ALL_RMW(bits)                                              \
-	MMDS_DEFINE_RMW(add, atomic_fetch_add, bits)                           \
-	MMDS_DEFINE_RMW(sub, atomic_fetch_sub, bits)                           \
-	MMDS_DEFINE_RMW(and, atomic_fetch_and, bits)                           \
-	MMDS_DEFINE_RMW(or, atomic_fetch_or, bits)                             \
-	MMDS_DEFINE_RMW(xor, atomic_fetch_xor, bits)                           \
-	MMDS_DEFINE_RMW(xchg, atomic_exchange, bits)
-
-MMDS_DEFINE_ATOMICS(64)
-MMDS_DEFINE_ATOMICS(32)
-MMDS_DEFINE_ALL_RMW(64)
-MMDS_DEFINE_ALL_RMW(32)
 
 /* ---- resize ---------------------------------------------------------------- */
 
@@ -1261,293 +872,6 @@ int64_t mmds_map_refresh(mmds_map *m)
 	return err ? err : (int64_t)size;
 }
 
-/* ---- sync ------------------------------------------------------------------ */
-
-/* Resolve a range argument (len 0 = to the end) against the current size
- * into page-aligned bounds relative to resv. */
-static int page_range(const mmds_map *m, uint64_t off, uint64_t len,
-		      size_t *start, size_t *end)
-{
-	uint64_t size = load_size(m);
-	size_t ps = m->granule;
-
-	if (len == 0) {
-		if (off > size)
-			return -ERANGE;
-		len = size - off;
-	}
-	if (!in_range(off, len, size))
-		return -ERANGE;
-	*start = (size_t)((m->delta + off) & ~(uint64_t)(ps - 1));
-	*end = (size_t)round_up(m->delta + off + len, ps);
-	return 0;
-}
-
-static int fsync_parent(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-	int fd, err = 0;
-
-	if (slash == NULL)
-		dir = strdup(".");
-	else if (slash == path)
-		dir = strdup("/");
-	else
-		dir = strndup(path, (size_t)(slash - path));
-	if (dir == NULL)
-		return -ENOMEM;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(dir);
-	if (fd < 0)
-		return neg_errno();
-	if (fsync(fd) != 0 && errno != EINVAL)
-		err = neg_errno();
-	close(fd);
-	return err;
-}
-
-int mmds_map_sync_range(mmds_map *m, uint64_t off, uint64_t len,
-			enum mmds_sync_level level)
-{
-	size_t start, end;
-	int err;
-
-	if (m == NULL || (level != MMDS_SYNC_ASYNC && level != MMDS_SYNC_SYNC &&
-			  level != MMDS_SYNC_DURABLE))
-		return -EINVAL;
-	pthread_mutex_lock(&m->lock);
-	err = page_range(m, off, len, &start, &end);
-	if (err || m->anonymous || (atomic_load(&m->flags) & MMDS_MAP_PRIVATE) ||
-	    end <= start)
-		goto out;
-	mmds__flush_presync(m);
-	if (msync(m->resv + start, end - start,
-		  level == MMDS_SYNC_ASYNC ? MS_ASYNC : MS_SYNC) != 0) {
-		err = neg_errno();
-		goto out;
-	}
-#ifdef HAVE_SYNC_FILE_RANGE
-	/* Linux's MS_ASYNC only marks pages dirty, which they already are:
-	 * start the write-back for real, without waiting for it. */
-	if (level == MMDS_SYNC_ASYNC &&
-	    sync_file_range(m->fd, (off_t)(m->offset - m->delta + start),
-			    (off_t)(end - start), SYNC_FILE_RANGE_WRITE) != 0 &&
-	    errno != ESPIPE && errno != EINVAL) {
-		err = neg_errno();
-		goto out;
-	}
-#endif
-	if (level == MMDS_SYNC_DURABLE) {
-		if (fdatasync(m->fd) != 0) {
-			err = neg_errno();
-			goto out;
-		}
-		if (m->entry_path && atomic_exchange(&m->dir_dirty, false)) {
-			err = fsync_parent(m->entry_path);
-			/* A directory that is gone holds no entry to make
-			 * durable: that is no reason to fail every later sync. */
-			if (err == -ENOENT || err == -ENOTDIR)
-				err = 0;
-			if (err) {
-				atomic_store(&m->dir_dirty, true);
-				goto out;
-			}
-		}
-	}
-	mmds__flush_synced(m, off, len ? len : load_size(m) - off, (int)level);
-out:
-	pthread_mutex_unlock(&m->lock);
-	return err;
-}
-
-int mmds_map_sync(mmds_map *m, enum mmds_sync_level level)
-{
-	return mmds_map_sync_range(m, 0, 0, level);
-}
-
-/* ---- advice ---------------------------------------------------------------- */
-
-int mmds_map_advise(mmds_map *m, uint64_t off, uint64_t len,
-		    enum mmds_advice advice)
-{
-	size_t start, end, ps = m ? m->granule : 0;
-	int adv, err;
-
-	if (m == NULL)
-		return -EINVAL;
-	switch (advice) {
-	case MMDS_ADV_NORMAL:
-		adv = MADV_NORMAL;
-		break;
-	case MMDS_ADV_RANDOM:
-		adv = MADV_RANDOM;
-		break;
-	case MMDS_ADV_SEQUENTIAL:
-		adv = MADV_SEQUENTIAL;
-		break;
-	case MMDS_ADV_WILLNEED:
-		adv = MADV_WILLNEED;
-		break;
-	case MMDS_ADV_DONTNEED:
-		adv = MADV_DONTNEED;
-		break;
-	case MMDS_ADV_HUGEPAGE:
-#ifdef MADV_HUGEPAGE
-		adv = MADV_HUGEPAGE;
-		break;
-#else
-		return -ENOTSUP;
-#endif
-	case MMDS_ADV_NOHUGEPAGE:
-#ifdef MADV_NOHUGEPAGE
-		adv = MADV_NOHUGEPAGE;
-		break;
-#else
-		return -ENOTSUP;
-#endif
-	default:
-		return -EINVAL;
-	}
-	err = page_range(m, off, len, &start, &end);
-	if (err)
-		return err;
-	if (advice == MMDS_ADV_DONTNEED) {
-		/* Round in: never drop a byte outside the range. */
-		start = (size_t)round_up(m->delta + off, ps);
-		end = (size_t)((m->delta + off + (len ? len : load_size(m) - off)) &
-			       ~(uint64_t)(ps - 1));
-	}
-	if (end <= start)
-		return 0;
-	if (madvise(m->resv + start, end - start, adv) != 0) {
-		if (errno == EINVAL && (advice == MMDS_ADV_HUGEPAGE ||
-					advice == MMDS_ADV_NOHUGEPAGE))
-			return -ENOTSUP;
-		return neg_errno();
-	}
-	return 0;
-}
-
-int mmds_map_prefetch(mmds_map *m, uint64_t off, uint64_t len)
-{
-	size_t start, end;
-	int err;
-
-	if (m == NULL)
-		return -EINVAL;
-	err = page_range(m, off, len, &start, &end);
-	if (err || end <= start)
-		return err;
-#ifdef HAVE_POSIX_FADVISE
-	if (m->fd >= 0 && !m->anonymous) {
-		err = posix_fadvise(m->fd, (off_t)(m->offset - m->delta + start),
-				    (off_t)(end - start), POSIX_FADV_WILLNEED);
-		return -err;
-	}
-#endif
-	if (madvise(m->resv + start, end - start, MADV_WILLNEED) != 0)
-		return neg_errno();
-	return 0;
-}
-
-/* Fault pages in by hand: a read per page, or an atomic no-op write.  Not
- * inlined: its loop must not share a frame with the guard's sigsetjmp. */
-__attribute__((noinline)) static void touch_by_hand(mmds_map *m, size_t start,
-						   size_t end, bool write)
-{
-	size_t ps = mmds__page_size();
-
-	for (size_t p = start; p < end; p += ps) {
-		/* The first page of a window may begin before the map. */
-		size_t at = p < m->delta ? m->delta : p;
-		unsigned char *b = m->resv + at;
-
-		if (write)
-			__atomic_fetch_add(b, 0, __ATOMIC_RELAXED);
-		else
-			(void)*(volatile unsigned char *)b;
-	}
-}
-
-int mmds_map_touch(mmds_map *m, uint64_t off, uint64_t len)
-{
-	size_t start, end;
-	bool write;
-	int err;
-
-	if (m == NULL)
-		return -EINVAL;
-	err = page_range(m, off, len, &start, &end);
-	if (err || end <= start)
-		return err;
-	write = m->access & MMDS_WRITE;
-#if defined(MADV_POPULATE_READ) && defined(MADV_POPULATE_WRITE)
-	if (madvise(m->resv + start, end - start,
-		    write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) == 0)
-		return 0;
-	if (errno != EINVAL)
-		return neg_errno();
-#endif
-	GUARDED(touch_by_hand(m, start, end, write));
-	return 0;
-}
-
-/* mlock() or munlock() a range of the map. */
-static int lock_range(mmds_map *m, uint64_t off, uint64_t len, bool lock)
-{
-	size_t start, end;
-	int err;
-
-	if (m == NULL)
-		return -EINVAL;
-	err = page_range(m, off, len, &start, &end);
-	if (err || end <= start)
-		return err;
-	if ((lock ? mlock : munlock)(m->resv + start, end - start) != 0)
-		return neg_errno();
-	return 0;
-}
-
-int mmds_map_lock(mmds_map *m, uint64_t off, uint64_t len)
-{
-	return lock_range(m, off, len, true);
-}
-
-int mmds_map_unlock(mmds_map *m, uint64_t off, uint64_t len)
-{
-	return lock_range(m, off, len, false);
-}
-
-int mmds_map_lock_all(mmds_map *m)
-{
-	int err = 0;
-
-	if (m == NULL)
-		return -EINVAL;
-	pthread_mutex_lock(&m->lock);
-	if (m->mapped && mlock(m->resv, m->mapped) != 0)
-		err = neg_errno();
-	else
-		atomic_fetch_or(&m->flags, (unsigned)MMDS_MAP_LOCK);
-	pthread_mutex_unlock(&m->lock);
-	return err;
-}
-
-int mmds_map_unlock_all(mmds_map *m)
-{
-	int err = 0;
-
-	if (m == NULL)
-		return -EINVAL;
-	pthread_mutex_lock(&m->lock);
-	atomic_fetch_and(&m->flags, ~(unsigned)MMDS_MAP_LOCK);
-	if (m->mapped && munlock(m->resv, m->mapped) != 0)
-		err = neg_errno();
-	pthread_mutex_unlock(&m->lock);
-	return err;
-}
-
 /* ---- info ------------------------------------------------------------------ */
 
 int mmds_map_get_info(const mmds_map *m, mmds_map_info *info)
@@ -1565,4 +889,46 @@ int mmds_map_get_info(const mmds_map *m, mmds_map_info *info)
 	info->flags = atomic_load(&((mmds_map *)m)->flags);
 	info->anonymous = m->anonymous;
 	return 0;
+}
+
+/* ---- background work ------------------------------------------------------- */
+
+void mmds__bg_add(mmds_map *m, struct mmds__bg *bg)
+{
+	pthread_mutex_lock(&m->bg_lock);
+	bg->next = m->bg;
+	m->bg = bg;
+	pthread_mutex_unlock(&m->bg_lock);
+}
+
+bool mmds__bg_remove(mmds_map *m, struct mmds__bg *bg)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&m->bg_lock);
+	for (struct mmds__bg **p = &m->bg; *p; p = &(*p)->next) {
+		if (*p == bg) {
+			*p = bg->next;
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&m->bg_lock);
+	return found;
+}
+
+void mmds__bg_stop_all(mmds_map *m)
+{
+	struct mmds__bg *bg;
+
+	pthread_mutex_lock(&m->bg_lock);
+	bg = m->bg;
+	m->bg = NULL;
+	pthread_mutex_unlock(&m->bg_lock);
+	while (bg) {
+		struct mmds__bg *next = bg->next;
+
+		bg->stop(bg);
+		bg = next;
+	}
 }

@@ -13,10 +13,17 @@
  * offset near UINT64_MAX is -ERANGE, never a wild access.
  *
  * Thread-safety: a map may be used by many threads at once.  Reads, writes,
- * atomics and cursors take no lock; resize, sync, lock and close serialise
- * among themselves.  Concurrent plain writes to overlapping bytes are the
- * caller's business (use the atomics); mmds_map_close() must not race with
- * any other call on the same map.
+ * atomics and cursors take no lock; resize, refresh, sync and lock_all
+ * serialise among themselves on the map's mutex.  mmds_map_close() takes no
+ * lock: it frees the map, like free(), so the caller must have ended every
+ * other use of the map (and of its segments, views, iterators and watches)
+ * first; only work mmds runs in the background for the map (the flusher,
+ * asynchronous operations, watch threads) is stopped by close itself.
+ * Concurrent plain writes to overlapping bytes are the caller's business
+ * (use the atomics).
+ *
+ * mmds is Linux-only: it uses memfd, fallocate, MADV_POPULATE, inotify,
+ * eventfd and futexes.
  *
  * Durability words: data written through a shared map is *published* at
  * once - every process mapping the file sees it, and it survives kill -9 of
@@ -51,7 +58,10 @@ enum mmds_access {
 enum mmds_map_flag {
 	/* Create the file if it does not exist (mode from opts.mode).  The
 	 * creation itself is race-free: O_CREAT|O_EXCL, then a plain open if
-	 * someone else created it first. */
+	 * someone else created it first.  opts.size applies to an existing
+	 * file too: a shorter one is grown to offset + size, a longer one is
+	 * mapped only up to offset + size.  For mmap-io's open_or_create
+	 * (size only for a new file) use MMDS_MAP_OPEN_OR_CREATE. */
 	MMDS_MAP_CREATE = 1u << 0,
 	/* With CREATE: fail with -EEXIST if the file exists. */
 	MMDS_MAP_EXCL = 1u << 1,
@@ -68,7 +78,9 @@ enum mmds_map_flag {
 	MMDS_MAP_LOCK = 1u << 5,
 	/* MAP_NORESERVE: no swap is reserved for a private or anonymous map. */
 	MMDS_MAP_NORESERVE = 1u << 6,
-	/* MAP_NOCACHE where the OS has it; -ENOTSUP where it does not (Linux). */
+	/* macOS's MAP_NOCACHE.  Linux has no such flag and mmds builds only
+	 * on Linux, so this is always -ENOTSUP; the name is kept so that code
+	 * ported from iommap or emmap gets a clear error. */
 	MMDS_MAP_NOCACHE = 1u << 7,
 	/* MAP_SYNC through MAP_SHARED_VALIDATE: stores reach persistent memory
 	 * without msync.  Only DAX files allow it: elsewhere the open fails
@@ -85,7 +97,13 @@ enum mmds_map_flag {
 	 * there.  Links in the directory part are followed.  Path opens only.
 	 * Without it, a link is followed as open(2) follows it: CREATE on a
 	 * dangling link creates the file it names. */
-	MMDS_MAP_NOFOLLOW = 1u << 11
+	MMDS_MAP_NOFOLLOW = 1u << 11,
+	/* Open the file, or create it if it does not exist: opts.size is the
+	 * size of a file this call creates, and is ignored for a file that
+	 * exists, which is mapped whole from opts.offset (neither grown nor
+	 * cut).  Implies CREATE; -EINVAL with EXCL or TRUNCATE.  Path opens
+	 * only. */
+	MMDS_MAP_OPEN_OR_CREATE = 1u << 12
 };
 
 /* Sync levels, named for what they guarantee. */
@@ -192,7 +210,8 @@ typedef struct mmds_map_opts {
  * On success *out is the new map and 0 is returned.  On failure *out is set
  * to NULL (so mmds_map_close(*out) is always safe) and the result is:
  *   -EINVAL  out or path NULL, unknown flags or access, EXCL without CREATE,
- *            CREATE or TRUNCATE with MMDS_READ, SYNC with PRIVATE or READ,
+ *            CREATE, OPEN_OR_CREATE or TRUNCATE with MMDS_READ,
+ *            OPEN_OR_CREATE with EXCL or TRUNCATE, SYNC with PRIVATE or READ,
  *            FIXED with an unaligned or NULL addr, capacity below size
  *   -ENOENT  no such file and no CREATE, or no such directory;
  *   -EEXIST  CREATE|EXCL on an existing name (a symbolic link too, as for
@@ -205,7 +224,7 @@ typedef struct mmds_map_opts {
  *   -ERANGE  a read-only map asks for more than the file holds, or
  *            offset + size overflows
  *   -ENOSPC, -EFBIG  the file could not be grown to offset + size
- *   -ENOTSUP MMDS_MAP_SYNC on a non-DAX file, MMDS_MAP_NOCACHE on Linux
+ *   -ENOTSUP MMDS_MAP_SYNC on a non-DAX file, MMDS_MAP_NOCACHE (always)
  *   -EISDIR  path is a directory;  -ENOMEM  out of memory
  *   or another negative errno from the system.
  * A zero-length file opens as a zero-size map (every access but a zero-length
@@ -223,7 +242,8 @@ MMDS_API int mmds_map_open(mmds_map **out, const char *path,
  *
  * The map keeps its own duplicate of fd (close-on-exec): the caller still
  * owns fd and may close it at once.  The fd's open mode must allow the
- * requested access (-EACCES otherwise).  CREATE, EXCL, UNLINK, NOFOLLOW are
+ * requested access (-EACCES otherwise).  CREATE, OPEN_OR_CREATE, EXCL,
+ * UNLINK, NOFOLLOW are
  * -EINVAL here; TRUNCATE works.  The map has no path, so a durable sync does not
  * fsync a directory.  Errors as for mmds_map_open(), plus -EBADF.
  */
@@ -238,7 +258,8 @@ MMDS_API int mmds_map_open_fd(mmds_map **out, int fd,
  * mmds_map_fd() (passed over a Unix socket, or /proc/PID/fd/N; the fd is
  * close-on-exec).  MMDS_MAP_PRIVATE gives process-private memory with no fd.
  * opts must not be NULL: opts->size is required (0 is allowed and gives an
- * empty map to grow).  CREATE, EXCL, TRUNCATE, UNLINK, SYNC, NOFOLLOW and a
+ * empty map to grow).  CREATE, OPEN_OR_CREATE, EXCL, TRUNCATE, UNLINK, SYNC,
+ * NOFOLLOW and a
  * non-zero offset are -EINVAL.  Syncing anonymous memory does nothing and returns 0.
  */
 MMDS_API int mmds_map_open_anon(mmds_map **out, const mmds_map_opts *opts);
@@ -253,7 +274,10 @@ MMDS_API int mmds_map_open_anon(mmds_map **out, const mmds_map_opts *opts);
  * policy's level.  Returns 0, the error of that flush or of an earlier
  * background flush not yet reported, or the first error of
  * munmap/close/unlink (the map is freed regardless).  Pointers into
- * the map are invalid afterwards.  Must not race with other calls on m.
+ * the map are invalid afterwards.  Takes no lock and frees m: it must not
+ * race with any other call on m, nor on a segment, view or iterator of m;
+ * the caller ends those first.  Background work of m (the MILLIS flusher,
+ * asynchronous operations, watches) is cancelled or waited for by close.
  */
 MMDS_API int mmds_map_close(mmds_map *m);
 
@@ -649,6 +673,423 @@ typedef struct mmds_map_info {
 
 /* mmds_map_get_info - fill *info.  0, or -EINVAL for NULL arguments. */
 MMDS_API int mmds_map_get_info(const mmds_map *m, mmds_map_info *info);
+
+/* ---- Error details, alignment -------------------------------------------- */
+
+/*
+ * What an out-of-range or misaligned access asked for, filled by the calls
+ * that take an optional mmds_range_detail * (NULL when not wanted) when
+ * they return -ERANGE or a misalignment's -EINVAL; left alone otherwise.
+ */
+typedef struct mmds_range_detail {
+	uint64_t offset; /* offset asked for (relative to the map or segment) */
+	uint64_t length; /* bytes asked for */
+	uint64_t size;   /* size of the map or segment at the time */
+	uint64_t align;  /* required alignment, for a misaligned word; else 0 */
+} mmds_range_detail;
+
+/*
+ * mmds_map_read_ex, mmds_map_write_ex - read or write with error details.
+ * As mmds_map_read() and mmds_map_write(), filling *detail (if not NULL)
+ * on -ERANGE.
+ */
+MMDS_API int mmds_map_read_ex(const mmds_map *m, uint64_t off, void *buf,
+			      size_t len, mmds_range_detail *detail);
+MMDS_API int mmds_map_write_ex(mmds_map *m, uint64_t off, const void *buf,
+			       size_t len, mmds_range_detail *detail);
+
+/*
+ * mmds_align_up - round value up to a multiple of align.
+ * Any align > 0 works, not only powers of two.  align 0 returns value.
+ * UINT64_MAX when the result does not fit in 64 bits.
+ */
+MMDS_API uint64_t mmds_align_up(uint64_t value, uint64_t align);
+
+/* ---- Segments ------------------------------------------------------------ */
+
+/*
+ * A segment is a bounded view [offset, offset + length) of a map, used with
+ * offsets relative to its start.  It is a plain struct owned by the caller
+ * (no allocation, nothing to free); it must not outlive its map.  Every
+ * access re-validates the whole segment against the map's current size, so
+ * after the map shrank below the segment's end each access is -ERANGE,
+ * and works again once the map grew back.  The fields are private.
+ */
+typedef struct mmds_segment {
+	mmds_map *map;
+	uint64_t offset;
+	uint64_t length;
+} mmds_segment;
+
+/*
+ * mmds_segment_init - make s the view [off, off + len) of m.  0; -EINVAL
+ * (NULL s or m); -ERANGE if the range is not inside the map now (with
+ * *detail filled if detail is not NULL).
+ */
+MMDS_API int mmds_segment_init(mmds_segment *s, mmds_map *m, uint64_t off,
+			       uint64_t len, mmds_range_detail *detail);
+
+/* mmds_segment_length, mmds_segment_offset - a segment's length, offset.
+ * The segment's length and its offset in the map (0 for NULL s). */
+MMDS_API uint64_t mmds_segment_length(const mmds_segment *s);
+MMDS_API uint64_t mmds_segment_offset(const mmds_segment *s);
+
+/* mmds_segment_map - the map the segment views (NULL for NULL s). */
+MMDS_API mmds_map *mmds_segment_map(const mmds_segment *s);
+
+/*
+ * mmds_segment_read, mmds_segment_write - copy bytes out of or into a segment.
+ * As mmds_map_read() and mmds_map_write() at offset off of the segment.
+ * -ERANGE (detail filled) if off + len passes the segment's end or the
+ * segment passes the map's current end; -EINVAL, -EACCES, -EFAULT as for the
+ * map.
+ */
+MMDS_API int mmds_segment_read(const mmds_segment *s, uint64_t off, void *buf,
+			       size_t len, mmds_range_detail *detail);
+MMDS_API int mmds_segment_write(mmds_segment *s, uint64_t off, const void *buf,
+				size_t len, mmds_range_detail *detail);
+
+/*
+ * mmds_segment_ptr - pointer into a segment.
+ * Points at [off, off + len) of the segment, or NULL if that is outside the
+ * segment or the segment is outside the map now.  The
+ * raw-pointer contract of mmds_map_ptr() applies.
+ */
+MMDS_API void *mmds_segment_ptr(const mmds_segment *s, uint64_t off,
+				uint64_t len);
+
+/*
+ * mmds_segment_map_offset - translate a segment offset into a map offset.
+ * Stores in *map_off the map offset of segment offset off, after checking
+ * [off, off + len) against the segment and the segment against the map's
+ * size.  Use it to call any mmds_map_* function (the atomics, sync_range,
+ * advise, lock, touch) on a segment; that call checks the map's size again.
+ * 0, -EINVAL, -ERANGE (detail filled).
+ */
+MMDS_API int mmds_segment_map_offset(const mmds_segment *s, uint64_t off,
+				     uint64_t len, uint64_t *map_off,
+				     mmds_range_detail *detail);
+
+/*
+ * mmds_segment_load64, mmds_segment_store64, mmds_segment_add64, mmds_segment_cas64 - atomics in a segment.
+ * With their 32-bit forms: the atomics of the map at segment offset off: as
+ * mmds_map_load64() etc., with the segment's range
+ * checks first.
+ */
+MMDS_API int mmds_segment_load64(const mmds_segment *s, uint64_t off,
+				 uint64_t *val);
+MMDS_API int mmds_segment_load32(const mmds_segment *s, uint64_t off,
+				 uint32_t *val);
+MMDS_API int mmds_segment_store64(mmds_segment *s, uint64_t off, uint64_t v);
+MMDS_API int mmds_segment_store32(mmds_segment *s, uint64_t off, uint32_t v);
+MMDS_API int mmds_segment_add64(mmds_segment *s, uint64_t off, uint64_t v,
+				uint64_t *old);
+MMDS_API int mmds_segment_add32(mmds_segment *s, uint64_t off, uint32_t v,
+				uint32_t *old);
+MMDS_API int mmds_segment_cas64(mmds_segment *s, uint64_t off,
+				uint64_t *expected, uint64_t desired);
+MMDS_API int mmds_segment_cas32(mmds_segment *s, uint64_t off,
+				uint32_t *expected, uint32_t desired);
+
+/* ---- Atomic views -------------------------------------------------------- */
+
+/*
+ * An atomic view is count naturally aligned words of width 4 or 8 bytes
+ * starting at a map offset, used as an array of atomics: alignment, range
+ * and access are checked once, at creation; each operation then checks only
+ * the index and that the map still covers the view (one atomic load).  A
+ * plain struct owned by the caller; it must not outlive its map.
+ */
+typedef struct mmds_atomic_view {
+	mmds_map *map;
+	uint64_t offset;
+	size_t count;
+	unsigned width;
+} mmds_atomic_view;
+
+/* Read-modify-write operations of mmds_atomic_view_rmw(). */
+enum mmds_atomic_op {
+	MMDS_ATOMIC_ADD = 1,
+	MMDS_ATOMIC_SUB,
+	MMDS_ATOMIC_AND,
+	MMDS_ATOMIC_OR,
+	MMDS_ATOMIC_XOR,
+	MMDS_ATOMIC_XCHG
+};
+
+/*
+ * mmds_atomic_view_init - make an array of atomic words out of a map range.
+ * v becomes the view of count words of width bytes (4 or 8) at offset off
+ * of m.  The map must be readable and writable.
+ * 0; -EINVAL (NULL v or m, width not 4 or 8, count 0, off misaligned:
+ * detail->align says the alignment needed); -ERANGE (the words are not
+ * inside the map, or count * width overflows; detail filled); -EACCES.
+ */
+MMDS_API int mmds_atomic_view_init(mmds_atomic_view *v, mmds_map *m,
+				   uint64_t off, size_t count, unsigned width,
+				   mmds_range_detail *detail);
+
+/* mmds_atomic_view_count - the number of words (0 for NULL v). */
+MMDS_API size_t mmds_atomic_view_count(const mmds_atomic_view *v);
+
+/*
+ * mmds_atomic_view_load, mmds_atomic_view_store - load or store a word of a view.
+ * Atomic load and store of word i (a 4-byte view stores the low 32 bits of
+ * val).  0; -EINVAL (NULL arguments); -ERANGE (i >= count, or the map shrank
+ * below the view); -EFAULT (the file was truncated under the map).
+ */
+MMDS_API int mmds_atomic_view_load(const mmds_atomic_view *v, size_t i,
+				   uint64_t *val);
+MMDS_API int mmds_atomic_view_store(mmds_atomic_view *v, size_t i,
+				    uint64_t val);
+
+/*
+ * mmds_atomic_view_rmw, mmds_atomic_view_cas - read-modify-write a word of a view.
+ * mmds_atomic_view_rmw applies op (enum mmds_atomic_op) with operand val to
+ * word i atomically; the previous value goes to *old (may be NULL).
+ * mmds_atomic_view_cas - strong compare-and-exchange of word i: 1 if it
+ * held *expected and now holds desired, 0 (and *expected updated) if not.
+ * Errors as mmds_atomic_view_load(), and -EINVAL for an unknown op.
+ */
+MMDS_API int mmds_atomic_view_rmw(mmds_atomic_view *v, size_t i,
+				  enum mmds_atomic_op op, uint64_t val,
+				  uint64_t *old);
+MMDS_API int mmds_atomic_view_cas(mmds_atomic_view *v, size_t i,
+				  uint64_t *expected, uint64_t desired);
+
+/* ---- Iteration ----------------------------------------------------------- */
+
+/*
+ * Callbacks of the chunk walks: off is the chunk's offset in the map, p and
+ * len the chunk (len == chunk except for a shorter last one).  Return 0 to
+ * go on; any other value stops the walk and is returned by it.
+ */
+typedef int (*mmds_chunk_fn)(uint64_t off, const void *p, size_t len,
+			     void *arg);
+typedef int (*mmds_chunk_mut_fn)(uint64_t off, void *p, size_t len,
+				 void *arg);
+
+/*
+ * mmds_map_chunks, mmds_map_chunks_mut - walk a map chunk by chunk, zero-copy.
+ * mmds_map_chunks walks the map in chunks of chunk bytes (0 =
+ * mmds_page_size(), which walks page by page), calling fn on pointers into
+ * the map.  Each call runs under the SIGBUS guard: if the file was
+ * truncated under the map, fn is abandoned where it faulted and the walk
+ * returns -EFAULT (so fn must not hold locks across its accesses).  The
+ * size is read again before each chunk, so a concurrent shrink ends the
+ * walk early and never faults.  0 at the end; fn's non-zero result;
+ * -EINVAL (NULL m or fn); -EACCES (no read access); -EFAULT, -EIO.
+ *
+ * mmds_map_chunks_mut - the same with writable chunks (write access
+ * needed); each chunk counts as written for the flush policy after fn
+ * returns.
+ */
+MMDS_API int mmds_map_chunks(const mmds_map *m, size_t chunk, mmds_chunk_fn fn,
+			     void *arg);
+MMDS_API int mmds_map_chunks_mut(mmds_map *m, size_t chunk,
+				 mmds_chunk_mut_fn fn, void *arg);
+
+/*
+ * A copying iterator: a plain struct owned by the caller, like a cursor.
+ * The fields are private.
+ */
+typedef struct mmds_iter {
+	const mmds_map *map;
+	uint64_t pos;
+	size_t chunk;
+} mmds_iter;
+
+/*
+ * mmds_iter_init - start a copying chunk iterator.
+ * it starts at offset 0 of m with chunks of chunk bytes (0 =
+ * mmds_page_size(): page by page).  0, or -EINVAL.
+ */
+MMDS_API int mmds_iter_init(mmds_iter *it, const mmds_map *m, size_t chunk);
+
+/*
+ * mmds_iter_next - copy the next chunk and advance.
+ * The chunk goes into buf (cap bytes, at least the chunk size).  Returns the
+ * chunk's length (the last may be shorter), 0 at the end of the map (its
+ * size now), -EINVAL (NULL arguments, cap below the chunk size), -EACCES,
+ * -EFAULT.  If off is not NULL it receives the chunk's offset.
+ */
+MMDS_API ssize_t mmds_iter_next(mmds_iter *it, void *buf, size_t cap,
+				uint64_t *off);
+
+/* ---- Copy and delete ----------------------------------------------------- */
+
+/* Flags of the copy functions. */
+enum mmds_copy_flag {
+	/* Fail with -EEXIST if dst exists; the default replaces it. */
+	MMDS_COPY_EXCL = 1u << 0
+};
+
+/*
+ * mmds_file_copy, mmds_map_copy - copy a file, by reflink where possible.
+ * mmds_file_copy copies the file src to dst: a reflink (FICLONE) where the
+ * file system shares blocks between files, else copy_file_range(), else
+ * read and write.  dst is written under a temporary name in its directory
+ * and renamed into place (linked, with EXCL), so it never appears
+ * half-written; it gets src's permission bits, and the copy and its
+ * directory entry are fsynced.  Works across file systems.  0; -EINVAL
+ * (NULL or unknown flags); -EEXIST (EXCL and dst exists); -EISDIR (src is
+ * a directory); -ENOENT, -EACCES, -ENOSPC, or another negative errno of
+ * open, copy_file_range, read, write, fsync or rename.
+ *
+ * mmds_map_copy - copy the file behind m (its whole file, all of it, not
+ * only m's window) to dst in the same way.  Data written through any shared
+ * map of the file is included (it is in the page cache).  Works for fd and
+ * shared anonymous maps (through their fd); -EBADF for private anonymous
+ * memory.
+ */
+MMDS_API int mmds_file_copy(const char *src, const char *dst, unsigned flags);
+MMDS_API int mmds_map_copy(const mmds_map *m, const char *dst, unsigned flags);
+
+/*
+ * mmds_map_delete - remove the file m was opened from while it is mapped.
+ * On Linux the map stays fully usable (reads, writes, resize, sync) until
+ * mmds_map_close(); the space is freed when the last map or fd of the file
+ * goes.  The name removed is the one recorded at open (the file CREATE
+ * made, for a dangling link); its directory is fsynced so the removal is
+ * durable.  0; -EINVAL (NULL m, or a map without a path: fd, anonymous);
+ * -ENOENT (already gone), or the errno of unlink().
+ */
+MMDS_API int mmds_map_delete(mmds_map *m);
+
+/* ---- Watch --------------------------------------------------------------- */
+
+/* What a watch reports, as bits. */
+enum mmds_watch_event {
+	MMDS_WATCH_MODIFIED = 1u << 0, /* contents or size changed through the
+					  file (write(2), truncate); stores
+					  through a map are not reported */
+	MMDS_WATCH_METADATA = 1u << 1, /* permissions, owner, times */
+	MMDS_WATCH_REMOVED = 1u << 2   /* the file's last name was removed,
+					  or it was renamed */
+};
+
+typedef struct mmds_watch mmds_watch;
+
+/* Callback of a watch: events is a set of enum mmds_watch_event bits. */
+typedef void (*mmds_watch_fn)(unsigned events, void *arg);
+
+/*
+ * mmds_watch_open - watch the file behind a map for changes.
+ * Through inotify, on the file itself, so changes by any process are seen.
+ * With fn NULL the watch is polled: mmds_watch_fd() becomes readable when
+ * events are pending and mmds_watch_read() collects them.  With fn, a thread
+ * of the watch calls fn(events, arg) for each batch of events, and
+ * mmds_watch_fd() is -1. The watch ends at mmds_watch_close() or, if still
+ * open, at mmds_map_close(m), which closes it (joining its thread) and frees
+ * it. 0; -EINVAL (NULL out or m, anonymous map); -ENOSPC or -EMFILE (inotify
+ * limits); -EAGAIN, -ENOMEM; another negative errno.
+ */
+MMDS_API int mmds_watch_open(mmds_watch **out, mmds_map *m, mmds_watch_fn fn,
+			     void *arg);
+
+/* mmds_watch_fd - the pollable fd of a polled watch, -1 otherwise. */
+MMDS_API int mmds_watch_fd(const mmds_watch *w);
+
+/*
+ * mmds_watch_read - collect the events pending on a polled watch.
+ * Without blocking: a set of enum mmds_watch_event bits, 0 when none; -EINVAL
+ * (NULL w, or a watch with a callback); another negative errno.
+ */
+MMDS_API int mmds_watch_read(mmds_watch *w);
+
+/*
+ * mmds_watch_close - stop a watch and free it.
+ * Its thread is joined after it finishes the callback it is running.
+ * Accepts NULL.  Must not be called from the watch's own callback (-EDEADLK,
+ * nothing freed).  0.
+ */
+MMDS_API int mmds_watch_close(mmds_watch *w);
+
+/* ---- Asynchronous operations --------------------------------------------- */
+
+/*
+ * An asynchronous operation runs on a thread of its own.  Its completion is
+ * signalled two ways: the operation's eventfd (mmds_async_fd()) becomes
+ * readable, for poll/epoll/io_uring loops, and the optional callback runs
+ * on the operation's thread with the result.  The result (0 or a negative
+ * errno, -ECANCELED when cancelled) is kept until mmds_async_free().
+ * Operations on a map are cancelled and waited for by mmds_map_close(),
+ * which leaves their handles to be freed with mmds_async_free().
+ */
+typedef struct mmds_async mmds_async;
+
+/* Completion callback: op's result, and the arg given at the start. */
+typedef void (*mmds_async_fn)(mmds_async *op, int result, void *arg);
+
+/*
+ * mmds_async_flush, mmds_async_touch, mmds_async_copy, mmds_async_create - start work in the background.
+ * mmds_async_flush runs mmds_map_sync_range(m, off, len, level) in the
+ * background (len 0 = to the end).  Cancellation is seen between 1 MiB
+ * pieces.  Errors of the sync arrive with the completion.
+ * mmds_async_touch - mmds_map_touch(m, off, len) in the background, in 1 MiB
+ * pieces.
+ * mmds_async_copy - mmds_file_copy(src, dst, flags) in the background; it
+ * belongs to no map, so only mmds_async_cancel() cancels it.
+ * mmds_async_create - mmds_map_open(path, opts) in the background (opts is
+ * copied); the new map is taken with mmds_async_take_map().
+ *
+ * Each stores the new operation in *out and returns 0, or -EINVAL (NULL
+ * arguments), -EAGAIN or -ENOMEM (no thread), -EMFILE (no eventfd); the
+ * operation's own errors come with its completion, never from here.
+ */
+MMDS_API int mmds_async_flush(mmds_async **out, mmds_map *m, uint64_t off,
+			      uint64_t len, enum mmds_sync_level level,
+			      mmds_async_fn fn, void *arg);
+MMDS_API int mmds_async_touch(mmds_async **out, mmds_map *m, uint64_t off,
+			      uint64_t len, mmds_async_fn fn, void *arg);
+MMDS_API int mmds_async_copy(mmds_async **out, const char *src,
+			     const char *dst, unsigned flags, mmds_async_fn fn,
+			     void *arg);
+MMDS_API int mmds_async_create(mmds_async **out, const char *path,
+			       const mmds_map_opts *opts, mmds_async_fn fn,
+			       void *arg);
+
+/*
+ * mmds_async_fd - the eventfd that signals an operation's completion.
+ * It is readable once the operation completed (it stays readable; do not
+ * read it).  -1 for NULL op.
+ */
+MMDS_API int mmds_async_fd(const mmds_async *op);
+
+/*
+ * mmds_async_wait, mmds_async_result - wait for an operation, or poll it.
+ * mmds_async_wait waits up to timeout_ms (-1 = for ever) for the operation
+ * to complete and returns its result; -ETIMEDOUT if it did not complete in
+ * time; -EINVAL for NULL op.
+ * mmds_async_result - the result without waiting: -EINPROGRESS while it
+ * runs.
+ */
+MMDS_API int mmds_async_wait(mmds_async *op, int timeout_ms);
+MMDS_API int mmds_async_result(const mmds_async *op);
+
+/*
+ * mmds_async_cancel - ask an operation to stop.
+ * It completes soon after with -ECANCELED, unless it finished first (then
+ * its result stands). Returns 0, or -EINVAL for NULL op.
+ */
+MMDS_API int mmds_async_cancel(mmds_async *op);
+
+/*
+ * mmds_async_take_map - take the map an asynchronous create opened.
+ * For a completed mmds_async_create(), *out gets the map and the caller owns
+ * it from then on (a second call gives NULL).  0; -EINVAL (NULL, or not a
+ * create); -EINPROGRESS (still running); the create's error.
+ */
+MMDS_API int mmds_async_take_map(mmds_async *op, mmds_map **out);
+
+/*
+ * mmds_async_free - cancel, wait for and free an operation.
+ * Cancels the operation if it still runs, waits for it, and frees it (a map
+ * made by a create and not taken is closed).  Accepts NULL.  Must not be
+ * called from the operation's own callback.  Returns the operation's
+ * result.
+ */
+MMDS_API int mmds_async_free(mmds_async *op);
 
 #ifdef __cplusplus
 }

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -1255,7 +1256,8 @@ END_TEST
  * in between and return 0 with that write unsynced.  The syncer's msync
  * hook waits, after its msync, until the writer has written (so the write
  * is not covered by that msync); the writer then flushes after a delay
- * that sweeps across the moment the syncer forgets the range.
+ * that sweeps across the moment the syncer forgets the range.  The waits
+ * yield: on a loaded machine the two threads may share one CPU.
  */
 #define RACE_ROUNDS 3000
 
@@ -1267,7 +1269,7 @@ static void race_hold(void)
 {
 	atomic_store(&race_phase, 1);
 	while (atomic_load(&race_phase) != 2)
-		;
+		sched_yield();
 }
 
 static void *race_syncer(void *arg)
@@ -1277,7 +1279,7 @@ static void *race_syncer(void *arg)
 	after_msync = race_hold;
 	for (unsigned r = 1; r <= RACE_ROUNDS; r++) {
 		while (atomic_load(&race_round) != r)
-			;
+			sched_yield();
 		if (mmds_map_sync(m, MMDS_SYNC_SYNC) != 0)
 			return arg;
 		atomic_store(&race_synced, r);
@@ -1306,7 +1308,7 @@ START_TEST(test_flush_racing_user_sync_never_acknowledges_unsynced_write)
 			reset_calls(); /* the syncer is parked: no msync runs */
 		atomic_store(&race_round, r);
 		while (atomic_load(&race_phase) != 1)
-			;
+			sched_yield();
 		put(m, off, 8);
 		before = atomic_load(&n_msync);
 		atomic_store(&race_phase, 2);
@@ -1317,7 +1319,7 @@ START_TEST(test_flush_racing_user_sync_never_acknowledges_unsynced_write)
 				     base_of(m) + off, 8) && lost++ == 0)
 			first_lost = r;
 		while (atomic_load(&race_synced) != r)
-			;
+			sched_yield();
 	}
 	ck_assert_int_eq(pthread_join(syncer, &res), 0);
 	ck_assert_ptr_null(res);

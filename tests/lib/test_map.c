@@ -323,6 +323,113 @@ START_TEST(test_create_makes_zero_filled_file_of_size)
 }
 END_TEST
 
+/* CREATE keeps its documented meaning: the size applies to an existing
+ * file too (grows a shorter one, maps only part of a longer one). */
+START_TEST(test_create_with_size_applies_size_to_existing_file)
+{
+	const char *p8 = make_file("big8k", 8192);
+	char p2[PATH_MAX];
+	mmds_map *m;
+
+	m = open_ok(p8, &(mmds_map_opts){ .flags = MMDS_MAP_CREATE,
+					  .size = 4096 });
+	ck_assert_uint_eq(mmds_map_size(m), 4096);
+	close_ok(m);
+	ck_assert_int_eq(t_file_size(p8), 8192);
+	snprintf(p2, sizeof(p2), "%s", make_file("small2k", 2048));
+	m = open_ok(p2, &(mmds_map_opts){ .flags = MMDS_MAP_CREATE,
+					  .size = 4096 });
+	ck_assert_uint_eq(mmds_map_size(m), 4096);
+	close_ok(m);
+	ck_assert_int_eq(t_file_size(p2), 4096);
+}
+END_TEST
+
+/* OPEN_OR_CREATE as mmap-io means it: the size is only for a new file; an
+ * existing one is mapped whole and left as it is. */
+START_TEST(test_open_or_create_maps_existing_file_whole)
+{
+	const char *p8 = make_file("big8k", 8192);
+	unsigned char buf[8192];
+	char p2[PATH_MAX];
+	mmds_map *m;
+
+	m = open_ok(p8, &(mmds_map_opts){ .flags = MMDS_MAP_OPEN_OR_CREATE,
+					  .size = 4096 });
+	ck_assert_uint_eq(mmds_map_size(m), 8192);
+	ck_assert_int_eq(mmds_map_read(m, 0, buf, sizeof(buf)), 0);
+	ck_assert_pattern(buf, 0, sizeof(buf));
+	close_ok(m);
+	ck_assert_int_eq(t_file_size(p8), 8192);
+
+	snprintf(p2, sizeof(p2), "%s", make_file("small2k", 2048));
+	m = open_ok(p2, &(mmds_map_opts){ .flags = MMDS_MAP_OPEN_OR_CREATE,
+					  .size = 4096 });
+	ck_assert_uint_eq(mmds_map_size(m), 2048);
+	ck_assert_int_eq(t_file_size(p2), 2048);
+	ck_assert_int_eq(mmds_map_read(m, 0, buf, 2048), 0);
+	ck_assert_pattern(buf, 0, 2048);
+	close_ok(m);
+
+	/* A window of an existing file runs from its offset to the end. */
+	m = open_ok(p8, &(mmds_map_opts){ .flags = MMDS_MAP_OPEN_OR_CREATE,
+					  .offset = 1000, .size = 10 });
+	ck_assert_uint_eq(mmds_map_size(m), 8192 - 1000);
+	close_ok(m);
+}
+END_TEST
+
+START_TEST(test_open_or_create_creates_missing_file_of_size)
+{
+	const char *p = t_path("fresh");
+	unsigned char buf[4096], zero[4096] = { 0 };
+	struct stat st;
+	mmds_map *m = open_ok(p, &(mmds_map_opts){
+		.flags = MMDS_MAP_OPEN_OR_CREATE, .size = 4096, .mode = 0640 });
+
+	ck_assert_uint_eq(mmds_map_size(m), 4096);
+	ck_assert_int_eq(t_file_size(p), 4096);
+	ck_assert_int_eq(mmds_map_read(m, 0, buf, sizeof(buf)), 0);
+	ck_assert_mem_eq(buf, zero, sizeof(buf));
+	close_ok(m);
+	ck_assert_int_eq(stat(p, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0640);
+	/* The second open finds it and maps it whole, whatever size it asks. */
+	m = open_ok(p, &(mmds_map_opts){ .flags = MMDS_MAP_OPEN_OR_CREATE,
+					 .size = 100 });
+	ck_assert_uint_eq(mmds_map_size(m), 4096);
+	close_ok(m);
+}
+END_TEST
+
+START_TEST(test_open_or_create_bad_combinations_are_einval)
+{
+	mmds_map *m = NOT_NULL_MAP;
+	int fd;
+
+	open_fails(t_path("x"), &(mmds_map_opts){
+		.flags = MMDS_MAP_OPEN_OR_CREATE | MMDS_MAP_CREATE |
+			 MMDS_MAP_EXCL, .size = 10 }, -EINVAL);
+	open_fails(t_path("x"), &(mmds_map_opts){
+		.flags = MMDS_MAP_OPEN_OR_CREATE | MMDS_MAP_TRUNCATE,
+		.size = 10 }, -EINVAL);
+	open_fails(t_path("x"), &(mmds_map_opts){
+		.flags = MMDS_MAP_OPEN_OR_CREATE, .access = MMDS_READ,
+		.size = 10 }, -EINVAL);
+	ck_assert_int_eq(access(t_path("x"), F_OK), -1);
+	fd = open(make_file("fdfile", 100), O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(mmds_map_open_fd(&m, fd, &(mmds_map_opts){
+		.flags = MMDS_MAP_OPEN_OR_CREATE }), -EINVAL);
+	ck_assert_ptr_null(m);
+	close(fd);
+	m = NOT_NULL_MAP;
+	ck_assert_int_eq(mmds_map_open_anon(&m, &(mmds_map_opts){
+		.flags = MMDS_MAP_OPEN_OR_CREATE, .size = 10 }), -EINVAL);
+	ck_assert_ptr_null(m);
+}
+END_TEST
+
 START_TEST(test_create_excl_on_existing_file_is_eexist)
 {
 	const char *p = make_file("exists", 4096);
@@ -3165,6 +3272,10 @@ Suite *map_suite(void)
 	tcase_add_test(tc, test_created_file_is_0600_unless_mode_given);
 	tcase_add_test(tc, test_create_makes_zero_filled_file_of_size);
 	tcase_add_test(tc, test_create_excl_on_existing_file_is_eexist);
+	tcase_add_test(tc, test_create_with_size_applies_size_to_existing_file);
+	tcase_add_test(tc, test_open_or_create_maps_existing_file_whole);
+	tcase_add_test(tc, test_open_or_create_creates_missing_file_of_size);
+	tcase_add_test(tc, test_open_or_create_bad_combinations_are_einval);
 	tcase_add_test(tc, test_excl_without_create_is_einval);
 	tcase_add_test(tc, test_create_through_dangling_symlink_creates_the_target);
 	tcase_add_test(tc, test_failed_create_through_symlink_removes_the_target_not_the_link);
