@@ -1,0 +1,270 @@
+/* log_read.c - reading the log: by LSN, iterators, following the tail.
+ * Who owns what: log_internal.h. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#if defined(HAVE_LINUX_FUTEX_H) && defined(HAVE_SYS_SYSCALL_H)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#define LOG_HAVE_FUTEX 1
+#endif
+
+#include "crash.h"
+#include "log_internal.h"
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Sleep while *w == val, at most ms milliseconds.  Spurious returns are
+ * fine: callers re-check. */
+static void futex_wait_ms(_Atomic uint32_t *w, uint32_t val, uint64_t ms)
+{
+#ifdef LOG_HAVE_FUTEX
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+
+	syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT, val, &ts, NULL, 0);
+#else
+	(void)w;
+	(void)val;
+	struct timespec ts = { 0, 1000000L };
+	(void)ms;
+	nanosleep(&ts, NULL);
+#endif
+}
+
+/* Make s the mapping of segment k.  -ENOENT: dropped by retention;
+ * -EAGAIN: not created yet; -EBADMSG: a gap or a bad segment. */
+static int seg_reach(mmds_log *L, struct seg *s, int *has, uint64_t k)
+{
+	uint64_t *v;
+	size_t n;
+	int rc;
+
+	if (*has && s->index == k)
+		return 0;
+	for (int tries = 0;; tries++) {
+		struct seg t;
+
+		/* the old segment stays mapped until the new one opens: a
+		 * waiter sleeps on it while the next segment is not there */
+		rc = mmds__log_seg_open(L, k, 0, &t);
+		if (rc == 0) {
+			if (*has)
+				mmds__log_seg_unmap(s);
+			*s = t;
+			*has = 1;
+			return 0;
+		}
+		if (rc != -ENOENT)
+			return rc;
+		rc = mmds__log_list_segments(L, &v, &n);
+		if (rc)
+			return rc;
+		rc = n == 0 || k < v[0] ? -ENOENT : k > v[n - 1] ? -EAGAIN : -EBADMSG;
+		if (n && k < v[0] && L->writer == 0)
+			atomic_store_explicit(&L->first, v[0] * L->dsize,
+					      memory_order_relaxed);
+		free(v);
+		/* -EBADMSG may be the segment appearing between the open and
+		 * the listing: look again before calling it a gap */
+		if (rc != -EBADMSG || tries == 2)
+			return rc;
+	}
+}
+
+/* Read the record at *pos (skipping padding and aborted records), using
+ * and updating the segment s.  consume: advance *pos past it. */
+static int read_at(mmds_log *L, struct seg *s, int *has, uint64_t *pos,
+		   mmds_log_record *out, int consume, int skip)
+{
+	uint64_t p = *pos;
+
+	for (;;) {
+		uint64_t k = p / L->dsize;
+		struct rec r;
+		unsigned why;
+		int rc = seg_reach(L, s, has, k);
+
+		if (rc)
+			return rc;
+		rc = mmds__log_rec_check_guarded(L, s, p, &r, &why);
+		if (rc < 0)
+			return rc == -1 ? -EBADMSG : rc;
+		if (rc == 0)
+			return -EAGAIN;
+		if (rc == 2 || r.flags & REC_PAD) {
+			p = (k + 1) * L->dsize;
+			if (consume || skip)
+				*pos = p;
+			continue;
+		}
+		if (r.flags & REC_SKIP) {
+			if (!skip)
+				return -ENOENT;
+			p += r.stride;
+			if (consume)
+				*pos = p;
+			continue;
+		}
+		if (out) {
+			out->lsn = p;
+			out->next_lsn = p + r.stride;
+			out->len = r.len;
+			out->type = r.type;
+			out->data = s->base + HDR + (p - k * L->dsize) + RH;
+		}
+		if (consume)
+			*pos = p + r.stride;
+		return 0;
+	}
+}
+
+int64_t mmds_log_read(mmds_log *L, uint64_t lsn, void *buf, size_t cap,
+		      mmds_log_record *rec)
+{
+	mmds_log_record r;
+	uint64_t p = lsn;
+	int rc;
+
+	if (L == NULL || lsn % 8 || (buf == NULL && cap))
+		return -EINVAL;
+	if (lsn < mmds_log_first_lsn(L))
+		return -ENOENT;
+	pthread_mutex_lock(&L->read_mu);
+	rc = read_at(L, &L->rseg, &L->rseg_ok, &p, &r, 0, 0);
+	if (rc == 0) {
+		size_t n = r.len < cap ? r.len : cap;
+
+		if (n)
+			rc = mmds_map_read(L->rseg.map,
+					   (uint64_t)((const unsigned char *)r.data -
+						      L->rseg.base),
+					   buf, n);
+		r.data = NULL;
+		if (rec)
+			*rec = r;
+	}
+	pthread_mutex_unlock(&L->read_mu);
+	if (rc == 0 && r.lsn != lsn)
+		return -EBADMSG; /* lsn was padding, not a record */
+	return rc ? rc : (int64_t)r.len;
+}
+
+int mmds_log_iter_open(mmds_log_iter **out, mmds_log *L, uint64_t from)
+{
+	mmds_log_iter *it;
+
+	if (out)
+		*out = NULL;
+	if (out == NULL || L == NULL)
+		return -EINVAL;
+	it = calloc(1, sizeof(*it));
+	if (it == NULL)
+		return -ENOMEM;
+	it->log = L;
+	if (from == MMDS_LOG_END)
+		from = mmds_log_tail_lsn(L);
+	else if (from == MMDS_LOG_START)
+		from = mmds_log_first_lsn(L);
+	it->pos = from;
+	*out = it;
+	return 0;
+}
+
+int mmds_log_iter_next(mmds_log_iter *it, mmds_log_record *rec)
+{
+	mmds_log_record r;
+
+	if (it == NULL || rec == NULL)
+		return -EINVAL;
+	if (it->pos % 8)
+		return -EBADMSG;
+	return read_at(it->log, &it->cur, &it->has, &it->pos, rec ? rec : &r, 1, 1);
+}
+
+uint64_t mmds_log_iter_lsn(const mmds_log_iter *it)
+{
+	return it ? it->pos : 0;
+}
+
+void mmds_log_iter_close(mmds_log_iter *it)
+{
+	if (it == NULL)
+		return;
+	if (it->has)
+		mmds__log_seg_unmap(&it->cur);
+	if (it->whas)
+		mmds__log_seg_unmap(&it->wseg);
+	free(it);
+}
+
+int mmds_log_iter_wait(mmds_log_iter *it, int timeout_ms)
+{
+	mmds_log *L;
+	uint64_t deadline, now;
+
+	if (it == NULL)
+		return -EINVAL;
+	L = it->log;
+	deadline = timeout_ms < 0 ? UINT64_MAX : now_ms() + (uint64_t)timeout_ms;
+	for (;;) {
+		uint64_t p = it->pos;
+		int rc = read_at(L, &it->cur, &it->has, &p, NULL, 0, 1);
+		struct seg_live *live;
+		uint32_t seq;
+
+		if (rc != -EAGAIN)
+			return 0; /* a record, or an error next() will report */
+		now = now_ms();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		/* Sleep on the segment we are in, or the one before when the
+		 * next does not exist yet (the writer wakes that one). */
+		live = NULL;
+		if (it->has && (!it->whas || it->wseg.index != it->cur.index)) {
+			if (it->whas)
+				mmds__log_seg_unmap(&it->wseg);
+			it->whas = mmds__log_seg_open(L, it->cur.index, 0, &it->wseg) == 0;
+		}
+		if (it->has && it->whas)
+			live = mmds__log_seg_live_rw(L, &it->wseg);
+		if (live == NULL) {
+			struct timespec ts = { 0, 1000000L };
+
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		atomic_fetch_add_explicit(&live->waiters, 1, memory_order_seq_cst);
+		atomic_thread_fence(memory_order_seq_cst);
+		seq = atomic_load_explicit(&live->seq, memory_order_acquire);
+		p = it->pos;
+		rc = read_at(L, &it->cur, &it->has, &p, NULL, 0, 1);
+		if (rc == -EAGAIN) {
+			uint64_t left = deadline - now;
+
+			/* the next segment may appear without a wake on this
+			 * one when another reader woke first: bound the sleep */
+			futex_wait_ms(&live->seq, seq, left > 100 ? 100 : left);
+		}
+		atomic_fetch_sub_explicit(&live->waiters, 1, memory_order_seq_cst);
+		if (rc != -EAGAIN)
+			return 0;
+	}
+}
