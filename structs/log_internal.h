@@ -26,13 +26,18 @@
 
 #include "format.h"
 
-#define LOG_VERSION 1u
+/* 2: a reservation stores a CLAIMED header (REC_CLAIM) before its payload;
+ * version 1 readers would take it for corruption. */
+#define LOG_VERSION 2u
+#define LOG_VERSION_CLAIM 2u /* first version whose segments take claims */
 #define HDR MMDS__FMT_HEADER_SIZE
 #define RH MMDS_LOG_RECORD_HEADER
 #define REC_COMMIT 0x8000u /* set in every committed header */
 #define REC_PAD 0x0001u    /* rest of the segment is padding */
 #define REC_SKIP 0x0002u   /* aborted reservation: skipped by readers */
+#define REC_CLAIM 0x4000u  /* reserved, not committed yet (never with COMMIT) */
 #define REC_KNOWN (REC_COMMIT | REC_PAD | REC_SKIP)
+#define REC_TYPE_MASK ((uint64_t)0xffff << 32)
 #define TAIL_ROLL ((uint64_t)1 << 63) /* tail bit: a rollover is running */
 #define CHUNK_BITS 10u
 #define CHUNKS 1024u /* segment table: CHUNKS << CHUNK_BITS entries */
@@ -78,6 +83,7 @@ struct seg {
 	unsigned char *base; /* mmds_map_data(map) */
 	uint64_t fsize;      /* bytes mapped */
 	uint64_t index, salt;
+	uint32_t version;    /* the segment's format version */
 	struct seg_live *live; /* writer: in map; reader: in hmap or NULL */
 	mmds_map *hmap;      /* reader's writable window on the header page */
 	int hmap_failed;
@@ -194,13 +200,34 @@ int mmds__log_list_segments(mmds_log *L, uint64_t **out, size_t *n);
 /* Unlink segment index, adding its non-zero data bytes to *bytes. */
 int mmds__log_delete_segment(mmds_log *L, uint64_t index, uint64_t *bytes);
 
+/* ---- log.c ------------------------------------------------------------ */
+
+/* Has the writer gone (no process holds the log's lock)?  A reader stuck
+ * at a CLAIMED header asks: then the reservation is abandoned.  Always 0
+ * for a writer handle; 0 when it cannot tell. */
+int mmds__log_writer_gone(mmds_log *L);
+
+/* ---- log_append.c ----------------------------------------------------- */
+
+/* Turn the abandoned reservation r at lsn into a skipped record (or the
+ * padding it was claimed as), guarded: 0 or -EFAULT/-EIO. */
+int mmds__log_seal_abandoned(mmds_log *L, struct seg *s, uint64_t lsn,
+			     const struct rec *r);
+
 /* ---- log_recover.c ---------------------------------------------------- */
 
 /* Check the record at lsn in s under the SIGBUS guard.  1: valid (r
- * filled); 0: not committed; -1: invalid (*why); 2: the segment ends here;
- * -EFAULT/-EIO: it faulted. */
+ * filled); 0: nothing there (header zero); 3: a valid CLAIMED header (r
+ * filled: an append in flight, or abandoned if the writer died); -1:
+ * invalid (*why); 2: the segment ends here; -EFAULT/-EIO: it faulted. */
 int mmds__log_rec_check_guarded(const mmds_log *L, const struct seg *s,
 				uint64_t lsn, struct rec *r, unsigned *why);
+/* Is the CLAIMED header at lsn a real claim (its check word is zero or
+ * the sum its commit or abort was storing)?  Only when nobody writes it
+ * (recovery; a reader after mmds__log_writer_gone()).  1 yes, 0 no (a bad
+ * header), -EFAULT/-EIO when it faulted. */
+int mmds__log_claim_ok(const mmds_log *L, const struct seg *s, uint64_t lsn,
+		       const struct rec *r);
 /* The writer's recovery over the sorted segment indexes idx[0..n). */
 int mmds__log_recover(mmds_log *L, const uint64_t *idx, size_t n);
 

@@ -109,6 +109,18 @@ static int read_at(mmds_log *L, struct seg *s, int *has, uint64_t *pos,
 			return rc == -1 ? -EBADMSG : rc;
 		if (rc == 0)
 			return -EAGAIN;
+		if (rc == 3) {
+			/* in flight; once the writer has gone, abandoned: a
+			 * reader never stalls on it, never serves it */
+			if (!mmds__log_writer_gone(L))
+				return -EAGAIN;
+			rc = mmds__log_claim_ok(L, s, p, &r);
+			if (rc < 0)
+				return rc;
+			if (rc == 0)
+				return -EBADMSG;
+			r.flags = r.flags & REC_PAD ? REC_PAD : REC_SKIP;
+		}
 		if (rc == 2 || r.flags & REC_PAD) {
 			p = (k + 1) * L->dsize;
 			if (consume || skip)

@@ -19,9 +19,10 @@
 #include "crash.h"
 #include "log_internal.h"
 
-/* Check the record at lsn in s.  1: valid (r filled); 0: not committed;
- * -1: invalid (*why); 2: the segment ends here (fewer than RH bytes left).
- * Touches only bytes below s->fsize. */
+/* Check the record at lsn in s.  1: valid (r filled); 0: nothing there;
+ * 3: CLAIMED (r filled; its check word is not read: a thread may be
+ * writing it); -1: invalid (*why); 2: the segment ends here (fewer than RH
+ * bytes left).  Touches only bytes below s->fsize. */
 static int rec_check(const mmds_log *L, const struct seg *s, uint64_t lsn,
 		     struct rec *r, unsigned *why)
 {
@@ -44,6 +45,24 @@ static int rec_check(const mmds_log *L, const struct seg *s, uint64_t lsn,
 	r->type = (uint16_t)(w >> 32);
 	flags = r->flags = (uint16_t)(w >> 48);
 	*why = MMDS_LOG_CUT_BAD_HEADER;
+	if (flags & REC_CLAIM && s->version >= LOG_VERSION_CLAIM) {
+		if (flags & ~(REC_CLAIM | REC_PAD))
+			return -1;
+		if (flags & REC_PAD) {
+			if (r->len != rem - RH || r->type != 0)
+				return -1;
+			r->stride = rem;
+		} else {
+			if (r->len > rem - RH || RH + align8(r->len) > rem)
+				return -1;
+			r->stride = RH + align8(r->len);
+		}
+		if (off + RH + (flags & REC_PAD ? 0 : r->len) > s->fsize) {
+			*why = MMDS_LOG_CUT_SHORT_FILE;
+			return -1;
+		}
+		return 3;
+	}
 	if (!(flags & REC_COMMIT) || (flags & ~REC_KNOWN) ||
 	    (flags & REC_PAD && flags & REC_SKIP))
 		return -1;
@@ -67,6 +86,48 @@ static int rec_check(const mmds_log *L, const struct seg *s, uint64_t lsn,
 		return -1;
 	}
 	return 1;
+}
+
+/* The check word of a claim: zero (killed before its commit stored the
+ * checksum), or the checksum its commit (with the type the claim names) or
+ * abort was storing (killed between that store and the header's). */
+static int claim_ok_raw(const mmds_log *L, const struct seg *s, uint64_t lsn,
+			const struct rec *r)
+{
+	uint64_t off = HDR + (lsn - s->index * L->dsize), w, sum;
+	uint16_t flags = r->flags & REC_PAD;
+
+	memcpy(&w, s->base + off, sizeof(w));
+	memcpy(&sum, s->base + off + 8, sizeof(sum));
+	if (sum == 0)
+		return 1;
+	w = (w & 0xffffffffffffULL) | (uint64_t)(flags | REC_COMMIT) << 48;
+	if (sum == rec_sum(s->salt, lsn, w, s->base + off + RH, flags ? 0 : r->len))
+		return 1;
+	w = (uint64_t)r->len | (uint64_t)(REC_SKIP | REC_COMMIT) << 48;
+	return !flags && sum == rec_sum(s->salt, lsn, w, "", 0);
+}
+
+struct claim_arg {
+	const mmds_log *L;
+	const struct seg *s;
+	uint64_t lsn;
+	const struct rec *r;
+};
+
+static int claim_fn(void *arg)
+{
+	struct claim_arg *a = arg;
+
+	return claim_ok_raw(a->L, a->s, a->lsn, a->r);
+}
+
+int mmds__log_claim_ok(const mmds_log *L, const struct seg *s, uint64_t lsn,
+		       const struct rec *r)
+{
+	struct claim_arg a = { L, s, lsn, r };
+
+	return mmds_guard_run(claim_fn, &a);
 }
 
 struct guarded_check {
@@ -300,6 +361,26 @@ int mmds__log_recover(mmds_log *L, const uint64_t *idx, size_t n)
 				pos = (idx[i] + 1) * L->dsize;
 				break;
 			}
+			if (c == 3) {
+				/* a reservation its thread never finished: its
+				 * extent is known, the records after it stay */
+				c = mmds__log_claim_ok(L, s, pos, &r);
+				if (c < 0)
+					return c;
+				if (c == 1) {
+					c = mmds__log_seal_abandoned(L, s, pos, &r);
+					if (c)
+						return c;
+					MMDS_CRASH("log.recover.sealed");
+					rep->abandoned++;
+					pos += r.stride;
+					if (r.flags & REC_PAD)
+						break;
+					continue;
+				}
+				c = -1;
+				why = MMDS_LOG_CUT_BAD_CHECKSUM;
+			}
 			if (c == 1) {
 				if (!(r.flags & (REC_PAD | REC_SKIP)))
 					rep->records_kept++;
@@ -459,6 +540,32 @@ int mmds_log_verify(const char *dir, mmds_log_report *rep)
 			unsigned why = 0;
 			int c = mmds__log_rec_check_guarded(L, &s, pos, &rr, &why);
 
+			if (c == 3) {
+				/* in flight while the writer runs; abandoned (and
+				 * skipped) once it has gone */
+				if (mmds__log_writer_gone(L)) {
+					c = mmds__log_claim_ok(L, &s, pos, &rr);
+					if (c < 0) {
+						rc = c;
+						stop = 1;
+						break;
+					}
+					if (c == 0) {
+						c = -1;
+						why = MMDS_LOG_CUT_BAD_CHECKSUM;
+					} else {
+						r.abandoned++;
+					}
+				}
+				if (c != -1) {
+					if (rr.flags & REC_PAD) {
+						pos = (v[i] + 1) * L->dsize;
+						break;
+					}
+					pos += rr.stride;
+					continue;
+				}
+			}
 			if (c == 1 && !(rr.flags & REC_PAD)) {
 				if (!(rr.flags & REC_SKIP))
 					r.records_kept++;

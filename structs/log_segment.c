@@ -230,6 +230,7 @@ int mmds__log_seg_open(mmds_log *L, uint64_t index, int writable,
 	}
 	s->index = index;
 	s->salt = h.salt;
+	s->version = h.version;
 	if (writable)
 		s->live = (struct seg_live *)(void *)(s->base + LIVE_OFF);
 	return 0;
@@ -301,6 +302,7 @@ int mmds__log_seg_create(mmds_log *L, uint64_t index, uint64_t salt_id,
 	s->fsize = L->seg_size;
 	s->index = index;
 	s->salt = h.salt;
+	s->version = h.version;
 	s->live = (struct seg_live *)(void *)(s->base + LIVE_OFF);
 	atomic_store_explicit(&L->dir_dirty, 1, memory_order_release);
 	return mmds__log_store_hint(s, atomic_load_explicit(&L->durable,

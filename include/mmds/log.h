@@ -14,13 +14,16 @@
  * segment's base when a record did not fit in the rest of a segment.
  *
  * Durability words: a record is *published* when mmds_log_append() (or
- * mmds_log_commit()) returns and every record before it is committed too:
- * readers in any process see it and it survives kill -9 of the writer.  It
- * is *durable* (survives power loss) once mmds_log_sync() covering it has
- * returned.  With several appending threads, a record whose earlier
- * neighbour is still being written is committed but not yet published; if
- * the process dies in between, recovery cuts the log at the unfinished
- * record, and the later ones go with it.
+ * mmds_log_commit()) returns, whatever the other threads are doing: it
+ * survives kill -9 of the writer, and readers in any process see it once
+ * the records before it are finished.  A reservation stores its length in
+ * the record's header (state CLAIMED) before anything else, so a thread
+ * that never finishes its record (the process died) leaves a hole of known
+ * size: recovery turns it into a skipped record (mmds_log_report.abandoned)
+ * and keeps every record after it, and a reader in another process skips
+ * it once the writer has gone (nobody holds DIR/lock) instead of waiting
+ * for ever.  A record is *durable* (survives power loss) once
+ * mmds_log_sync() covering it has returned.
  *
  * Concurrency: one writer process per log (an OFD lock on DIR/lock; a
  * second writer, in this or another process, gets -EBUSY).  Inside it, any
@@ -110,6 +113,10 @@ typedef struct mmds_log_report {
 	uint64_t bad_segment;      /* base LSN of the segment */
 	uint64_t bad_offset;       /* file offset in that segment */
 	uint64_t bad_lsn;          /* LSN of the bad record */
+	uint64_t abandoned;        /* reservations whose thread never finished
+	                              them (the writer died): turned into
+	                              skipped records, the records after them
+	                              kept (verify: counted, left alone) */
 } mmds_log_report;
 
 /* A record as a reader sees it.  data points into the mapping and stays
@@ -145,7 +152,12 @@ typedef struct mmds_log_reservation {
  * checks every record's checksum from there, and cuts a torn tail, zeroing
  * it and making the zeros durable before it returns (stale bytes of an
  * earlier run never come back after a power loss); mmds_log_get_report()
- * tells what happened.  A bad record followed by valid ones is mid-log
+ * tells what happened.  A reservation its thread never finished (CLAIMED
+ * header) becomes a skipped record and the scan goes on after it
+ * (report.abandoned).  Logs of format version 1 are read and recovered; the
+ * writer seals their last segment at its first append and goes on in a
+ * version-2 segment (a version-1 reader then gets -ENOTSUP there).  A bad
+ * record followed by valid ones is mid-log
  * corruption: -EBADMSG (the handle is not returned; pass a report to
  * mmds_log_verify() to learn where) unless opts->recovery is
  * MMDS_LOG_RECOVER_TRUNCATE.  A reader (MMDS_LOG_RDONLY) only validates the
@@ -185,9 +197,12 @@ MMDS_API int mmds_log_close(mmds_log *log);
  * mmds_log_retain()), -ENOMEM or another system error of the rollover,
  * -EFAULT / -EIO (the segment file was truncated under the writer, or a
  * memory error: the record is not published and the log ends before it;
- * close and reopen, recovery cuts there).  Every access to the mapping runs
+ * the space stays claimed: close and reopen, recovery turns it into a
+ * skipped record).  Every access to the mapping runs
  * under one SIGBUS guard per call.  Thread-safe, lock-free within a segment,
  * no system call but at a rollover (and a futex wake when a reader sleeps).
+ * -EBADMSG: the space after the tail was not zero (another process wrote
+ * into the active segment); nothing was written.
  */
 MMDS_API int mmds_log_append(mmds_log *log, uint16_t type, const void *buf,
 			     size_t len, uint64_t *lsn);
@@ -200,7 +215,10 @@ MMDS_API int mmds_log_appendv(mmds_log *log, uint16_t type,
  * payload in the mapping; write the payload there, then call
  * mmds_log_commit() (publishes it with the type) or mmds_log_abort() (turns
  * it into a skipped record readers never see).  Until then readers stop
- * before it.  Every reservation must be committed or aborted.  reserve:
+ * before it (while the writer lives; a reservation left open when the
+ * writer dies is abandoned: skipped by readers, sealed by recovery).  Every
+ * reservation must be committed or aborted.  The record is published when
+ * commit returns.  reserve:
  * errors as mmds_log_append().  commit/abort: 0, -EINVAL (NULL, or a
  * reservation already finished), -EFAULT / -EIO (as for append).  Writing
  * r->data is not guarded: run it under mmds_guard_run() if someone may
