@@ -151,13 +151,15 @@ int mmds_log_sync(mmds_log *L, uint64_t lsn)
 		return -EINVAL;
 	if (!L->writer)
 		return -EACCES;
-	if (lsn == UINT64_MAX)
+	if (lsn == UINT64_MAX) {
 		lsn = published_end(L);
-	else {
+	} else {
 		uint64_t t = atomic_load_explicit(&L->tail, memory_order_acquire) &
 			     ~TAIL_ROLL;
-		if (lsn > t)
-			lsn = t;
+
+		/* through the byte at lsn: the durable end only lands on record
+		 * ends, so the whole record that starts (or lies) there */
+		lsn = lsn < t ? lsn + 1 : t;
 	}
 	pthread_mutex_lock(&L->sync_mu);
 	while (atomic_load_explicit(&L->durable, memory_order_acquire) < lsn) {

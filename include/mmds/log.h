@@ -231,8 +231,13 @@ MMDS_API int mmds_log_commit(mmds_log *log, mmds_log_reservation *r,
 MMDS_API int mmds_log_abort(mmds_log *log, mmds_log_reservation *r);
 
 /*
- * mmds_log_sync - make every record that ends at or before lsn durable
- * (UINT64_MAX: everything published so far).  Concurrent callers share one
+ * mmds_log_sync - make the record at lsn durable, with every record before
+ * it: pass the LSN mmds_log_append() returned (or rec.lsn), and that record
+ * survives power loss when sync returns 0.  Exactly: every record that
+ * starts at or before lsn (an LSN inside a record covers that record; the
+ * end of a record is the next one's start, so passing it also covers the
+ * next record if one has been reserved there).  UINT64_MAX: everything
+ * published so far.  Concurrent callers share one
  * msync+fdatasync (group commit): one leader syncs up to the published end,
  * the others wait for it.  A record below lsn still being written by another
  * thread (or an open reservation) is waited for, so commit or abort
@@ -246,7 +251,8 @@ MMDS_API int mmds_log_sync(mmds_log *log, uint64_t lsn);
 
 /*
  * Positions (lock-free, thread-safe):
- * mmds_log_durable_lsn - everything before it is durable (writer; for a
+ * mmds_log_durable_lsn - everything before it is durable, always a record
+ *   end (after mmds_log_sync(lsn) it is beyond lsn) (writer; for a
  *   reader, the value the writer last recorded).
  * mmds_log_tail_lsn - the LSN the next append gets (reserved space
  *   included); for a reader, the end of the published records (it walks the

@@ -480,6 +480,47 @@ START_TEST(test_power_loss_never_brings_back_records_recovery_cut)
 }
 END_TEST
 
+/* sync(lsn) with the LSN append returned makes that record durable: it
+ * survives a power loss that keeps only what was synced. */
+START_TEST(test_sync_of_a_records_own_lsn_makes_it_durable)
+{
+	const char *seg0 = "00000000000000000000.seg";
+	char path[PATH_MAX + 64];
+	unsigned char buf[200];
+	mmds_log_record r;
+	uint64_t lsn[3];
+	mmds_log *l = NULL;
+
+	snprintf(g_disk, sizeof(g_disk), "%s", t_path("disk"));
+	ck_assert_int_eq(mkdir(g_disk, 0700), 0);
+	ck_assert_int_eq(mmds_log_open(&l, logdir(),
+				       &(mmds_log_opts){ .flags = MMDS_LOG_CREATE,
+							 .segment_size = LOG_INV_SEG }), 0);
+	/* the disk holds the new, empty segment */
+	snprintf(path, sizeof(path), "%s/%s", g_disk, seg0);
+	copy_file(t_path("log/00000000000000000000.seg"), path);
+	ck_assert_int_eq(append_typed(l, 0xD000, 100, &lsn[0]), 0);
+	ck_assert_int_eq(mmds_log_sync(l, lsn[0]), 0);
+	ck_assert_uint_eq(mmds_log_durable_lsn(l), lsn[0] + 16 + 104);
+	ck_assert_int_eq(append_typed(l, 0xD001, 100, &lsn[1]), 0);
+	ck_assert_int_eq(append_typed(l, 0xD002, 100, &lsn[2]), 0);
+	/* the end of a record (the next one's start) covers it as well */
+	ck_assert_int_eq(mmds_log_sync(l, lsn[2]), 0);
+	ck_assert_uint_eq(mmds_log_durable_lsn(l), lsn[2] + 16 + 104);
+	/* an LSN inside a record covers the whole record */
+	ck_assert_int_eq(mmds_log_sync(l, lsn[0] + 8), 0);
+	ck_assert_int_eq(mmds_log_close(l), 0);
+	power_loss(seg0, 0, 0);
+	g_disk[0] = 0;
+	ck_assert_int_eq(mmds_log_open(&l, logdir(), NULL), 0);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(mmds_log_read(l, lsn[i], buf, sizeof(buf), &r), 100);
+		ck_assert_uint_eq(r.type, 0xD000 + i);
+	}
+	ck_assert_int_eq(mmds_log_close(l), 0);
+}
+END_TEST
+
 /* ---- format version 1 ------------------------------------------------------ */
 
 static uint32_t seg_version(const char *name)
@@ -550,6 +591,7 @@ Suite *log_crash_suite(void)
 	tcase_add_test(tc, test_kill_between_deletes_after_a_cut_leaves_no_gap);
 	tc = t_tcase(s, "power_loss", 60);
 	tcase_add_test(tc, test_power_loss_never_brings_back_records_recovery_cut);
+	tcase_add_test(tc, test_sync_of_a_records_own_lsn_makes_it_durable);
 	tc = t_tcase(s, "format", 60);
 	tcase_add_test(tc, test_version_1_segment_is_sealed_never_claimed_in);
 	return s;
