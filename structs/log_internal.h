@@ -41,7 +41,7 @@
 #define TAIL_ROLL ((uint64_t)1 << 63) /* tail bit: a rollover is running */
 #define CHUNK_BITS 10u
 #define CHUNKS 1024u /* segment table: CHUNKS << CHUNK_BITS entries */
-#define MIN_SEGMENT ((uint64_t)8192)
+#define MIN_SEGMENT MMDS_LOG_MIN_SEGMENT
 #define MAX_SEGMENT ((uint64_t)1 << 40)
 
 /* Immutable parameters in the common header's params. */

@@ -71,7 +71,8 @@ typedef struct mmds_log_opts {
 	unsigned mode;          /* permissions of created files; 0 = 0600 */
 	uint64_t segment_size;  /* bytes per segment file, for a new log only
 	                           (an existing log keeps its own); a multiple
-	                           of the page size, >= 16 KiB, <= 2^40;
+	                           of the page size (and of 4096),
+	                           >= MMDS_LOG_MIN_SEGMENT, <= 2^40;
 	                           0 = MMDS_LOG_DEFAULT_SEGMENT */
 	unsigned recovery;      /* enum mmds_log_recovery */
 	mmds_flush_policy flush; /* layer-1 flush policy of the writer's
@@ -79,6 +80,9 @@ typedef struct mmds_log_opts {
 } mmds_log_opts;
 
 #define MMDS_LOG_DEFAULT_SEGMENT ((uint64_t)64 << 20)
+/* The smallest segment_size, 8 KiB (a header page and 4 KiB of records;
+ * on a machine with larger pages, one page more than the header). */
+#define MMDS_LOG_MIN_SEGMENT ((uint64_t)8 << 10)
 /* Bytes of framing per record (the header). */
 #define MMDS_LOG_RECORD_HEADER 16u
 
