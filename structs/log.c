@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "crash.h"
+#include "futex.h"
 #include "log_internal.h"
 
 const char *mmds_log_cut_name(unsigned reason)
@@ -226,7 +227,13 @@ int mmds__log_writer_gone(mmds_log *L)
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 	int fd, rc;
 
+	uint64_t now;
+
 	if (L->writer)
+		return 0;
+	/* a reader spinning at a claim asks the kernel once a millisecond */
+	now = mmds__mono_ns();
+	if (now < atomic_load_explicit(&L->alive_until, memory_order_relaxed))
 		return 0;
 	fd = openat(L->dirfd, "lock", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
@@ -235,6 +242,9 @@ int mmds__log_writer_gone(mmds_log *L)
 	 * that inherited the descriptor): unlocked means nobody writes */
 	rc = fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type == F_UNLCK;
 	close(fd);
+	if (!rc)
+		atomic_store_explicit(&L->alive_until, now + 1000000u,
+				      memory_order_relaxed);
 	return rc;
 #else
 	(void)L;

@@ -16,28 +16,15 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#if defined(HAVE_LINUX_FUTEX_H) && defined(HAVE_SYS_SYSCALL_H)
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#define LOG_HAVE_FUTEX 1
-#endif
 
 #include "crash.h"
+#include "futex.h"
 #include "log_internal.h"
 
 static uint64_t make_word0(uint32_t len, uint16_t type, uint16_t flags)
 {
 	return (uint64_t)len | (uint64_t)type << 32 |
 	       (uint64_t)(flags | REC_COMMIT) << 48;
-}
-
-static void futex_wake_all(_Atomic uint32_t *w)
-{
-#ifdef LOG_HAVE_FUTEX
-	syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-#else
-	(void)w;
-#endif
 }
 
 /* GCC 12 leaves the fence below uninstrumented (-Wtsan, an error with
@@ -55,7 +42,7 @@ LOG_TSAN_NOINLINE static void seg_wake(struct seg *s)
 	atomic_thread_fence(memory_order_seq_cst);
 	if (atomic_load_explicit(&s->live->waiters, memory_order_relaxed)) {
 		atomic_fetch_add_explicit(&s->live->seq, 1, memory_order_release);
-		futex_wake_all(&s->live->seq);
+		mmds__futex_wake(&s->live->seq);
 	}
 }
 

@@ -111,6 +111,8 @@ struct mmds_log {
 	_Atomic uint64_t pub;    /* a record boundary below which everything
 	                            is committed: where walks start (relaxed) */
 	_Atomic int dir_dirty;   /* a segment was created or deleted */
+	_Atomic uint64_t alive_until; /* reader: the writer was seen alive;
+	                            not asked again before (ns, relaxed) */
 	uint64_t idx0;           /* segment index of table entry 0 */
 	/* Segment table: entries are set (release) before the tail enters
 	 * their range, cleared only by retention. */

@@ -15,38 +15,14 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#if defined(HAVE_LINUX_FUTEX_H) && defined(HAVE_SYS_SYSCALL_H)
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#define LOG_HAVE_FUTEX 1
-#endif
 
 #include "crash.h"
+#include "futex.h"
 #include "log_internal.h"
 
 static uint64_t now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* Sleep while *w == val, at most ms milliseconds.  Spurious returns are
- * fine: callers re-check. */
-static void futex_wait_ms(_Atomic uint32_t *w, uint32_t val, uint64_t ms)
-{
-#ifdef LOG_HAVE_FUTEX
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
-
-	syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT, val, &ts, NULL, 0);
-#else
-	(void)w;
-	(void)val;
-	struct timespec ts = { 0, 1000000L };
-	(void)ms;
-	nanosleep(&ts, NULL);
-#endif
+	return mmds__mono_ns() / 1000000u;
 }
 
 /* Make s the mapping of segment k.  -ENOENT: dropped by retention;
@@ -273,7 +249,8 @@ int mmds_log_iter_wait(mmds_log_iter *it, int timeout_ms)
 
 			/* the next segment may appear without a wake on this
 			 * one when another reader woke first: bound the sleep */
-			futex_wait_ms(&live->seq, seq, left > 100 ? 100 : left);
+			mmds__futex_wait(&live->seq, seq,
+					 (int64_t)(left > 100 ? 100 : left) * 1000000);
 		}
 		atomic_fetch_sub_explicit(&live->waiters, 1, memory_order_seq_cst);
 		if (rc != -EAGAIN)

@@ -241,6 +241,77 @@ START_TEST(test_every_append_crash_point_at_1_4_16_threads_loses_nothing)
 }
 END_TEST
 
+/* A reader in another process waits at a reservation while the writer
+ * lives, skips it once the writer is killed (never serves it, never waits
+ * for ever), and recovery seals it and keeps the record after it. */
+START_TEST(test_reader_skips_a_reservation_the_dead_writer_left)
+{
+	int ready[2];
+	pid_t pid;
+	char c;
+	uint64_t lsn[3];
+	mmds_log *r = NULL, *w = NULL;
+	mmds_log_iter *it = NULL;
+	mmds_log_record rec;
+	mmds_log_report rep;
+	unsigned char buf[16];
+
+	ck_assert_int_eq(pipe(ready), 0);
+	pid = t_fork();
+	if (pid == 0) {
+		mmds_log_reservation res;
+
+		T_CHILD_ASSERT(mmds_log_open(&w, logdir(),
+					     &(mmds_log_opts){ .flags = MMDS_LOG_CREATE,
+							       .segment_size = SEG }) == 0);
+		T_CHILD_ASSERT(mmds_log_append(w, 1, "first", 5, &lsn[0]) == 0);
+		T_CHILD_ASSERT(mmds_log_reserve(w, 7, &res) == 0);
+		memcpy(res.data, "unsaid!", 7); /* never committed */
+		T_CHILD_ASSERT(mmds_log_append(w, 3, "third", 5, &lsn[2]) == 0);
+		T_CHILD_ASSERT(write(ready[1], "x", 1) == 1);
+		for (;;)
+			pause();
+	}
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	ck_assert_int_eq(mmds_log_open(&r, logdir(),
+				       &(mmds_log_opts){ .flags = MMDS_LOG_RDONLY }), 0);
+	ck_assert_int_eq(mmds_log_iter_open(&it, r, MMDS_LOG_START), 0);
+	ck_assert_int_eq(mmds_log_iter_next(it, &rec), 0);
+	ck_assert_uint_eq(rec.type, 1);
+	/* the writer lives: the reservation may still be committed */
+	ck_assert_int_eq(mmds_log_iter_next(it, &rec), -EAGAIN);
+	ck_assert_int_eq(mmds_log_iter_wait(it, 30), -ETIMEDOUT);
+	ck_assert_int_eq(mmds_log_read(r, 24, buf, sizeof(buf), &rec), -EAGAIN);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	/* dead: skipped within the wait's bound, never served */
+	ck_assert_int_eq(mmds_log_iter_wait(it, 5000), 0);
+	ck_assert_int_eq(mmds_log_iter_next(it, &rec), 0);
+	ck_assert_uint_eq(rec.type, 3);
+	ck_assert_int_eq(memcmp(rec.data, "third", 5), 0);
+	ck_assert_int_eq(mmds_log_iter_next(it, &rec), -EAGAIN);
+	ck_assert_int_eq(mmds_log_read(r, 24, buf, sizeof(buf), &rec), -ENOENT);
+	mmds_log_iter_close(it);
+	ck_assert_int_eq(mmds_log_verify(logdir(), &rep), 0);
+	ck_assert_uint_eq(rep.abandoned, 1);
+	ck_assert_uint_eq(rep.records_kept, 2);
+	mmds_log_close(r);
+	/* the next writer seals it: a skipped record, the third one kept */
+	ck_assert_int_eq(mmds_log_open(&w, logdir(), NULL), 0);
+	ck_assert_int_eq(mmds_log_get_report(w, &rep), 0);
+	ck_assert_uint_eq(rep.abandoned, 1);
+	ck_assert_uint_eq(rep.records_kept, 2);
+	ck_assert_uint_eq(rep.bytes_cut, 0);
+	ck_assert_int_eq(mmds_log_read(w, 24, buf, sizeof(buf), &rec), -ENOENT);
+	ck_assert_int_eq(mmds_log_read(w, 48, buf, sizeof(buf), &rec), 5);
+	ck_assert_int_eq(mmds_log_close(w), 0);
+	ck_assert_int_eq(mmds_log_verify(logdir(), &rep), 0);
+	ck_assert_uint_eq(rep.abandoned, 0);
+	close(ready[0]);
+	close(ready[1]);
+}
+END_TEST
+
 Suite *log_threads_suite(void)
 {
 	Suite *s = suite_create("log_threads");
@@ -250,6 +321,8 @@ Suite *log_threads_suite(void)
 	tcase_add_test(tc, test_kill_loop_one_thread_loses_no_acknowledged_record);
 	tcase_add_test(tc, test_kill_loop_four_threads_lose_no_acknowledged_record);
 	tcase_add_test(tc, test_kill_loop_sixteen_threads_lose_no_acknowledged_record);
+	tc = t_tcase(s, "readers", 60);
+	tcase_add_test(tc, test_reader_skips_a_reservation_the_dead_writer_left);
 	tc = t_tcase(s, "points", 300);
 	tcase_add_test(tc, test_every_append_crash_point_at_1_4_16_threads_loses_nothing);
 	return s;
