@@ -190,9 +190,9 @@ struct pad_claim {
 static int pad_claim_fn(void *arg)
 {
 	struct pad_claim *a = arg;
-	uint64_t cur = 0;
+	uint64_t cur = atomic_load_explicit(a->h, memory_order_relaxed);
 
-	a->won = atomic_compare_exchange_strong_explicit(
+	a->won = cur == 0 && atomic_compare_exchange_strong_explicit(
 		a->h, &cur, a->w, memory_order_acq_rel, memory_order_acquire);
 	return 0;
 }
@@ -246,8 +246,14 @@ static int reserve(mmds_log *L, size_t len, uint16_t type, uint64_t *lsn,
 		end = (pos / L->dsize + 1) * L->dsize;
 		s = mmds__log_seg_get(L, pos / L->dsize);
 		if (s && s->version >= LOG_VERSION_CLAIM && pos + stride <= end) {
-			cur = 0;
-			if (atomic_compare_exchange_strong_explicit(
+			/* a plain look first: a claim already there needs no
+			 * CAS, and a truncated file faults here, outside any
+			 * atomic read-modify-write (which TSan runs under a
+			 * lock that a fault would leave held) */
+			cur = atomic_load_explicit(hdr_word(L, s, pos),
+						   memory_order_relaxed);
+			if (cur == 0 &&
+			    atomic_compare_exchange_strong_explicit(
 				    hdr_word(L, s, pos), &cur,
 				    claim_word((uint32_t)len, type, 0),
 				    memory_order_acq_rel, memory_order_acquire)) {
