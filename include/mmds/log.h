@@ -351,7 +351,9 @@ MMDS_API int mmds_log_get_report(const mmds_log *log, mmds_log_report *rep);
  * in a later segment (iteration could not reach them; beside a running
  * writer this can also be an appending thread stalled inside a record),
  * -EFAULT (a file shrank while read), or an open error.  Works beside a
- * running writer.
+ * running writer.  A reservation in flight is stepped over (its length is
+ * in its header); once no writer holds the lock it is counted in
+ * rep->abandoned.
  */
 MMDS_API int mmds_log_verify(const char *dir, mmds_log_report *rep);
 
