@@ -128,6 +128,8 @@ int main(void)
 		if (rc)
 			return die("append", rc);
 		if (i % 500 == 0) {
+			/* the LSN append returned: this record (and all before
+			 * it) is durable when sync returns */
 			rc = mmds_log_sync(log, lsn);
 			if (rc)
 				return die("sync", rc);

@@ -14,13 +14,16 @@
  * segment's base when a record did not fit in the rest of a segment.
  *
  * Durability words: a record is *published* when mmds_log_append() (or
- * mmds_log_commit()) returns and every record before it is committed too:
- * readers in any process see it and it survives kill -9 of the writer.  It
- * is *durable* (survives power loss) once mmds_log_sync() covering it has
- * returned.  With several appending threads, a record whose earlier
- * neighbour is still being written is committed but not yet published; if
- * the process dies in between, recovery cuts the log at the unfinished
- * record, and the later ones go with it.
+ * mmds_log_commit()) returns, whatever the other threads are doing: it
+ * survives kill -9 of the writer, and readers in any process see it once
+ * the records before it are finished.  A reservation stores its length in
+ * the record's header (state CLAIMED) before anything else, so a thread
+ * that never finishes its record (the process died) leaves a hole of known
+ * size: recovery turns it into a skipped record (mmds_log_report.abandoned)
+ * and keeps every record after it, and a reader in another process skips
+ * it once the writer has gone (nobody holds DIR/lock) instead of waiting
+ * for ever.  A record is *durable* (survives power loss) once
+ * mmds_log_sync() covering it has returned.
  *
  * Concurrency: one writer process per log (an OFD lock on DIR/lock; a
  * second writer, in this or another process, gets -EBUSY).  Inside it, any
@@ -68,7 +71,8 @@ typedef struct mmds_log_opts {
 	unsigned mode;          /* permissions of created files; 0 = 0600 */
 	uint64_t segment_size;  /* bytes per segment file, for a new log only
 	                           (an existing log keeps its own); a multiple
-	                           of the page size, >= 16 KiB, <= 2^40;
+	                           of the page size (and of 4096),
+	                           >= MMDS_LOG_MIN_SEGMENT, <= 2^40;
 	                           0 = MMDS_LOG_DEFAULT_SEGMENT */
 	unsigned recovery;      /* enum mmds_log_recovery */
 	mmds_flush_policy flush; /* layer-1 flush policy of the writer's
@@ -76,6 +80,9 @@ typedef struct mmds_log_opts {
 } mmds_log_opts;
 
 #define MMDS_LOG_DEFAULT_SEGMENT ((uint64_t)64 << 20)
+/* The smallest segment_size, 8 KiB (a header page and 4 KiB of records;
+ * on a machine with larger pages, one page more than the header). */
+#define MMDS_LOG_MIN_SEGMENT ((uint64_t)8 << 10)
 /* Bytes of framing per record (the header). */
 #define MMDS_LOG_RECORD_HEADER 16u
 
@@ -110,6 +117,10 @@ typedef struct mmds_log_report {
 	uint64_t bad_segment;      /* base LSN of the segment */
 	uint64_t bad_offset;       /* file offset in that segment */
 	uint64_t bad_lsn;          /* LSN of the bad record */
+	uint64_t abandoned;        /* reservations whose thread never finished
+	                              them (the writer died): turned into
+	                              skipped records, the records after them
+	                              kept (verify: counted, left alone) */
 } mmds_log_report;
 
 /* A record as a reader sees it.  data points into the mapping and stays
@@ -145,9 +156,14 @@ typedef struct mmds_log_reservation {
  * checks every record's checksum from there, and cuts a torn tail, zeroing
  * it and making the zeros durable before it returns (stale bytes of an
  * earlier run never come back after a power loss); mmds_log_get_report()
- * tells what happened.  A bad record followed by valid ones, or a bad or
- * missing record below the point the durable hint (checked) vouches for,
- * is damage, not a torn tail: -EBADMSG (the handle is not returned; pass a report to
+ * tells what happened.  A reservation its thread never finished (CLAIMED
+ * header) becomes a skipped record and the scan goes on after it
+ * (report.abandoned).  Logs of format version 1 are read and recovered; the
+ * writer seals their last segment at its first append and goes on in a
+ * version-2 segment (a version-1 reader then gets -ENOTSUP there).  A bad
+ * record followed by valid ones, or a bad or missing record below the point
+ * the durable hint (checked) vouches for, is damage, not a torn tail:
+ * -EBADMSG (the handle is not returned; pass a report to
  * mmds_log_verify() to learn where) unless opts->recovery is
  * MMDS_LOG_RECOVER_TRUNCATE.  A reader (MMDS_LOG_RDONLY) only validates the
  * segment headers.
@@ -186,9 +202,12 @@ MMDS_API int mmds_log_close(mmds_log *log);
  * mmds_log_retain()), -ENOMEM or another system error of the rollover,
  * -EFAULT / -EIO (the segment file was truncated under the writer, or a
  * memory error: the record is not published and the log ends before it;
- * close and reopen, recovery cuts there).  Every access to the mapping runs
+ * the space stays claimed: close and reopen, recovery turns it into a
+ * skipped record).  Every access to the mapping runs
  * under one SIGBUS guard per call.  Thread-safe, lock-free within a segment,
  * no system call but at a rollover (and a futex wake when a reader sleeps).
+ * -EBADMSG: the space after the tail was not zero (another process wrote
+ * into the active segment); nothing was written.
  */
 MMDS_API int mmds_log_append(mmds_log *log, uint16_t type, const void *buf,
 			     size_t len, uint64_t *lsn);
@@ -201,7 +220,10 @@ MMDS_API int mmds_log_appendv(mmds_log *log, uint16_t type,
  * payload in the mapping; write the payload there, then call
  * mmds_log_commit() (publishes it with the type) or mmds_log_abort() (turns
  * it into a skipped record readers never see).  Until then readers stop
- * before it.  Every reservation must be committed or aborted.  reserve:
+ * before it (while the writer lives; a reservation left open when the
+ * writer dies is abandoned: skipped by readers, sealed by recovery).  Every
+ * reservation must be committed or aborted.  The record is published when
+ * commit returns.  reserve:
  * errors as mmds_log_append().  commit/abort: 0, -EINVAL (NULL, or a
  * reservation already finished), -EFAULT / -EIO (as for append).  Writing
  * r->data is not guarded: run it under mmds_guard_run() if someone may
@@ -214,8 +236,13 @@ MMDS_API int mmds_log_commit(mmds_log *log, mmds_log_reservation *r,
 MMDS_API int mmds_log_abort(mmds_log *log, mmds_log_reservation *r);
 
 /*
- * mmds_log_sync - make every record that ends at or before lsn durable
- * (UINT64_MAX: everything published so far).  Concurrent callers share one
+ * mmds_log_sync - make the record at lsn durable, with every record before
+ * it: pass the LSN mmds_log_append() returned (or rec.lsn), and that record
+ * survives power loss when sync returns 0.  Exactly: every record that
+ * starts at or before lsn (an LSN inside a record covers that record; the
+ * end of a record is the next one's start, so passing it also covers the
+ * next record if one has been reserved there).  UINT64_MAX: everything
+ * published so far.  Concurrent callers share one
  * msync+fdatasync (group commit): one leader syncs up to the published end,
  * the others wait for it.  A record below lsn still being written by another
  * thread (or an open reservation) is waited for, so commit or abort
@@ -229,7 +256,8 @@ MMDS_API int mmds_log_sync(mmds_log *log, uint64_t lsn);
 
 /*
  * Positions (lock-free, thread-safe):
- * mmds_log_durable_lsn - everything before it is durable (writer; for a
+ * mmds_log_durable_lsn - everything before it is durable, always a record
+ *   end (after mmds_log_sync(lsn) it is beyond lsn) (writer; for a
  *   reader, the value the writer last recorded).
  * mmds_log_tail_lsn - the LSN the next append gets (reserved space
  *   included); for a reader, the end of the published records (it walks the
@@ -325,7 +353,9 @@ MMDS_API int mmds_log_get_report(const mmds_log *log, mmds_log_report *rep);
  * in a later segment (iteration could not reach them; beside a running
  * writer this can also be an appending thread stalled inside a record),
  * -EFAULT (a file shrank while read), or an open error.  Works beside a
- * running writer.
+ * running writer.  A reservation in flight is stepped over (its length is
+ * in its header); once no writer holds the lock it is counted in
+ * rep->abandoned.
  */
 MMDS_API int mmds_log_verify(const char *dir, mmds_log_report *rep);
 

@@ -75,7 +75,7 @@ static inline int log_inv_append(mmds_log *l, struct log_inv *sh)
 #if defined(__GNUC__)
 __attribute__((format(printf, 3, 4)))
 #endif
-static int log_inv_fail(char *why, size_t cap, const char *fmt, ...)
+static inline int log_inv_fail(char *why, size_t cap, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -87,7 +87,7 @@ static int log_inv_fail(char *why, size_t cap, const char *fmt, ...)
 
 /* The directory: "lock" and segments only, contiguous, none past the
  * tail's segment. */
-static int log_inv_files(const char *dir, uint64_t first, uint64_t tail,
+static inline int log_inv_files(const char *dir, uint64_t first, uint64_t tail,
 			 char *why, size_t cap)
 {
 	DIR *d = opendir(dir);
@@ -131,7 +131,7 @@ static int log_inv_files(const char *dir, uint64_t first, uint64_t tail,
  * the writer died, if recovery kept it, becomes acknowledged; so does the
  * new record appended at the end.  0, or -1 with the reason in why.
  */
-static int log_inv_check(const char *dir, struct log_inv *sh, char *why,
+static inline int log_inv_check(const char *dir, struct log_inv *sh, char *why,
 			 size_t cap)
 {
 	mmds_log *l = NULL;
@@ -241,6 +241,191 @@ static int log_inv_check(const char *dir, struct log_inv *sh, char *why,
 					  (long long)n);
 		else if (memcmp(want, &i, 8) != 0)
 			rc = log_inv_fail(why, cap, "new record reads back wrong");
+	}
+	if (mmds_log_close(l) != 0 && rc == 0)
+		rc = log_inv_fail(why, cap, "close failed");
+	return rc;
+}
+
+/* ---- several appending threads -------------------------------------------
+ *
+ * Threads 0..n-1 of one writer process append records (thread, seq, fill)
+ * of 16..315 bytes; thread t acknowledges seq in acked[t] after its append
+ * (or reserve + commit, for odd threads) returned.  log_mt_check() recovers
+ * and checks that every thread's acknowledged records are all there, intact
+ * and in order, and nothing else but at most one in-flight record per
+ * thread; then it drops the older segments and notes where each thread's
+ * records now start (floor), so the next writer can go on.
+ */
+#define LOG_MT_MAX 16
+
+struct log_mt {
+	_Atomic uint64_t acked[LOG_MT_MAX]; /* next seq of each thread */
+	uint64_t floor[LOG_MT_MAX];         /* oldest seq kept after retention */
+	_Atomic int started;                /* the writer opened the log */
+	unsigned threads;
+	uint64_t lost;                      /* acknowledged records missing */
+	uint64_t abandoned;                 /* reported by recoveries */
+	uint64_t inflight_kept;             /* unacknowledged records kept */
+	uint64_t records;                   /* acknowledged in all */
+};
+
+static inline uint32_t log_mt_len(unsigned t, uint64_t seq)
+{
+	return 16 + (uint32_t)((seq * 37 + t * 11) % 300);
+}
+
+static inline void log_mt_fill(unsigned char *buf, uint32_t len, unsigned t,
+			       uint64_t seq)
+{
+	uint64_t tt = t;
+
+	log_inv_fill(buf, len, seq * LOG_MT_MAX + t);
+	memcpy(buf, &tt, 8);
+	memcpy(buf + 8, &seq, 8);
+}
+
+/* Thread t appends its next record (reserve + commit for odd t) and
+ * acknowledges it. */
+static inline int log_mt_append(mmds_log *l, struct log_mt *sh, unsigned t)
+{
+	unsigned char buf[320];
+	uint64_t seq = atomic_load(&sh->acked[t]);
+	uint32_t len = log_mt_len(t, seq);
+	int rc;
+
+	log_mt_fill(buf, len, t, seq);
+	if (t % 2 == 0) {
+		rc = mmds_log_append(l, (uint16_t)t, buf, len, NULL);
+	} else {
+		mmds_log_reservation r;
+
+		rc = mmds_log_reserve(l, len, &r);
+		if (rc == 0) {
+			memcpy(r.data, buf, len);
+			rc = mmds_log_commit(l, &r, (uint16_t)t);
+		}
+	}
+	if (rc == 0)
+		atomic_store(&sh->acked[t], seq + 1);
+	return rc;
+}
+
+static inline int log_mt_scan(mmds_log *l, struct log_mt *sh, uint64_t *last,
+		       int *seen, char *why, size_t cap)
+{
+	mmds_log_iter *it = NULL;
+	mmds_log_record r;
+	unsigned char want[320];
+	int rc = mmds_log_iter_open(&it, l, MMDS_LOG_START);
+
+	for (unsigned t = 0; t < LOG_MT_MAX; t++)
+		seen[t] = 0;
+	while (rc == 0 && (rc = mmds_log_iter_next(it, &r)) == 0) {
+		uint64_t t, seq;
+
+		if (r.len < 16) {
+			rc = log_inv_fail(why, cap, "record at %llu: length %u",
+					  (unsigned long long)r.lsn, r.len);
+			break;
+		}
+		memcpy(&t, r.data, 8);
+		memcpy(&seq, (const unsigned char *)r.data + 8, 8);
+		if (t >= sh->threads || r.type != t || r.len != log_mt_len((unsigned)t, seq)) {
+			rc = log_inv_fail(why, cap, "record at %llu: thread %llu type %u len %u",
+					  (unsigned long long)r.lsn, (unsigned long long)t,
+					  r.type, r.len);
+			break;
+		}
+		if (seq != (seen[t] ? last[t] + 1 : sh->floor[t]) ||
+		    seq > atomic_load(&sh->acked[t])) {
+			rc = log_inv_fail(why, cap,
+					  "thread %llu: seq %llu at %llu after %llu (floor %llu, acked %llu)",
+					  (unsigned long long)t, (unsigned long long)seq,
+					  (unsigned long long)r.lsn,
+					  seen[t] ? (unsigned long long)last[t] : 0ULL,
+					  (unsigned long long)sh->floor[t],
+					  (unsigned long long)atomic_load(&sh->acked[t]));
+			break;
+		}
+		log_mt_fill(want, r.len, (unsigned)t, seq);
+		if (memcmp(r.data, want, r.len) != 0) {
+			rc = log_inv_fail(why, cap, "thread %llu seq %llu: payload differs",
+					  (unsigned long long)t, (unsigned long long)seq);
+			break;
+		}
+		seen[t] = 1;
+		last[t] = seq;
+	}
+	mmds_log_iter_close(it);
+	return rc == -EAGAIN ? 0 : rc < 0 && rc != -1 ? log_inv_fail(why, cap, "iteration: %d (%s)", rc, mmds_strerror(rc)) : rc;
+}
+
+/* Recover and check; with lost_ok, count lost records instead of failing
+ * (to measure them).  0, or -1 with the reason in why. */
+static inline int log_mt_check(const char *dir, struct log_mt *sh, uint64_t seg_size,
+			int lost_ok, char *why, size_t cap)
+{
+	mmds_log *l = NULL;
+	mmds_log_report rep;
+	uint64_t last[LOG_MT_MAX];
+	int seen[LOG_MT_MAX];
+	int rc = mmds_log_open(&l, dir, &(mmds_log_opts){ .flags = MMDS_LOG_CREATE,
+							  .segment_size = seg_size });
+
+	if (rc)
+		return log_inv_fail(why, cap, "recovery: %d (%s)", rc, mmds_strerror(rc));
+	if (mmds_log_get_report(l, &rep) == 0)
+		sh->abandoned += rep.abandoned;
+	rc = log_mt_scan(l, sh, last, seen, why, cap);
+	for (unsigned t = 0; rc == 0 && t < sh->threads; t++) {
+		uint64_t ack = atomic_load(&sh->acked[t]);
+		uint64_t next = seen[t] ? last[t] + 1 : sh->floor[t];
+
+		if (next < ack) {
+			sh->lost += ack - next;
+			if (!lost_ok)
+				rc = log_inv_fail(why, cap,
+						  "thread %u: records %llu..%llu acknowledged, lost",
+						  t, (unsigned long long)next,
+						  (unsigned long long)ack - 1);
+		}
+		if (next > ack)
+			sh->inflight_kept++;
+		atomic_store(&sh->acked[t], next);
+	}
+	if (rc == 0) {
+		mmds_log_report vr;
+
+		if ((rc = mmds_log_verify(dir, &vr)) != 0)
+			rc = log_inv_fail(why, cap, "verify: %d (%s), reason %s at %llu", rc,
+					  mmds_strerror(rc), mmds_log_cut_name(vr.reason),
+					  (unsigned long long)vr.bad_lsn);
+	}
+	/* keep the last segment only; the next writer starts after it */
+	if (rc == 0 && mmds_log_retain(l, mmds_log_tail_lsn(l)) < 0)
+		rc = log_inv_fail(why, cap, "retain failed");
+	if (rc == 0) {
+		/* where each thread's records start now: its first kept one,
+		 * or its next one if none is kept */
+		for (unsigned t = 0; t < sh->threads; t++)
+			sh->floor[t] = UINT64_MAX;
+		mmds_log_iter *it = NULL;
+		mmds_log_record r;
+
+		rc = mmds_log_iter_open(&it, l, MMDS_LOG_START);
+		while (rc == 0 && mmds_log_iter_next(it, &r) == 0) {
+			uint64_t t, seq;
+
+			memcpy(&t, r.data, 8);
+			memcpy(&seq, (const unsigned char *)r.data + 8, 8);
+			if (sh->floor[t] == UINT64_MAX)
+				sh->floor[t] = seq;
+		}
+		mmds_log_iter_close(it);
+		for (unsigned t = 0; t < sh->threads; t++)
+			if (sh->floor[t] == UINT64_MAX)
+				sh->floor[t] = atomic_load(&sh->acked[t]);
 	}
 	if (mmds_log_close(l) != 0 && rc == 0)
 		rc = log_inv_fail(why, cap, "close failed");

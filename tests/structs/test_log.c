@@ -377,6 +377,34 @@ START_TEST(test_read_errors_are_clean)
 }
 END_TEST
 
+/* The smallest segment size is MMDS_LOG_MIN_SEGMENT, 8 KiB, as documented:
+ * accepted, with records up to 8 KiB - 4096 - 16 bytes; one page less is
+ * -EINVAL. */
+START_TEST(test_minimum_segment_size_is_8_kib)
+{
+	static unsigned char big[4096];
+	mmds_log *l = NULL;
+	uint64_t lsn;
+
+	ck_assert_uint_eq(MMDS_LOG_MIN_SEGMENT, 8192);
+	ck_assert_int_eq(mmds_log_open(&l, logdir(),
+				       &(mmds_log_opts){ .flags = MMDS_LOG_CREATE,
+							 .segment_size = MMDS_LOG_MIN_SEGMENT - 4096 }),
+			 -EINVAL);
+	ck_assert_ptr_null(l);
+	if (mmds_page_size() > MMDS_LOG_MIN_SEGMENT)
+		return; /* a larger page is the smallest multiple of itself */
+	l = create_ok(MMDS_LOG_MIN_SEGMENT);
+	ck_assert_int_eq(mmds_log_append(l, 1, big, 8192 - 4096 - 16, &lsn), 0);
+	ck_assert_uint_eq(lsn, 0);
+	ck_assert_int_eq(mmds_log_append(l, 1, big, 8192 - 4096 - 15, &lsn), -EMSGSIZE);
+	ck_assert_int_eq(mmds_log_append(l, 2, big, 1, &lsn), 0);
+	ck_assert_uint_eq(lsn, 4096); /* the next segment */
+	mmds_log_close(l);
+	ck_assert_int_eq(mmds_log_verify(logdir(), NULL), 0);
+}
+END_TEST
+
 START_TEST(test_open_errors)
 {
 	mmds_log *l = (mmds_log *)(uintptr_t)1;
@@ -1676,6 +1704,7 @@ Suite *log_suite(void)
 	tcase_add_test(tc, test_append_then_iterate_and_read_by_lsn);
 	tcase_add_test(tc, test_lsns_are_byte_positions_of_aligned_records);
 	tcase_add_test(tc, test_zero_byte_and_maximum_size_records_round_trip);
+	tcase_add_test(tc, test_minimum_segment_size_is_8_kib);
 	tcase_add_test(tc, test_rollover_moves_straddling_records_to_next_segment);
 	tcase_add_test(tc, test_appendv_gathers_buffers);
 	tcase_add_test(tc, test_reserve_commit_and_abort);

@@ -20,6 +20,7 @@
 #include <mmds/log.h>
 
 #include "crash.h"
+#include "format.h"
 #include "log_inv.h"
 #include "t_crash.h"
 #include "t_util.h"
@@ -103,6 +104,27 @@ static int plant_garbage(uint64_t tail)
 	return ok ? 0 : -1;
 }
 
+/* A zero header at tail, as a writer of version 1 left a segment whose
+ * rollover did not seal it (version 2 claims the padding first). */
+static int zero_header(uint64_t tail)
+{
+	char path[PATH_MAX];
+	unsigned char z[16] = { 0 };
+	uint64_t in = tail % LOG_INV_DSIZE;
+	int fd, ok;
+
+	if (in + 16 > LOG_INV_DSIZE)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%020llu.seg", logdir(),
+		 (unsigned long long)(tail - in));
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ok = pwrite(fd, z, sizeof(z), (off_t)(4096 + in)) == (ssize_t)sizeof(z);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
 /* Three rounds of: open (recovery cuts the torn tail left before it),
  * append, sync, close, leave a torn tail. */
 static int scenario_recover(void *arg)
@@ -127,18 +149,25 @@ static int scenario_recover(void *arg)
 }
 
 /* The state recovery points start from: a writer killed just after it
- * linked a new segment (so an empty segment follows the tail), and a torn
- * record past the tail. */
-static void setup_torn_log(void)
+ * linked a new segment (so an empty segment follows the tail), the old
+ * segment's padding claim gone (a zero header: recovery cuts there), and
+ * a torn record past the tail.  For log.recover.sealed: a writer killed
+ * with a reservation claimed, its payload not written. */
+static void setup_torn_log(const char *point)
 {
 	unsigned n = 100;
 	uint64_t acked, tail;
 
+	if (strcmp(point, "log.recover.sealed") == 0) {
+		ck_assert_int_eq(t_crash_run("log.append.claimed", 50, scenario_work, &n), 1);
+		return;
+	}
 	ck_assert_int_eq(t_crash_run("log.rollover.linked", 2, scenario_work, &n), 1);
 	acked = atomic_load(&g_sh->acked);
 	ck_assert_uint_gt(acked, 0);
 	tail = g_sh->lsn[(acked - 1) % LOG_INV_CAP] + 16 +
 	       ((log_inv_len(acked - 1) + 7) & ~(uint64_t)7);
+	ck_assert_int_eq(zero_header(tail), 0);
 	ck_assert_int_eq(plant_garbage(tail), 0);
 }
 
@@ -160,7 +189,7 @@ static unsigned long hits_unarmed(const char *point)
 	rm_dir(logdir());
 	atomic_store(&g_sh->acked, 0);
 	if (is_recovery_point(point))
-		setup_torn_log();
+		setup_torn_log(point);
 	pid = t_fork();
 	if (pid == 0) {
 		unsigned long before = mmds__crash_hits(point);
@@ -204,7 +233,7 @@ START_TEST(test_every_log_crash_point_recovers_every_acknowledged_record)
 			rm_dir(logdir());
 			atomic_store(&g_sh->acked, 0);
 			if (is_recovery_point(pts[p])) {
-				setup_torn_log();
+				setup_torn_log(pts[p]);
 				ck_assert_msg(t_crash_run(pts[p], pass, scenario_recover, NULL) == 1,
 					      "%s pass %lu not reached", pts[p], pass);
 			} else {
@@ -454,6 +483,107 @@ START_TEST(test_power_loss_never_brings_back_records_recovery_cut)
 }
 END_TEST
 
+/* sync(lsn) with the LSN append returned makes that record durable: it
+ * survives a power loss that keeps only what was synced. */
+START_TEST(test_sync_of_a_records_own_lsn_makes_it_durable)
+{
+	const char *seg0 = "00000000000000000000.seg";
+	char path[PATH_MAX + 64];
+	unsigned char buf[200];
+	mmds_log_record r;
+	uint64_t lsn[3];
+	mmds_log *l = NULL;
+
+	snprintf(g_disk, sizeof(g_disk), "%s", t_path("disk"));
+	ck_assert_int_eq(mkdir(g_disk, 0700), 0);
+	ck_assert_int_eq(mmds_log_open(&l, logdir(),
+				       &(mmds_log_opts){ .flags = MMDS_LOG_CREATE,
+							 .segment_size = LOG_INV_SEG }), 0);
+	/* the disk holds the new, empty segment */
+	snprintf(path, sizeof(path), "%s/%s", g_disk, seg0);
+	copy_file(t_path("log/00000000000000000000.seg"), path);
+	ck_assert_int_eq(append_typed(l, 0xD000, 100, &lsn[0]), 0);
+	ck_assert_int_eq(mmds_log_sync(l, lsn[0]), 0);
+	ck_assert_uint_eq(mmds_log_durable_lsn(l), lsn[0] + 16 + 104);
+	ck_assert_int_eq(append_typed(l, 0xD001, 100, &lsn[1]), 0);
+	ck_assert_int_eq(append_typed(l, 0xD002, 100, &lsn[2]), 0);
+	/* the end of a record (the next one's start) covers it as well */
+	ck_assert_int_eq(mmds_log_sync(l, lsn[2]), 0);
+	ck_assert_uint_eq(mmds_log_durable_lsn(l), lsn[2] + 16 + 104);
+	/* an LSN inside a record covers the whole record */
+	ck_assert_int_eq(mmds_log_sync(l, lsn[0] + 8), 0);
+	ck_assert_int_eq(mmds_log_close(l), 0);
+	power_loss(seg0, 0, 0);
+	g_disk[0] = 0;
+	ck_assert_int_eq(mmds_log_open(&l, logdir(), NULL), 0);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(mmds_log_read(l, lsn[i], buf, sizeof(buf), &r), 100);
+		ck_assert_uint_eq(r.type, 0xD000 + i);
+	}
+	ck_assert_int_eq(mmds_log_close(l), 0);
+}
+END_TEST
+
+/* ---- format version 1 ------------------------------------------------------ */
+
+static uint32_t seg_version(const char *name)
+{
+	char path[PATH_MAX];
+	struct mmds__fmt_header h;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", logdir(), name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+	close(fd);
+	return h.version;
+}
+
+START_TEST(test_version_1_segment_is_sealed_never_claimed_in)
+{
+	const char *seg0 = "00000000000000000000.seg";
+	char path[PATH_MAX], name[32];
+	struct mmds__fmt_header h;
+	mmds_log_record r;
+	unsigned char buf[64];
+	uint64_t lsn[4];
+	mmds_log *l = NULL;
+	int fd;
+
+	ck_assert_int_eq(mmds_log_open(&l, logdir(),
+				       &(mmds_log_opts){ .flags = MMDS_LOG_CREATE,
+							 .segment_size = LOG_INV_SEG }), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(append_typed(l, (uint16_t)(0xC000 + i), 40, &lsn[i]), 0);
+	ck_assert_int_eq(mmds_log_close(l), 0);
+	/* the segment as a version-1 writer left it: same records, version 1 */
+	snprintf(path, sizeof(path), "%s/%s", logdir(), seg0);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+	ck_assert_uint_eq(h.version, 2);
+	h.version = 1;
+	h.checksum = mmds__fmt_checksum(&h);
+	ck_assert_int_eq(pwrite(fd, &h, sizeof(h), 0), (ssize_t)sizeof(h));
+	close(fd);
+	/* a writer of this version: recovers it, then appends elsewhere */
+	ck_assert_int_eq(mmds_log_open(&l, logdir(), NULL), 0);
+	ck_assert_uint_eq(mmds_log_tail_lsn(l), lsn[2] + 56);
+	ck_assert_int_eq(append_typed(l, 0xC003, 40, &lsn[3]), 0);
+	ck_assert_uint_eq(lsn[3], LOG_INV_DSIZE); /* the next segment's base */
+	ck_assert_uint_eq(seg_version(seg0), 1);
+	snprintf(name, sizeof(name), "%020llu.seg", (unsigned long long)LOG_INV_DSIZE);
+	ck_assert_uint_eq(seg_version(name), 2);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(mmds_log_read(l, lsn[i], buf, sizeof(buf), &r), 40);
+		ck_assert_uint_eq(r.type, 0xC000 + i);
+	}
+	ck_assert_int_eq(mmds_log_close(l), 0);
+	ck_assert_int_eq(mmds_log_verify(logdir(), NULL), 0);
+}
+END_TEST
+
 Suite *log_crash_suite(void)
 {
 	Suite *s = suite_create("log_crash");
@@ -464,6 +594,9 @@ Suite *log_crash_suite(void)
 	tcase_add_test(tc, test_kill_between_deletes_after_a_cut_leaves_no_gap);
 	tc = t_tcase(s, "power_loss", 60);
 	tcase_add_test(tc, test_power_loss_never_brings_back_records_recovery_cut);
+	tcase_add_test(tc, test_sync_of_a_records_own_lsn_makes_it_durable);
+	tc = t_tcase(s, "format", 60);
+	tcase_add_test(tc, test_version_1_segment_is_sealed_never_claimed_in);
 	return s;
 }
 

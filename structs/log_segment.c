@@ -1,0 +1,436 @@
+/* log_segment.c - the log's segment files and their lifecycle, the segment
+ * table and its references.
+ * Who owns what: log_internal.h. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crash.h"
+#include "log_internal.h"
+
+struct store64 {
+	_Atomic uint64_t *w;
+	uint64_t v;
+};
+
+static int store64_fn(void *arg)
+{
+	struct store64 *a = arg;
+
+	atomic_store_explicit(a->w, a->v, memory_order_release);
+	return 0;
+}
+
+/* Store v in a word of a mapping, guarded: 0 or -EFAULT/-EIO. */
+int mmds__log_store64_guarded(_Atomic uint64_t *w, uint64_t v)
+{
+	struct store64 a = { w, v };
+
+	return mmds_guard_run(store64_fn, &a);
+}
+
+/* The check word of a segment's durable hint. */
+static uint64_t hint_sum(uint64_t salt, uint64_t durable)
+{
+	return XXH3_64bits_withSeed(&durable, sizeof(durable),
+				    salt ^ 0x64757261626c6521ULL);
+}
+
+struct hint_store {
+	struct seg_live *live;
+	uint64_t v, check;
+};
+
+static int hint_fn(void *arg)
+{
+	struct hint_store *a = arg;
+
+	atomic_store_explicit(&a->live->durable, a->v, memory_order_release);
+	atomic_store_explicit(&a->live->durable_check, a->check, memory_order_release);
+	return 0;
+}
+
+/* Record the durable hint v and its check word in segment s (writer's
+ * mapping), guarded: 0 or -EFAULT/-EIO. */
+int mmds__log_store_hint(struct seg *s, uint64_t v)
+{
+	struct hint_store a = { s->live, v, hint_sum(s->salt, v) };
+
+	return mmds_guard_run(hint_fn, &a);
+}
+
+struct hint_read {
+	const struct seg *s;
+	uint64_t v, check;
+};
+
+static int hint_read_fn(void *arg)
+{
+	struct hint_read *a = arg;
+	const struct seg_live *live =
+		(const struct seg_live *)(const void *)(a->s->base + LIVE_OFF);
+
+	a->v = atomic_load_explicit(&live->durable, memory_order_acquire);
+	a->check = atomic_load_explicit(&live->durable_check, memory_order_acquire);
+	return 0;
+}
+
+uint64_t mmds__log_seg_hint(const struct seg *s)
+{
+	struct hint_read a = { s, 0, 0 };
+
+	if (s->fsize < LIVE_OFF + sizeof(struct seg_live) ||
+	    mmds_guard_run(hint_read_fn, &a) != 0)
+		return 0;
+	return a.check == hint_sum(s->salt, a.v) ? a.v : 0;
+}
+
+struct seg *mmds__log_seg_get(mmds_log *L, uint64_t index)
+{
+	uint64_t r = index - L->idx0;
+	_Atomic(struct seg *) *c;
+
+	if (index < L->idx0 || r >= (uint64_t)CHUNKS << CHUNK_BITS)
+		return NULL;
+	c = atomic_load_explicit(&L->chunks[r >> CHUNK_BITS], memory_order_acquire);
+	if (c == NULL)
+		return NULL;
+	return atomic_load_explicit(&c[r & ((1u << CHUNK_BITS) - 1)],
+				    memory_order_acquire);
+}
+
+/* Called under roll_mu (or before the handle is shared). */
+int mmds__log_seg_set(mmds_log *L, uint64_t index, struct seg *s)
+{
+	uint64_t r = index - L->idx0;
+	_Atomic(struct seg *) *c;
+
+	if (index < L->idx0 || r >= (uint64_t)CHUNKS << CHUNK_BITS)
+		return -EFBIG;
+	c = atomic_load_explicit(&L->chunks[r >> CHUNK_BITS], memory_order_acquire);
+	if (c == NULL) {
+		if (s == NULL)
+			return 0;
+		c = calloc((size_t)1 << CHUNK_BITS, sizeof(*c));
+		if (c == NULL)
+			return -ENOMEM;
+		atomic_store_explicit(&L->chunks[r >> CHUNK_BITS], c,
+				      memory_order_release);
+	}
+	atomic_store_explicit(&c[r & ((1u << CHUNK_BITS) - 1)], s,
+			      memory_order_release);
+	return 0;
+}
+
+void mmds__log_seg_unmap(struct seg *s)
+{
+	mmds_map_close(s->hmap);
+	mmds_map_close(s->map);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Segment index of the table with a reference taken, or NULL.  Taken under
+ * roll_mu, which retention holds while it drops the table's reference, so
+ * the segment cannot be freed between the lookup and the increment. */
+struct seg *mmds__log_seg_acquire(mmds_log *L, uint64_t index)
+{
+	struct seg *s;
+
+	pthread_mutex_lock(&L->roll_mu);
+	s = mmds__log_seg_get(L, index);
+	if (s)
+		atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&L->roll_mu);
+	return s;
+}
+
+/* Drop a reference; the last one unmaps and closes the segment (its blocks
+ * are freed then if the file was unlinked).  Returns the close's error. */
+int mmds__log_seg_release(struct seg *s)
+{
+	int rc = 0, r;
+
+	if (s == NULL ||
+	    atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+		return 0;
+	r = mmds_map_close(s->hmap);
+	rc = mmds_map_close(s->map);
+	free(s);
+	return rc ? rc : r;
+}
+
+/* Read and validate segment index's header page without mapping it.  With
+ * L->seg_size == 0 (first segment of an open), adopt its parameters. */
+int mmds__log_seg_check(mmds_log *L, uint64_t index, uint64_t *fsize,
+			uint64_t *durable, struct mmds__fmt_header *out)
+{
+	char name[32];
+	unsigned char page[HDR];
+	struct mmds__fmt_header h;
+	struct log_params p;
+	struct stat st;
+	struct seg_live live;
+	ssize_t n;
+	int fd, rc;
+
+	seg_name(name, sizeof(name), index * (L->dsize ? L->dsize : 1));
+	if (L->dsize == 0)
+		return -EINVAL;
+	fd = openat(L->dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) != 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	n = pread(fd, page, HDR, 0);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	rc = mmds__fmt_check(page, (uint64_t)n, MMDS__MAGIC_LOG, LOG_VERSION, &h);
+	if (rc)
+		return rc;
+	if (h.params_size != sizeof(p))
+		return -EBADMSG;
+	memcpy(&p, h.params, sizeof(p));
+	if (p.segment_size != L->seg_size || p.log_id != L->log_id ||
+	    p.index != index || p.base_lsn != index * L->dsize ||
+	    (uint64_t)st.st_size > L->seg_size)
+		return -EBADMSG;
+	memcpy(&live, page + LIVE_OFF, sizeof(live));
+	if (fsize)
+		*fsize = (uint64_t)st.st_size;
+	if (durable)
+		*durable = live.durable_check == hint_sum(h.salt, live.durable)
+				   ? live.durable : 0;
+	if (out)
+		*out = h;
+	return 0;
+}
+
+/* Map segment index (validated first). */
+int mmds__log_seg_open(mmds_log *L, uint64_t index, int writable,
+		       struct seg *s)
+{
+	char name[32], path[PATH_MAX];
+	struct mmds__fmt_header h;
+	uint64_t fsize;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	rc = mmds__log_seg_check(L, index, &fsize, NULL, &h);
+	if (rc)
+		return rc;
+	if (fsize < HDR)
+		return -EBADMSG;
+	seg_name(name, sizeof(name), index * L->dsize);
+	if (snprintf(path, sizeof(path), "%s/%s", L->dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	rc = mmds_map_open(&s->map, path,
+			   &(mmds_map_opts){ .access = writable ? MMDS_RDWR : MMDS_READ,
+					     /* a writer never writes through a
+					      * link planted in its directory */
+					     .flags = writable ? MMDS_MAP_NOFOLLOW : 0,
+					     .capacity = L->seg_size,
+					     .flush = writable ? L->flush : (mmds_flush_policy){ 0 } });
+	if (rc)
+		return rc == -EFBIG ? -EBADMSG : rc;
+	s->base = mmds_map_data(s->map);
+	s->fsize = mmds_map_size(s->map);
+	if (s->fsize < HDR || s->fsize > L->seg_size) {
+		mmds__log_seg_unmap(s);
+		return -EBADMSG;
+	}
+	s->index = index;
+	s->salt = h.salt;
+	s->version = h.version;
+	if (writable)
+		s->live = (struct seg_live *)(void *)(s->base + LIVE_OFF);
+	return 0;
+}
+
+/* Reader: a writable window on the header page for the futex words. */
+struct seg_live *mmds__log_seg_live_rw(mmds_log *L, struct seg *s)
+{
+	char name[32], path[PATH_MAX];
+
+	if (s->live || s->hmap_failed)
+		return s->live;
+	seg_name(name, sizeof(name), s->index * L->dsize);
+	snprintf(path, sizeof(path), "%s/%s", L->dir, name);
+	if (mmds_map_open(&s->hmap, path,
+			  &(mmds_map_opts){ .access = MMDS_RDWR, .size = HDR }) != 0) {
+		s->hmap_failed = 1;
+		return NULL;
+	}
+	s->live = (struct seg_live *)(void *)((unsigned char *)mmds_map_data(s->hmap) +
+					      LIVE_OFF);
+	return s->live;
+}
+
+/* Create segment index: a temporary file, preallocated and given its
+ * header, then linked under its final name (never a half-made segment). */
+int mmds__log_seg_create(mmds_log *L, uint64_t index, uint64_t salt_id,
+			 struct seg *s)
+{
+	char name[32], tmp[64], path[PATH_MAX], tpath[PATH_MAX];
+	struct mmds__fmt_header h;
+	struct log_params p = { L->seg_size, index * L->dsize, salt_id, index };
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	seg_name(name, sizeof(name), index * L->dsize);
+	snprintf(tmp, sizeof(tmp), ".tmp-%ld-%s", (long)getpid(), name);
+	snprintf(path, sizeof(path), "%s/%s", L->dir, name);
+	if (snprintf(tpath, sizeof(tpath), "%s/%s", L->dir, tmp) >= (int)sizeof(tpath))
+		return -ENAMETOOLONG;
+	unlinkat(L->dirfd, tmp, 0);
+	rc = mmds_map_open(&s->map, tpath,
+			   &(mmds_map_opts){ .flags = MMDS_MAP_CREATE | MMDS_MAP_EXCL |
+						      MMDS_MAP_NOFOLLOW,
+					     .mode = L->mode, .size = L->seg_size,
+					     .capacity = L->seg_size,
+					     .flush = L->flush });
+	if (rc) {
+		unlinkat(L->dirfd, tmp, 0);
+		return rc;
+	}
+	MMDS_CRASH("log.rollover.created");
+	rc = mmds__fmt_init(&h, MMDS__MAGIC_LOG, LOG_VERSION, 0, &p, sizeof(p));
+	if (rc == 0)
+		rc = mmds_map_write(s->map, 0, &h, sizeof(h));
+	if (rc == 0)
+		MMDS_CRASH("log.rollover.header");
+	if (rc == 0 && linkat(L->dirfd, tmp, L->dirfd, name, 0) != 0)
+		rc = -errno;
+	if (rc == 0)
+		MMDS_CRASH("log.rollover.linked");
+	unlinkat(L->dirfd, tmp, 0);
+	if (rc) {
+		mmds_map_close(s->map);
+		s->map = NULL;
+		return rc;
+	}
+	s->base = mmds_map_data(s->map);
+	s->fsize = L->seg_size;
+	s->index = index;
+	s->salt = h.salt;
+	s->version = h.version;
+	s->live = (struct seg_live *)(void *)(s->base + LIVE_OFF);
+	atomic_store_explicit(&L->dir_dirty, 1, memory_order_release);
+	return mmds__log_store_hint(s, atomic_load_explicit(&L->durable,
+							   memory_order_acquire));
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The segment indexes present, sorted.  -EBADMSG for a segment name whose
+ * base is not a segment boundary. */
+int mmds__log_list_segments(mmds_log *L, uint64_t **out, size_t *n)
+{
+	DIR *d;
+	struct dirent *e;
+	uint64_t *v = NULL, *nv;
+	size_t cnt = 0, cap = 0;
+	int fd = openat(L->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (d == NULL) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	while ((e = readdir(d)) != NULL) {
+		const char *s = e->d_name;
+		uint64_t base = 0;
+		int i;
+
+		if (strlen(s) != 24 || strcmp(s + 20, ".seg") != 0)
+			continue;
+		for (i = 0; i < 20; i++) {
+			if (s[i] < '0' || s[i] > '9')
+				break;
+			if (base > (UINT64_MAX - 9) / 10) {
+				i = -1;
+				break;
+			}
+			base = base * 10 + (uint64_t)(s[i] - '0');
+		}
+		if (i != 20)
+			continue;
+		if (base % L->dsize != 0 || base >= TAIL_ROLL / 2) {
+			rc = -EBADMSG;
+			break;
+		}
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (nv == NULL) {
+				rc = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		v[cnt++] = base / L->dsize;
+	}
+	closedir(d);
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	if (cnt > 1)
+		qsort(v, cnt, sizeof(*v), cmp_u64);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+int mmds__log_delete_segment(mmds_log *L, uint64_t index, uint64_t *bytes)
+{
+	char name[32];
+	unsigned char buf[65536];
+	ssize_t n;
+	off_t off = HDR;
+	int fd;
+
+	seg_name(name, sizeof(name), index * L->dsize);
+	fd = openat(L->dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		while ((n = pread(fd, buf, sizeof(buf), off)) > 0) {
+			for (ssize_t i = n; i > 0; i--)
+				if (buf[i - 1]) {
+					*bytes += (uint64_t)(off + i - HDR);
+					break;
+				}
+			off += n;
+		}
+		close(fd);
+	}
+	if (unlinkat(L->dirfd, name, 0) != 0 && errno != ENOENT)
+		return -errno;
+	atomic_store_explicit(&L->dir_dirty, 1, memory_order_release);
+	return 0;
+}
