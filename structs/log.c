@@ -1241,12 +1241,54 @@ static int valid_after(mmds_log *L, struct seg *s, uint64_t lsn,
 	return rc < 0 ? 1 : rc;
 }
 
+/* The durable word of segment index if its check word vouches for it: 1
+ * and *v, or 0 (torn, flipped, never stored, or unreadable). */
+static int seg_hint(mmds_log *L, uint64_t index, uint64_t *v)
+{
+	char name[32];
+	unsigned char page[HDR];
+	struct mmds__fmt_header h;
+	struct seg_live live;
+	ssize_t n;
+	int fd;
+
+	seg_name(name, sizeof(name), index * L->dsize);
+	fd = openat(L->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = pread(fd, page, HDR, 0);
+	close(fd);
+	if (n != (ssize_t)HDR ||
+	    mmds__fmt_check(page, HDR, MMDS__MAGIC_LOG, LOG_VERSION, &h) != 0)
+		return 0;
+	memcpy(&live, page + LIVE_OFF, sizeof(live));
+	if (live.durable_check != hint_sum(h.salt, live.durable))
+		return 0;
+	*v = live.durable;
+	return 1;
+}
+
+/* The recovery point: the highest durable word a check word vouches for
+ * in any valid segment of idx[0..n) (all of them, those past a gap too:
+ * older segments hold older values), or UINT64_MAX when none does (then
+ * no byte counts as past the durable point: recovery stays strict). */
+static uint64_t recovery_point(mmds_log *L, const uint64_t *idx, size_t n)
+{
+	uint64_t rp = UINT64_MAX, v;
+
+	for (size_t i = 0; i < n; i++)
+		if (seg_check(L, idx[i], NULL, NULL, NULL) == 0 &&
+		    seg_hint(L, idx[i], &v) && (rp == UINT64_MAX || v > rp))
+			rp = v;
+	return rp;
+}
+
 static int recover(mmds_log *L, const uint64_t *idx, size_t n)
 {
 	mmds_log_report *rep = &L->report;
-	uint64_t hint = 0, d, pos, start, cut = UINT64_MAX;
+	uint64_t hint = 0, d, pos, start, cut = UINT64_MAX, rp;
 	size_t good = n, ci = 0;
-	int rc;
+	int rc, rp_seen = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		uint64_t fsize;
@@ -1265,6 +1307,10 @@ static int recover(mmds_log *L, const uint64_t *idx, size_t n)
 		if (d > hint)
 			hint = d;
 	}
+	/* Bytes past the durable point may be anything after a power loss
+	 * (pages written back in any order, entries made since the last
+	 * directory fsync undone): damage there is cut, never refused. */
+	rp = recovery_point(L, idx, n);
 	if (good < n) {
 		int later = good > 0 && idx[good] != idx[good - 1] + 1;
 
@@ -1276,7 +1322,11 @@ static int recover(mmds_log *L, const uint64_t *idx, size_t n)
 		rep->bad_offset = 0;
 		rep->bad_lsn = idx[good] * L->dsize;
 		rep->corrupt = later;
-		if (good == 0 || (rep->corrupt && L->recovery == MMDS_LOG_RECOVER_REFUSE))
+		/* the first missing or bad segment holds no durable byte */
+		rep->cut_beyond_durable = later && good > 0 && rp != UINT64_MAX &&
+					  rp <= (idx[good - 1] + 1) * L->dsize;
+		if (good == 0 || (rep->corrupt && !rep->cut_beyond_durable &&
+				  L->recovery == MMDS_LOG_RECOVER_REFUSE))
 			return -EBADMSG;
 		/* newest first: a crash in between leaves no gap */
 		for (size_t i = n; i-- > good;) {
@@ -1316,6 +1366,10 @@ static int recover(mmds_log *L, const uint64_t *idx, size_t n)
 			start = idx[n - 1];
 	}
 	rep->scan_from = pos = start * L->dsize;
+	/* The recovery point vouches for a bad record past it only when the
+	 * scan meets it at a record boundary (or it lies below the scan's
+	 * start); otherwise every bad record with valid ones after is refused. */
+	rp_seen = rp != UINT64_MAX && rp <= pos;
 	for (size_t i = 0; i < n && cut == UINT64_MAX; i++) {
 		struct seg *s = seg_get(L, idx[i]);
 
@@ -1327,6 +1381,8 @@ static int recover(mmds_log *L, const uint64_t *idx, size_t n)
 			unsigned why = 0;
 			int c = rec_check_guarded(L, s, pos, &r, &why);
 
+			if (pos == rp)
+				rp_seen = 1;
 			if (c < -1)
 				return c;
 			if (c == 2) {
@@ -1346,7 +1402,12 @@ static int recover(mmds_log *L, const uint64_t *idx, size_t n)
 			} else {
 				rep->reason = why;
 				rep->corrupt = valid_after(L, s, pos, idx, n, i, 1);
-				if (rep->corrupt && L->recovery == MMDS_LOG_RECOVER_REFUSE) {
+				int beyond = rep->corrupt && rp_seen && pos >= rp;
+
+				if (beyond)
+					rep->cut_beyond_durable = 1;
+				if (rep->corrupt && !beyond &&
+				    L->recovery == MMDS_LOG_RECOVER_REFUSE) {
 					rep->bad_segment = idx[i] * L->dsize;
 					rep->bad_offset = HDR + (pos - idx[i] * L->dsize);
 					rep->bad_lsn = pos;
@@ -1410,6 +1471,7 @@ static int recover(mmds_log *L, const uint64_t *idx, size_t n)
 		if (rep->bytes_cut == 0 && rep->segments_removed == 0 && !was_short) {
 			rep->reason = MMDS_LOG_CUT_NONE;
 			rep->corrupt = 0;
+			rep->cut_beyond_durable = 0;
 		}
 		pos = cut;
 	}
@@ -1788,7 +1850,14 @@ int mmds_log_retain(mmds_log *L, uint64_t lsn)
 		    seg_get(L, k + 1) == NULL)
 			break;
 		seg_name(name, sizeof(name), k * L->dsize);
-		/* oldest first: the files left are always contiguous */
+		/* oldest first, each unlink durable before the next: the files
+		 * left are contiguous, even after a power loss */
+		if (atomic_exchange_explicit(&L->dir_dirty, 0, memory_order_acq_rel) &&
+		    fsync(L->dirfd) != 0) {
+			rc = -errno;
+			atomic_store_explicit(&L->dir_dirty, 1, memory_order_release);
+			break;
+		}
 		MMDS_CRASH("log.retain.unlink");
 		if (unlinkat(L->dirfd, name, 0) != 0 && errno != ENOENT) {
 			rc = -errno;

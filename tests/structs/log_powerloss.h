@@ -684,8 +684,13 @@ static int pl_run(const char *base, unsigned long states, uint64_t seed,
 		if (rc)
 			return pl_fail(why, cap, "state %lu: open: %d", n, rc);
 		rc = pl_check(L, durable, n + 1, why, cap);
-		if (rc == 0)
+		if (rc == 0) {
+			mmds_log_report rep;
+
+			mmds_log_get_report(L, &rep);
+			st->cut_beyond_durable += rep.cut_beyond_durable != 0;
 			rc = pl_work(L, &durable, &next_id, why, cap);
+		}
 		pl.on = 0;
 		mmds_log_close(L);
 		if (rc) {
