@@ -3,18 +3,26 @@
 // One Google Benchmark binary; every peer frames the same records (a 16-byte
 // header, the payload, padding to 8 bytes) in the same run:
 //
-//   BM_append/<peer>/<payload bytes 64|1024>     published appends
+//   BM_append/<peer>/<payload bytes 8|64|1024>   published appends
 //     mmds         mmds_log_append() (64 MiB segments, rollover included)
 //     write        write(2) of header + payload to an O_APPEND file
 //     fwrite       fwrite() of header + payload, then fflush()
+//     fwrite_buffered  fwrite() only (stdio's buffer, flushed when full)
 //     memcpy       a raw framed memcpy into a prefaulted MAP_SHARED mapping
-//                  (header stored last with release): the limit
+//                  (header stored last with release), no checksum
+//     memcpy_xxh3  the same with the header's xxh3 of the payload, as the
+//                  log frames it, into a prefaulted mapping: the limit
+//     memcpy_xxh3_fresh  the same into fresh fallocated pages (mapped
+//                  without MAP_POPULATE: each page's first touch faults)
 //
-//   BM_durable/<peer>/64[/threads:N]             durable appends
-//     mmds_sync    mmds_log_append() then mmds_log_sync(lsn) per record, by
-//                  1, 4 or 16 threads sharing one log: concurrent syncs
-//                  share one flush (group commit)
-//     write_fdatasync        write(2) + fdatasync() per record
+//   BM_durable/<peer>/<payload bytes>[/threads:N]  durable appends
+//     mmds_sync    mmds_log_append() then mmds_log_sync() of that record,
+//                  8/64/1024 B by one thread, 64 B by 4 or 16 threads
+//                  sharing one log: concurrent syncs share one flush
+//                  (group commit)
+//     write_fdatasync        write(2) + fdatasync() per record, 8/64/1024 B
+//     write_fdatasync_shared write(2) + fdatasync() per record by 16
+//                  threads on one O_APPEND file
 //     write_fdatasync_per64  write(2) per record, fdatasync() every 64
 //
 // Rates are records per second (items_per_second) of all threads together,
@@ -23,6 +31,7 @@
 // docs/PERFORMANCE.md.
 
 #include <benchmark/benchmark.h>
+#include <xxhash.h>
 
 #include <mmds.h>
 
@@ -194,30 +203,126 @@ void BM_append_memcpy(benchmark::State &state)
 	unlink(p.c_str());
 }
 
-// One log shared by the threads of the group-commit benchmark, opened
+void BM_append_fwrite_buffered(benchmark::State &state)
+{
+	size_t len = size_t(state.range(0));
+	std::string p = tmpdir() + "/fwrite_buffered.dat";
+	FILE *fp = fopen(p.c_str(), "ae");
+	Frame f(len);
+	uint64_t n = 0;
+	for (auto _ : state) {
+		if (fwrite(f.buf, 1, f.total, fp) != f.total)
+			state.SkipWithError("fwrite failed");
+		if ((++n & 0xfffff) == 0 && (fflush(fp) != 0 || ftruncate(fileno(fp), 0) != 0))
+			state.SkipWithError("ftruncate failed");
+	}
+	fflush(fp);
+	state.SetItemsProcessed(int64_t(state.iterations()));
+	state.SetBytesProcessed(int64_t(state.iterations() * len));
+	fclose(fp);
+	unlink(p.c_str());
+}
+
+// A raw framed append as the log frames it: payload, then the xxh3 of the
+// payload seeded by the position, then the header word (release).  fresh:
+// the mapping is not prefaulted and is remade (untimed) when full, so
+// every page is touched for the first time by an append.
+void append_memcpy_xxh3(benchmark::State &state, bool fresh)
+{
+	size_t len = size_t(state.range(0));
+	const size_t size = size_t(256) << 20;
+	std::string p = tmpdir() + "/raw_xxh3.dat";
+	int fd = open(p.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || posix_fallocate(fd, 0, off_t(size)) != 0) {
+		state.SkipWithError("cannot create the file");
+		return;
+	}
+	auto map = [&]() {
+		return static_cast<uint8_t *>(mmap(nullptr, size, PROT_READ | PROT_WRITE,
+						   MAP_SHARED | (fresh ? 0 : MAP_POPULATE),
+						   fd, 0));
+	};
+	uint8_t *base = map();
+	Frame f(len);
+	uint64_t w;
+	memcpy(&w, f.buf, 8);
+	size_t pos = 0;
+	for (auto _ : state) {
+		if (pos + f.total > size) {
+			pos = 0;
+			if (fresh) {
+				state.PauseTiming();
+				munmap(base, size);
+				if (ftruncate(fd, 0) != 0 ||
+				    posix_fallocate(fd, 0, off_t(size)) != 0)
+					state.SkipWithError("cannot remake the file");
+				base = map();
+				state.ResumeTiming();
+			}
+		}
+		uint8_t *r = base + pos;
+		memcpy(r + 16, f.buf + 16, len);
+		uint64_t sum = XXH3_64bits_withSeed(r + 16, len, pos ^ w);
+		memcpy(r + 8, &sum, 8);
+		__atomic_store_n(reinterpret_cast<uint64_t *>(r), w, __ATOMIC_RELEASE);
+		pos += f.total;
+		benchmark::ClobberMemory();
+	}
+	state.SetItemsProcessed(int64_t(state.iterations()));
+	state.SetBytesProcessed(int64_t(state.iterations() * len));
+	munmap(base, size);
+	close(fd);
+	unlink(p.c_str());
+}
+
+void BM_append_memcpy_xxh3(benchmark::State &state)
+{
+	append_memcpy_xxh3(state, false);
+}
+
+void BM_append_memcpy_xxh3_fresh(benchmark::State &state)
+{
+	append_memcpy_xxh3(state, true);
+}
+
+// One log shared by the threads of the group-commit benchmark, and one
+// O_APPEND file shared by the threads of its write + fdatasync peer, opened
 // before any benchmark runs.
 mmds_log *g_durable;
+int g_shared_fd = -1;
 
 void BM_durable_mmds_sync(benchmark::State &state)
 {
-	char payload[64];
+	size_t len = size_t(state.range(0));
+	char payload[1024];
 	memset(payload, 0x5a, sizeof(payload));
 	for (auto _ : state) {
 		uint64_t lsn;
 		mmds_log *l = g_durable;
-		if (mmds_log_append(l, 1, payload, sizeof(payload), &lsn) != 0 ||
-		    mmds_log_sync(l, lsn + 16 + sizeof(payload)) != 0)
+		if (mmds_log_append(l, 1, payload, len, &lsn) != 0 ||
+		    mmds_log_sync(l, lsn + MMDS_LOG_RECORD_HEADER + ((len + 7) & ~size_t(7))) != 0)
 			state.SkipWithError("append/sync failed");
+	}
+	state.SetItemsProcessed(int64_t(state.iterations()));
+}
+
+void BM_durable_write_fdatasync_shared(benchmark::State &state)
+{
+	Frame f(size_t(state.range(0)));
+	for (auto _ : state) {
+		if (write(g_shared_fd, f.buf, f.total) != ssize_t(f.total) ||
+		    fdatasync(g_shared_fd) != 0)
+			state.SkipWithError("write/fdatasync failed");
 	}
 	state.SetItemsProcessed(int64_t(state.iterations()));
 }
 
 void BM_durable_write_fdatasync(benchmark::State &state)
 {
-	int every = int(state.range(0));
+	int every = int(state.range(1));
 	std::string p = tmpdir() + "/durable.dat";
 	int fd = open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
-	Frame f(64);
+	Frame f(size_t(state.range(0)));
 	int n = 0;
 	for (auto _ : state) {
 		if (write(fd, f.buf, f.total) != ssize_t(f.total))
@@ -232,18 +337,30 @@ void BM_durable_write_fdatasync(benchmark::State &state)
 
 } // namespace
 
-BENCHMARK(BM_append_mmds)->Name("BM_append/mmds")->Arg(64)->Arg(1024)->UseRealTime();
-BENCHMARK(BM_append_write)->Name("BM_append/write")->Arg(64)->Arg(1024)->UseRealTime();
-BENCHMARK(BM_append_fwrite)->Name("BM_append/fwrite")->Arg(64)->Arg(1024)->UseRealTime();
-BENCHMARK(BM_append_memcpy)->Name("BM_append/memcpy")->Arg(64)->Arg(1024)->UseRealTime();
+BENCHMARK(BM_append_mmds)->Name("BM_append/mmds")->Arg(8)->Arg(64)->Arg(1024)->UseRealTime();
+BENCHMARK(BM_append_write)->Name("BM_append/write")->Arg(8)->Arg(64)->Arg(1024)->UseRealTime();
+BENCHMARK(BM_append_fwrite)->Name("BM_append/fwrite")->Arg(8)->Arg(64)->Arg(1024)->UseRealTime();
+BENCHMARK(BM_append_fwrite_buffered)
+	->Name("BM_append/fwrite_buffered")->Arg(8)->Arg(64)->Arg(1024)->UseRealTime();
+BENCHMARK(BM_append_memcpy)->Name("BM_append/memcpy")->Arg(8)->Arg(64)->Arg(1024)->UseRealTime();
+BENCHMARK(BM_append_memcpy_xxh3)
+	->Name("BM_append/memcpy_xxh3")->Arg(8)->Arg(64)->Arg(1024)->UseRealTime();
+BENCHMARK(BM_append_memcpy_xxh3_fresh)
+	->Name("BM_append/memcpy_xxh3_fresh")->Arg(8)->Arg(64)->Arg(1024)->UseRealTime();
 BENCHMARK(BM_durable_mmds_sync)
-	->Name("BM_durable/mmds_sync/64")
-	->Threads(1)->Threads(4)->Threads(16)
+	->Name("BM_durable/mmds_sync")->Arg(8)->Arg(64)->Arg(1024)
+	->UseRealTime()->MinTime(1.0);
+BENCHMARK(BM_durable_mmds_sync)
+	->Name("BM_durable/mmds_sync")->Arg(64)->Threads(4)->Threads(16)
 	->UseRealTime()->MinTime(1.0);
 BENCHMARK(BM_durable_write_fdatasync)
-	->Name("BM_durable/write_fdatasync/64")->Arg(1)->UseRealTime()->MinTime(1.0);
+	->Name("BM_durable/write_fdatasync")->Args({ 8, 1 })->Args({ 64, 1 })->Args({ 1024, 1 })
+	->UseRealTime()->MinTime(1.0);
+BENCHMARK(BM_durable_write_fdatasync_shared)
+	->Name("BM_durable/write_fdatasync_shared")->Arg(64)->Threads(16)
+	->UseRealTime()->MinTime(1.0);
 BENCHMARK(BM_durable_write_fdatasync)
-	->Name("BM_durable/write_fdatasync_per64/64")->Arg(64)->UseRealTime();
+	->Name("BM_durable/write_fdatasync_per64")->Args({ 64, 64 })->UseRealTime();
 
 int main(int argc, char **argv)
 {
@@ -252,10 +369,17 @@ int main(int argc, char **argv)
 		return 1;
 	tmpdir();
 	g_durable = open_log("durable");
+	g_shared_fd = open((g_dir + "/shared.dat").c_str(),
+			   O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	if (g_shared_fd < 0) {
+		perror("shared.dat");
+		return 1;
+	}
 	benchmark::RunSpecifiedBenchmarks();
 	benchmark::Shutdown();
 	if (g_durable)
 		mmds_log_close(g_durable);
+	close(g_shared_fd);
 	rm_tree(g_dir);
 	return 0;
 }

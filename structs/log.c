@@ -580,7 +580,14 @@ int mmds_log_retain(mmds_log *L, uint64_t lsn)
 		    mmds__log_seg_get(L, k + 1) == NULL)
 			break;
 		seg_name(name, sizeof(name), k * L->dsize);
-		/* oldest first: the files left are always contiguous */
+		/* oldest first, each unlink durable before the next: the files
+		 * left are contiguous, even after a power loss */
+		if (atomic_exchange_explicit(&L->dir_dirty, 0, memory_order_acq_rel) &&
+		    fsync(L->dirfd) != 0) {
+			rc = -errno;
+			atomic_store_explicit(&L->dir_dirty, 1, memory_order_release);
+			break;
+		}
 		MMDS_CRASH("log.retain.unlink");
 		if (unlinkat(L->dirfd, name, 0) != 0 && errno != ENOENT) {
 			rc = -errno;

@@ -179,6 +179,10 @@ int mmds__log_store_hint(struct seg *s, uint64_t v);
 /* The durable hint of the mapped segment s now, if its check word matches;
  * else (or if it cannot be read) 0. */
 uint64_t mmds__log_seg_hint(const struct seg *s);
+/* The durable hint of segment index as its file holds it, if the segment
+ * is valid and the check word vouches for it: 1 and *v; else 0 (torn,
+ * flipped, never stored, or unreadable). */
+int mmds__log_seg_hint_at(mmds_log *L, uint64_t index, uint64_t *v);
 /* The segment table: entry of index, or NULL (acquire). */
 struct seg *mmds__log_seg_get(mmds_log *L, uint64_t index);
 /* Set an entry; under roll_mu (or before the handle is shared). */

@@ -269,12 +269,26 @@ static int valid_after(mmds_log *L, struct seg *s, uint64_t lsn,
 	return rc < 0 ? 1 : rc;
 }
 
+/* The recovery point: the highest durable word a check word vouches for
+ * in any valid segment of idx[0..n) (all of them, those past a gap too:
+ * older segments hold older values), or UINT64_MAX when none does (then
+ * no byte counts as past the durable point: recovery stays strict). */
+static uint64_t recovery_point(mmds_log *L, const uint64_t *idx, size_t n)
+{
+	uint64_t rp = UINT64_MAX, v;
+
+	for (size_t i = 0; i < n; i++)
+		if (mmds__log_seg_hint_at(L, idx[i], &v) && (rp == UINT64_MAX || v > rp))
+			rp = v;
+	return rp;
+}
+
 int mmds__log_recover(mmds_log *L, const uint64_t *idx, size_t n)
 {
 	mmds_log_report *rep = &L->report;
-	uint64_t hint = 0, d, pos, start, cut = UINT64_MAX;
+	uint64_t hint = 0, d, pos, start, cut = UINT64_MAX, rp;
 	size_t good = n, ci = 0;
-	int rc;
+	int rc, rp_seen = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		uint64_t fsize;
@@ -293,6 +307,10 @@ int mmds__log_recover(mmds_log *L, const uint64_t *idx, size_t n)
 		if (d > hint)
 			hint = d;
 	}
+	/* Bytes past the durable point may be anything after a power loss
+	 * (pages written back in any order, entries made since the last
+	 * directory fsync undone): damage there is cut, never refused. */
+	rp = recovery_point(L, idx, n);
 	if (good < n) {
 		int later = good > 0 && idx[good] != idx[good - 1] + 1;
 
@@ -304,7 +322,11 @@ int mmds__log_recover(mmds_log *L, const uint64_t *idx, size_t n)
 		rep->bad_offset = 0;
 		rep->bad_lsn = idx[good] * L->dsize;
 		rep->corrupt = later;
-		if (good == 0 || (rep->corrupt && L->recovery == MMDS_LOG_RECOVER_REFUSE))
+		/* the first missing or bad segment holds no durable byte */
+		rep->cut_beyond_durable = later && good > 0 && rp != UINT64_MAX &&
+					  rp <= (idx[good - 1] + 1) * L->dsize;
+		if (good == 0 || (rep->corrupt && !rep->cut_beyond_durable &&
+				  L->recovery == MMDS_LOG_RECOVER_REFUSE))
 			return -EBADMSG;
 		/* newest first: a crash in between leaves no gap */
 		for (size_t i = n; i-- > good;) {
@@ -344,6 +366,10 @@ int mmds__log_recover(mmds_log *L, const uint64_t *idx, size_t n)
 			start = idx[n - 1];
 	}
 	rep->scan_from = pos = start * L->dsize;
+	/* The recovery point vouches for a bad record past it only when the
+	 * scan meets it at a record boundary (or it lies below the scan's
+	 * start); otherwise every bad record with valid ones after is refused. */
+	rp_seen = rp != UINT64_MAX && rp <= pos;
 	for (size_t i = 0; i < n && cut == UINT64_MAX; i++) {
 		struct seg *s = mmds__log_seg_get(L, idx[i]);
 
@@ -355,6 +381,8 @@ int mmds__log_recover(mmds_log *L, const uint64_t *idx, size_t n)
 			unsigned why = 0;
 			int c = mmds__log_rec_check_guarded(L, s, pos, &r, &why);
 
+			if (pos == rp)
+				rp_seen = 1;
 			if (c < -1)
 				return c;
 			if (c == 2) {
@@ -392,9 +420,15 @@ int mmds__log_recover(mmds_log *L, const uint64_t *idx, size_t n)
 			if (c == 0) {
 				rep->reason = MMDS_LOG_CUT_UNFINISHED;
 			} else {
+				int beyond;
+
 				rep->reason = why;
 				rep->corrupt = valid_after(L, s, pos, idx, n, i, 1);
-				if (rep->corrupt && L->recovery == MMDS_LOG_RECOVER_REFUSE) {
+				beyond = rep->corrupt && rp_seen && pos >= rp;
+				if (beyond)
+					rep->cut_beyond_durable = 1;
+				if (rep->corrupt && !beyond &&
+				    L->recovery == MMDS_LOG_RECOVER_REFUSE) {
 					rep->bad_segment = idx[i] * L->dsize;
 					rep->bad_offset = HDR + (pos - idx[i] * L->dsize);
 					rep->bad_lsn = pos;
@@ -465,6 +499,7 @@ int mmds__log_recover(mmds_log *L, const uint64_t *idx, size_t n)
 		if (rep->bytes_cut == 0 && rep->segments_removed == 0 && !was_short) {
 			rep->reason = MMDS_LOG_CUT_NONE;
 			rep->corrupt = 0;
+			rep->cut_beyond_durable = 0;
 		}
 		pos = cut;
 	}

@@ -221,6 +221,33 @@ int mmds__log_seg_check(mmds_log *L, uint64_t index, uint64_t *fsize,
 	return 0;
 }
 
+int mmds__log_seg_hint_at(mmds_log *L, uint64_t index, uint64_t *v)
+{
+	char name[32];
+	unsigned char page[HDR];
+	struct mmds__fmt_header h;
+	struct seg_live live;
+	ssize_t n;
+	int fd;
+
+	if (mmds__log_seg_check(L, index, NULL, NULL, NULL) != 0)
+		return 0;
+	seg_name(name, sizeof(name), index * L->dsize);
+	fd = openat(L->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = pread(fd, page, HDR, 0);
+	close(fd);
+	if (n != (ssize_t)HDR ||
+	    mmds__fmt_check(page, HDR, MMDS__MAGIC_LOG, LOG_VERSION, &h) != 0)
+		return 0;
+	memcpy(&live, page + LIVE_OFF, sizeof(live));
+	if (live.durable_check != hint_sum(h.salt, live.durable))
+		return 0;
+	*v = live.durable;
+	return 1;
+}
+
 /* Map segment index (validated first). */
 int mmds__log_seg_open(mmds_log *L, uint64_t index, int writable,
 		       struct seg *s)

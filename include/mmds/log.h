@@ -121,6 +121,10 @@ typedef struct mmds_log_report {
 	                              them (the writer died): turned into
 	                              skipped records, the records after them
 	                              kept (verify: counted, left alone) */
+	int cut_beyond_durable;    /* 1 if the bad record (valid ones after
+	                              it) lies at or past the durable point,
+	                              where a power loss may leave any bytes:
+	                              cut, not refused, even under REFUSE */
 } mmds_log_report;
 
 /* A record as a reader sees it.  data points into the mapping and stays
@@ -165,8 +169,15 @@ typedef struct mmds_log_reservation {
  * the durable hint (checked) vouches for, is damage, not a torn tail:
  * -EBADMSG (the handle is not returned; pass a report to
  * mmds_log_verify() to learn where) unless opts->recovery is
- * MMDS_LOG_RECOVER_TRUNCATE.  A reader (MMDS_LOG_RDONLY) only validates the
- * segment headers.
+ * MMDS_LOG_RECOVER_TRUNCATE, or the bad record lies at or past the
+ * recovery point: the durable point the segment headers record, trusted
+ * only when its check word matches and the scan meets it at a record
+ * boundary.  Bytes past it were never covered by a returned
+ * mmds_log_sync() and may be anything after a power loss (an unsynced torn
+ * record, a later page written back), so the log is cut there and the
+ * report says so (cut_beyond_durable, corrupt).  Damage below that point,
+ * or with no trustworthy point, is refused as before.  A reader
+ * (MMDS_LOG_RDONLY) only validates the segment headers.
  * Returns 0 and *out, or (with *out NULL): -EINVAL, -ENOENT (no log and no
  * CREATE), -EBUSY (another writer holds the lock), -ELOOP (the lock file
  * or a segment a writer would write is a symbolic link: never followed),
@@ -271,14 +282,15 @@ MMDS_API uint64_t mmds_log_first_lsn(mmds_log *log);
 /*
  * mmds_log_retain - drop every whole segment that lies entirely below lsn
  * and below the published end (the active segment is never dropped),
- * oldest first.  The writer's mappings of the dropped segments are unmapped
+ * oldest first, each unlink made durable (directory fsync) before the next
+ * (a power loss never leaves a gap).  The writer's mappings of the dropped segments are unmapped
  * and closed before it returns, so their space is free then (after -ENOSPC
  * the next append can succeed), except for a segment that a concurrent
  * sync or append of this handle still uses (freed when it is done) and for
  * readers' own mappings: an iterator or reader handle positioned in a
  * dropped segment keeps its blocks until it moves on or is closed.
  * Returns the number of segment files deleted (>= 0), -EINVAL (NULL),
- * -EACCES on a reader, or the error of unlink.  Iterators positioned in a
+ * -EACCES on a reader, or the error of unlink or fsync.  Iterators positioned in a
  * dropped segment get -ENOENT from their next move on.  Thread-safe.
  */
 MMDS_API int mmds_log_retain(mmds_log *log, uint64_t lsn);

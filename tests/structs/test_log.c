@@ -1052,6 +1052,9 @@ static void small_log(uint64_t *lsns, uint32_t n)
 	mmds_log *l = create_ok(8192);
 
 	append_range(l, 0, n, 300, lsns);
+	/* durable: damage to it is corruption, not an unsynced tail that a
+	 * power loss may leave in any state (which recovery cuts) */
+	ck_assert_int_eq(mmds_log_sync(l, UINT64_MAX), 0);
 	mmds_log_close(l);
 }
 
@@ -1154,7 +1157,13 @@ START_TEST(test_torn_last_record_is_cut_as_torn_tail)
 	uint64_t d = 8192 - HDRSZ;
 	unsigned char b = 0x55;
 
-	small_log(lsns, 40);
+	/* the last record never synced: a torn write there is a torn tail (a
+	 * synced one damaged is corruption: see the durable-point tests) */
+	l = create_ok(8192);
+	append_range(l, 0, 39, 300, lsns);
+	ck_assert_int_eq(mmds_log_sync(l, UINT64_MAX), 0);
+	append_range(l, 39, 40, 300, lsns);
+	mmds_log_close(l);
 	uint64_t last = lsns[39] / d;
 	off_t off = (off_t)(HDRSZ + lsns[39] - last * d + 8);
 	int fd = open(seg_path(last * d), O_RDONLY);
