@@ -86,6 +86,16 @@ static int name_set_init(struct name_set *ns, size_t n)
 	return ns->slot ? 0 : -ENOMEM;
 }
 
+static int name_set_has(const struct name_set *ns, const char *name)
+{
+	size_t i = (size_t)XXH3_64bits(name, strlen(name)) & ns->mask;
+
+	for (; ns->slot[i] != NULL; i = (i + 1) & ns->mask)
+		if (strcmp(ns->slot[i], name) == 0)
+			return 1;
+	return 0;
+}
+
 /* Add name unless the set has it: 1 if added, 0 if it was there. */
 static int name_set_add(struct name_set *ns, const char *name)
 {
@@ -98,42 +108,99 @@ static int name_set_add(struct name_set *ns, const char *name)
 	return 1;
 }
 
+/* The series names a histogram family adds to its own name. */
+static const char *const hist_series[] = { "_bucket", "_sum", "_count" };
+#define HIST_SERIES 3
+typedef char series_name[sizeof(((struct named *)0)->name) + 8];
+
+/* Whether family name nm (with its histogram series if hist) is free:
+ * none of its names in taken, nor in also (if not NULL). */
+static int family_free(const char *nm, int hist, const struct name_set *taken,
+		       const struct name_set *also)
+{
+	series_name sn;
+
+	if (name_set_has(taken, nm) || (also && name_set_has(also, nm)))
+		return 0;
+	for (int k = 0; hist && k < HIST_SERIES; k++) {
+		snprintf(sn, sizeof(sn), "%s%s", nm, hist_series[k]);
+		if (name_set_has(taken, sn) || (also && name_set_has(also, sn)))
+			return 0;
+	}
+	return 1;
+}
+
+/* Add a histogram family's series names to ns, their text in pool. */
+static void add_series(struct name_set *ns, const char *nm, series_name *pool,
+		       size_t *npool)
+{
+	for (int k = 0; k < HIST_SERIES; k++) {
+		snprintf(pool[*npool], sizeof(pool[0]), "%s%s", nm, hist_series[k]);
+		if (name_set_add(ns, pool[*npool]))
+			(*npool)++;
+	}
+}
+
 /*
- * Name the n entries of e in names[], sorted by name, every name unique:
- * the lowest id of those whose labels give one name keeps it; each other
- * takes the first of stem_id<ID>, stem_id<ID>_1, ... (plus _total) that no
- * entry has, so a suffixed name cannot collide with another label's name
- * either.  Depends only on the entries: the same file content exports the
- * same names.  0 or -ENOMEM.
+ * Name the n entries of e in names[], sorted by name, every name unique,
+ * and no family name equal to a series name of a histogram family
+ * (NAME_bucket, NAME_sum, NAME_count).  In name order (a histogram's series
+ * sort after its name), the first of those whose labels give one name
+ * keeps it; each other takes the first of stem_id<ID>, stem_id<ID>_1, ...
+ * (plus _total) that no entry has or could have, so a suffixed name cannot
+ * collide with another label's name either.  Depends only on the entries:
+ * the same file content exports the same names.  0 or -ENOMEM.
  */
 static int name_metrics(const mmds_counter_info *e, int n, struct named *names)
 {
-	struct name_set ns;
-	int first = 0;
+	struct name_set all, taken;
+	series_name *pool;
+	size_t hist = 0, npool = 0;
 
 	for (int i = 0; i < n; i++) {
 		metric_name(&e[i], 0, names[i].name);
 		names[i].idx = (size_t)i;
+		hist += e[i].kind == MMDS_HISTOGRAM;
 	}
 	qsort(names, (size_t)n, sizeof(*names), cmp_named);
-	if (name_set_init(&ns, (size_t)n) < 0)
+	pool = malloc((2 * HIST_SERIES * hist + 1) * sizeof(*pool));
+	if (pool == NULL)
 		return -ENOMEM;
-	for (int i = 0; i < n; i++)
-		name_set_add(&ns, names[i].name);
-	for (int i = 1; i < n; i++) {
-		if (strcmp(names[i].name, names[first].name) != 0) {
-			first = i;
-			continue;
-		}
-		/* at most n names are taken: one of n + 1 tries is free */
-		for (uint32_t attempt = 1;; attempt++) {
-			metric_name(&e[names[i].idx], attempt, names[i].name);
-			if (name_set_add(&ns, names[i].name))
+	all.slot = taken.slot = NULL;
+	if (name_set_init(&all, (HIST_SERIES + 1) * (size_t)n) < 0 ||
+	    name_set_init(&taken, (HIST_SERIES + 1) * (size_t)n) < 0) {
+		free(all.slot);
+		free(pool);
+		return -ENOMEM;
+	}
+	/* every name an entry has before suffixes: suffixed ones avoid them */
+	for (int i = 0; i < n; i++) {
+		name_set_add(&all, names[i].name);
+		if (e[names[i].idx].kind == MMDS_HISTOGRAM)
+			add_series(&all, names[i].name, pool, &npool);
+	}
+	for (int i = 0; i < n; i++) {
+		const mmds_counter_info *x = &e[names[i].idx];
+		int h = x->kind == MMDS_HISTOGRAM;
+
+		/* each family takes at most HIST_SERIES + 1 names: one of
+		 * (HIST_SERIES + 1) * n + 1 tries is free */
+		for (uint32_t attempt = 0;; attempt++) {
+			if (attempt > 0)
+				metric_name(x, attempt, names[i].name);
+			if (family_free(names[i].name, h, &taken,
+					attempt > 0 ? &all : NULL))
 				break;
 		}
+		name_set_add(&taken, names[i].name);
+		if (h)
+			add_series(&taken, names[i].name, pool, &npool);
 	}
-	free(ns.slot);
+	free(all.slot);
+	free(taken.slot);
 	qsort(names, (size_t)n, sizeof(*names), cmp_named);
+	/* the pool's strings are only referenced by the sets, freed above */
+	free(pool);
 	return 0;
 }
 

@@ -388,7 +388,9 @@ enum mmds_counters_format {
 	 * metric names ([a-zA-Z_:][a-zA-Z0-9_:]*), counters suffixed _total,
 	 * HELP and TYPE lines.  Names are unique: of labels that sanitise to
 	 * one name the lowest id keeps it, the others take the first free of
-	 * _id<ID>, _id<ID>_1, ... before the suffix.  The same file content
+	 * _id<ID>, _id<ID>_1, ... before the suffix, as does a label that
+	 * gives a histogram's sample name (H_bucket, H_sum, H_count).  The
+	 * same file content
 	 * gives the same names.  A histogram is a family of name_bucket{le=...}
 	 * (cumulative, le="+Inf" last), name_sum and name_count. */
 	MMDS_COUNTERS_PROMETHEUS = 1,

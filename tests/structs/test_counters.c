@@ -1177,11 +1177,13 @@ static char *export_to_string(mmds_counters *c, unsigned format, int *n)
 }
 
 /* 1 if every line is a HELP, TYPE or sample line of the text format with a
- * valid metric name, every sample follows its TYPE, and no name repeats. */
+ * valid metric name, every sample follows its family's TYPE (a histogram's
+ * samples are NAME_bucket{le=..}, NAME_sum and NAME_count), no family name
+ * repeats, and no sample name belongs to two families. */
 static int prometheus_valid(const char *text, char *why, size_t whylen)
 {
-	char names[64][200];
-	int nn = 0;
+	static char names[64][200], samples[256][200];
+	int nn = 0, ns = 0, hist = 0;
 	const char *line = text;
 
 	while (*line) {
@@ -1197,8 +1199,10 @@ static int prometheus_valid(const char *text, char *why, size_t whylen)
 			if (sscanf(l + 7, "%199s %299[^\n]", name, rest) != 2)
 				return snprintf(why, whylen, "bad: %s", l), 0;
 			if (l[2] == 'T') {
-				if (strcmp(rest, "counter") && strcmp(rest, "gauge"))
+				if (strcmp(rest, "counter") && strcmp(rest, "gauge") &&
+				    strcmp(rest, "histogram"))
 					return snprintf(why, whylen, "type: %s", l), 0;
+				hist = strcmp(rest, "histogram") == 0;
 				for (int i = 0; i < nn; i++)
 					if (strcmp(names[i], name) == 0)
 						return snprintf(why, whylen, "dup: %s", name), 0;
@@ -1210,14 +1214,35 @@ static int prometheus_valid(const char *text, char *why, size_t whylen)
 					return snprintf(why, whylen, "no _total: %s", l), 0;
 			}
 		} else {
-			char *e;
+			char *e, *brace, *value = rest;
+			int own = 0;
 
 			if (sscanf(l, "%199s %299s", name, rest) != 2)
 				return snprintf(why, whylen, "sample: %s", l), 0;
-			if (nn == 0 || strcmp(names[nn - 1], name))
+			if ((brace = strchr(name, '{')) != NULL) {
+				/* labels may hold spaces: the value is the last field */
+				value = strrchr(l, ' ') + 1;
+				*brace = 0;
+			}
+			if (nn > 0 && !hist)
+				own = strcmp(names[nn - 1], name) == 0;
+			for (int k = 0; nn > 0 && hist && k < 3 && !own; k++) {
+				static const char *const sfx[] = { "_bucket", "_sum", "_count" };
+				char want[220];
+
+				snprintf(want, sizeof(want), "%s%s", names[nn - 1], sfx[k]);
+				own = strcmp(want, name) == 0 && (k == 0) == (brace != NULL);
+			}
+			if (!own)
 				return snprintf(why, whylen, "no TYPE: %s", l), 0;
+			for (int i = 0; i < ns; i++)
+				if (strcmp(samples[i], name) == 0 &&
+				    !(hist && strstr(name, "_bucket") && i == ns - 1))
+					return snprintf(why, whylen, "sample of two families: %s", l), 0;
+			if (ns < 256 && (ns == 0 || strcmp(samples[ns - 1], name)))
+				strcpy(samples[ns++], name);
 			errno = 0;
-			(void)strtod(rest, &e);
+			(void)strtod(value, &e);
 			if (*e || errno)
 				return snprintf(why, whylen, "value: %s", l), 0;
 		}
@@ -1326,6 +1351,46 @@ START_TEST(test_prometheus_names_are_unique_even_against_suffixes)
 	text = export_to_string(c, MMDS_COUNTERS_JSON, &n);
 	ck_assert_ptr_nonnull(strstr(text, "\"label\":\"p.q\""));
 	ck_assert_ptr_nonnull(strstr(text, "\"label\":\"p_q_id1\""));
+	free(text);
+	mmds_counters_close(c);
+}
+END_TEST
+
+/* No family may be named like a series of a histogram family (NAME_bucket,
+ * NAME_sum, NAME_count): a gauge labelled x_count and a histogram x would
+ * otherwise both expose samples named x_count. */
+START_TEST(test_prometheus_names_avoid_histogram_series)
+{
+	mmds_counters *c = create("c", 64, 0, 0);
+	static const double bounds[] = { 1, 2 };
+	const char *names[] = { "lat_count", "lat_sum", "lat_bucket" };
+	char why[600], line[128];
+	char *text;
+	int n, id;
+
+	id = mmds_counters_alloc_histogram(c, "lat", &(mmds_histogram_def){
+						   .bounds = bounds, .nbounds = 2 });
+	ck_assert_int_ge(id, 0);
+	for (size_t i = 0; i < 3; i++)
+		ck_assert_int_ge(mmds_counters_alloc(c, names[i], &(mmds_counter_def){
+							     .kind = MMDS_GAUGE }), 0);
+	text = export_to_string(c, MMDS_COUNTERS_PROMETHEUS, &n);
+	ck_assert_int_eq(n, 4);
+	ck_assert_msg(prometheus_valid(text, why, sizeof(why)), "%s\n%s", why, text);
+	ck_assert_ptr_nonnull(strstr(text, "# TYPE lat histogram\n"));
+	for (size_t i = 0; i < 3; i++) {
+		/* the gauge was renamed: no family of that name */
+		snprintf(line, sizeof(line), "# TYPE %s ", names[i]);
+		ck_assert_msg(strstr(text, line) == NULL, "%s\n%s", line, text);
+	}
+	if (system("command -v promtool >/dev/null 2>&1") == 0) {
+		char cmd[512];
+
+		t_write_file(t_path("metrics.txt"), text, strlen(text));
+		snprintf(cmd, sizeof(cmd), "promtool check metrics < %s >/dev/null 2>&1",
+			 t_path("metrics.txt"));
+		ck_assert_int_eq(system(cmd), 0);
+	}
 	free(text);
 	mmds_counters_close(c);
 }
@@ -1988,6 +2053,7 @@ Suite *counters_suite(void)
 	tcase_add_test(tc, test_reset_one_and_all);
 	tcase_add_test(tc, test_prometheus_export_is_valid_text_format);
 	tcase_add_test(tc, test_prometheus_names_are_unique_even_against_suffixes);
+	tcase_add_test(tc, test_prometheus_names_avoid_histogram_series);
 	tcase_add_test(tc, test_json_export_parses);
 	tcase_add_test(tc, test_histogram_counts_buckets_sum_and_count);
 	tcase_add_test(tc, test_histogram_bad_definitions_are_einval);
