@@ -426,8 +426,12 @@ int mmds_log_open(mmds_log **out, const char *dir, const mmds_log_opts *o)
 	if (rc)
 		goto fail;
 	rc = adopt_params(L, base);
-	/* a reader beside a writer's retention: the oldest segment went */
-	for (int tries = 0; rc == -ENOENT && !L->writer && tries < 8; tries++) {
+	/* a reader beside a writer's retention: the oldest segment went (a
+	 * writer retaining in a loop can beat a few tries on a busy machine;
+	 * it never drops the last segment, so this ends) */
+	for (int tries = 0; rc == -ENOENT && !L->writer && tries < 1000; tries++) {
+		if (tries >= 8)
+			sched_yield();
 		rc = first_base(L, &base);
 		if (rc == 0)
 			rc = adopt_params(L, base);

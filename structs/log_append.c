@@ -229,6 +229,8 @@ static int reserve(mmds_log *L, size_t len, uint16_t type, uint64_t *lsn,
 		   struct seg **segp)
 {
 	uint64_t stride = RH + align8(len), pos, end, cur, t;
+	uint64_t pad_pos = UINT64_MAX;
+	unsigned pad_seen = 0;
 	struct pad_claim pc;
 	struct seg *s;
 	int rc;
@@ -272,8 +274,19 @@ static int reserve(mmds_log *L, size_t len, uint16_t type, uint64_t *lsn,
 			}
 			/* claimed by another thread: help the tail past it (a
 			 * padding claim belongs to a rollover: wait for it) */
-			if ((cur >> 48) & REC_PAD)
+			if ((cur >> 48) & REC_PAD) {
+				/* a rollover sets TAIL_ROLL before its padding
+				 * claim and moves the tail (or unclaims) after:
+				 * padding at a still tail, again and again, was
+				 * written by someone else */
+				pad_seen = pos == pad_pos ? pad_seen + 1 : 1;
+				pad_pos = pos;
+				if (pad_seen > 1000)
+					return -EBADMSG;
+				if (pad_seen > 16)
+					sched_yield();
 				continue;
+			}
 			t = ((cur >> 48) & (REC_CLAIM | REC_COMMIT))
 				    ? RH + align8((uint32_t)cur) : 0;
 			if (t == 0 || t > end - pos)

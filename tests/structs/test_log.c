@@ -499,6 +499,28 @@ START_TEST(test_missing_record_below_durable_point_is_ebadmsg)
 }
 END_TEST
 
+/* A padding claim that another process writes at the tail of a live
+ * writer (no rollover of this writer made it) is refused with -EBADMSG: the
+ * append never spins for ever waiting for a rollover that is not running. */
+START_TEST(test_foreign_padding_claim_at_the_tail_is_ebadmsg_not_a_hang)
+{
+	mmds_log *l = create_ok(65536);
+	uint64_t tail, word;
+	int fd;
+
+	append_ok(l, 1, "abc", 3);
+	tail = mmds_log_tail_lsn(l);
+	/* CLAIMED | PAD, length 64, at the tail, through the file */
+	word = 64u | (uint64_t)(0x4000u | 0x0001u) << 48;
+	fd = open(seg_path(0), O_WRONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pwrite(fd, &word, 8, 4096 + (off_t)tail), 8);
+	close(fd);
+	ck_assert_int_eq(mmds_log_append(l, 1, "def", 3, NULL), -EBADMSG);
+	mmds_log_close(l);
+}
+END_TEST
+
 START_TEST(test_reopen_after_clean_close_continues_the_log)
 {
 	mmds_log *l = create_ok(SEG_SMALL);
@@ -1721,6 +1743,7 @@ Suite *log_suite(void)
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_test(tc, test_writer_refuses_planted_symlinks);
 	tcase_add_test(tc, test_missing_record_below_durable_point_is_ebadmsg);
+	tcase_add_test(tc, test_foreign_padding_claim_at_the_tail_is_ebadmsg_not_a_hang);
 	tcase_add_test(tc, test_reopen_after_clean_close_continues_the_log);
 	tcase_add_test(tc, test_second_writer_is_ebusy_readers_are_fine);
 	tcase_add_test(tc, test_flush_policy_applies_to_segments);
