@@ -38,6 +38,7 @@
 #define CUR_SIZE 2048
 #define CUR_OWNER_OFF 512
 #define CUR_SLOT_OFF(i) (1024 + 512 * (i))
+#define CUR_SEQ_MAX ((uint64_t)1 << 62) /* valid sequences lie below */
 #define CUR_DIR "cursors"
 #define SLOT_RESET 1u /* slot flag: written by a reset or clamp */
 
@@ -140,7 +141,10 @@ static int parse_file(const unsigned char *img, const char *name,
 		return -EBADMSG;
 	for (int i = 0; i < 2; i++) {
 		memcpy(&s[i], img + CUR_SLOT_OFF(i), sizeof(s[i]));
-		ok[i] = s[i].seq != 0 && (s[i].seq & 1) == (uint64_t)i &&
+		/* no writer reaches 2^62 commits: a higher sequence is forged,
+		 * and the next commit's seq + 1 could wrap to an invalid 0 */
+		ok[i] = s[i].seq != 0 && s[i].seq < CUR_SEQ_MAX &&
+			(s[i].seq & 1) == (uint64_t)i &&
 			s[i].checksum == slot_sum(&s[i], h.checksum);
 	}
 	if (!ok[0] && !ok[1])

@@ -674,6 +674,30 @@ START_TEST(test_corrupt_truncated_and_hostile_files_are_ebadmsg)
 		t_write_file(cur_path("a"), img, len);
 		ck_assert_int_eq(open_rc("a"), -ENOTSUP);
 	}
+	/* a slot forged with the highest sequence (and a right checksum): it
+	 * is not taken, so a commit can never wrap the sequence to 0 and be
+	 * lost; the other slot's position wins */
+	{
+		unsigned char img[CUR_SIZE];
+		uint64_t hsum, seq = UINT64_MAX, pos = 8, sum;
+		mmds_log_cursor *c;
+
+		memcpy(img, orig, len);
+		memcpy(&hsum, img + 104, 8);
+		memcpy(img + 1024 + 512, &seq, 8);
+		memcpy(img + 1024 + 512 + 8, &pos, 8);
+		sum = XXH3_64bits_withSeed(img + 1024 + 512, 32, hsum);
+		memcpy(img + 1024 + 512 + 32, &sum, 8);
+		t_write_file(cur_path("a"), img, len);
+		ck_assert_int_eq(open_rc("a"), 0);
+		c = cursor("a", 0);
+		ck_assert_uint_ne(mmds_log_cursor_position(c), 8);
+		ck_assert_int_eq(mmds_log_cursor_commit(c, lsns[9]), 0);
+		mmds_log_cursor_close(c);
+		c = cursor("a", 0);
+		ck_assert_uint_eq(mmds_log_cursor_position(c), lsns[9]);
+		mmds_log_cursor_close(c);
+	}
 	/* truncated, or grown */
 	for (size_t n = 0; n < len; n += 100) {
 		t_write_file(cur_path("a"), orig, n);
