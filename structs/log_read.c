@@ -218,8 +218,34 @@ void mmds_log_iter_close(mmds_log_iter *it)
 	free(it);
 }
 
+/* Announce (delta 1, then read seq) or withdraw (delta -1) a sleeping
+ * reader in a segment's header page, under the guard: a file truncated
+ * under the reader is -EFAULT, not SIGBUS.  A plain load first, so a
+ * fault never lands inside the read-modify-write. */
+struct waiters_op {
+	struct seg_live *live;
+	int delta;
+	uint32_t seq;
+};
+
+static int waiters_fn(void *arg)
+{
+	struct waiters_op *o = arg;
+
+	(void)atomic_load_explicit(&o->live->waiters, memory_order_relaxed);
+	if (o->delta > 0) {
+		atomic_fetch_add_explicit(&o->live->waiters, 1, memory_order_seq_cst);
+		atomic_thread_fence(memory_order_seq_cst);
+		o->seq = atomic_load_explicit(&o->live->seq, memory_order_acquire);
+	} else {
+		atomic_fetch_sub_explicit(&o->live->waiters, 1, memory_order_seq_cst);
+	}
+	return 0;
+}
+
 int mmds_log_iter_wait(mmds_log_iter *it, int timeout_ms)
 {
+	struct waiters_op wo = { NULL, 0, 0 };
 	mmds_log *L;
 	uint64_t deadline, now;
 
@@ -254,9 +280,11 @@ int mmds_log_iter_wait(mmds_log_iter *it, int timeout_ms)
 			nanosleep(&ts, NULL);
 			continue;
 		}
-		atomic_fetch_add_explicit(&live->waiters, 1, memory_order_seq_cst);
-		atomic_thread_fence(memory_order_seq_cst);
-		seq = atomic_load_explicit(&live->seq, memory_order_acquire);
+		wo.live = live;
+		wo.delta = 1;
+		if (mmds_guard_run(waiters_fn, &wo) != 0)
+			return -EFAULT; /* the header page went under us */
+		seq = wo.seq;
 		p = it->pos;
 		rc = read_at(L, &it->cur, &it->has, &p, NULL, 0, 1);
 		if (rc == -EAGAIN) {
@@ -267,7 +295,9 @@ int mmds_log_iter_wait(mmds_log_iter *it, int timeout_ms)
 			mmds__futex_wait(&live->seq, seq,
 					 (int64_t)(left > 100 ? 100 : left) * 1000000);
 		}
-		atomic_fetch_sub_explicit(&live->waiters, 1, memory_order_seq_cst);
+		wo.delta = -1;
+		if (mmds_guard_run(waiters_fn, &wo) != 0)
+			return -EFAULT;
 		if (rc != -EAGAIN)
 			return 0;
 	}

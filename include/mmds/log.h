@@ -324,7 +324,8 @@ MMDS_API int64_t mmds_log_read(mmds_log *log, uint64_t lsn, void *buf,
  *   records and segment padding are skipped.
  * mmds_log_iter_wait - sleep until the next record is published or
  *   timeout_ms passes (< 0: forever): 0 (call next), -ETIMEDOUT, -EINVAL
- *   (NULL it).  Woken by the writer through a futex in the segment's
+ *   (NULL it), -EFAULT (the segment file was truncated under the reader
+ *   while it announced its sleep).  Woken by the writer through a futex in the segment's
  *   header page; no polling (except when the segment cannot be opened for
  *   writing, then every ms).
  * mmds_log_iter_lsn - the LSN the next call to next reads.
