@@ -28,6 +28,7 @@
 #include <xxhash.h>
 
 #include <mmds/log.h>
+#include <mmds/map.h>
 
 #include "crash.h"
 #include "owner.h"
@@ -72,7 +73,7 @@ struct mmds_log_cursor {
 	mmds_log *log;            /* read-only handle, for iterators */
 	int cdirfd;               /* DIR/cursors */
 	int fd;                   /* the cursor file */
-	void *map;                /* its first page, for the owner word */
+	mmds_map *map;            /* the file, for the owner word (guarded) */
 	uint64_t me;              /* mmds__owner_self() at open */
 	uint64_t hsum;            /* header checksum: the slots' seed */
 	uint64_t seq;             /* sequence of the committed slot */
@@ -111,6 +112,12 @@ static uint64_t now_ns(void)
 static uint64_t header_sum(const struct cur_header *h)
 {
 	return XXH3_64bits(h, offsetof(struct cur_header, checksum));
+}
+
+/* The owner word in a mapped cursor file (its size was checked). */
+static _Atomic uint64_t *owner_word(mmds_map *m)
+{
+	return (_Atomic uint64_t *)(void *)((char *)mmds_map_data(m) + CUR_OWNER_OFF);
 }
 
 static uint64_t slot_sum(const struct cur_slot *s, uint64_t seed)
@@ -365,7 +372,7 @@ MMDS_API int mmds_log_cursor_open(mmds_log_cursor **out, const char *dir,
 	if (c == NULL)
 		return -ENOMEM;
 	c->cdirfd = c->fd = -1;
-	c->map = MAP_FAILED;
+	c->map = NULL;
 	c->flags = o.flags;
 	strcpy(c->name, name);
 	pthread_mutex_init(&c->mu, NULL);
@@ -401,26 +408,23 @@ again:
 	rc = read_image(c->fd, img);
 	if (rc)
 		goto fail;
-	c->map = mmap(NULL, CUR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
-	if (c->map == MAP_FAILED) {
-		rc = -errno;
+	rc = mmds_map_open_fd(&c->map, c->fd, &(mmds_map_opts){ .access = MMDS_RDWR });
+	if (rc < 0)
 		goto fail;
-	}
-	rc = mmds__owner_take((_Atomic uint64_t *)((char *)c->map + CUR_OWNER_OFF),
-			      NULL);
+	rc = mmds__owner_take_guarded(owner_word(c->map), NULL);
 	if (rc < 0) {
-		munmap(c->map, CUR_SIZE);
-		c->map = MAP_FAILED;
+		mmds_map_close(c->map);
+		c->map = NULL;
 		goto fail;
 	}
 	c->me = mmds__owner_self();
 	MMDS_CRASH("log.cursor.open.taken");
 	if (!still_named(c->cdirfd, name, c->fd)) {
 		/* removed (or replaced) between our open and our take */
-		mmds__owner_release((_Atomic uint64_t *)((char *)c->map + CUR_OWNER_OFF));
+		mmds__owner_release_guarded(owner_word(c->map));
 		c->me = 0;
-		munmap(c->map, CUR_SIZE);
-		c->map = MAP_FAILED;
+		mmds_map_close(c->map);
+		c->map = NULL;
 		close(c->fd);
 		c->fd = -1;
 		if (tries++ < 8)
@@ -452,11 +456,10 @@ MMDS_API void mmds_log_cursor_close(mmds_log_cursor *c)
 {
 	if (c == NULL)
 		return;
-	if (c->map != MAP_FAILED) {
+	if (c->map) {
 		if (c->me)
-			mmds__owner_release((_Atomic uint64_t *)((char *)c->map +
-								 CUR_OWNER_OFF));
-		munmap(c->map, CUR_SIZE);
+			mmds__owner_release_guarded(owner_word(c->map));
+		mmds_map_close(c->map);
 	}
 	if (c->fd >= 0)
 		close(c->fd);
@@ -686,7 +689,7 @@ MMDS_API int mmds_log_cursor_list(const char *dir, mmds_log_cursor_info *out,
 MMDS_API int mmds_log_cursor_remove(const char *dir, const char *name)
 {
 	unsigned char img[CUR_SIZE];
-	void *map;
+	mmds_map *map = NULL;
 	int cfd, fd, rc;
 
 	if (dir == NULL || !name_ok(name))
@@ -704,14 +707,12 @@ MMDS_API int mmds_log_cursor_remove(const char *dir, const char *name)
 		rc = -EBADMSG;
 	if (rc)
 		goto out;
-	map = mmap(NULL, CUR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED) {
-		rc = -errno;
+	rc = mmds_map_open_fd(&map, fd, &(mmds_map_opts){ .access = MMDS_RDWR });
+	if (rc < 0)
 		goto out;
-	}
 	/* Hold it while unlinking, so no opener takes it meanwhile; an opener
 	 * that opened it before sees it unnamed after its take and retries. */
-	rc = mmds__owner_take((_Atomic uint64_t *)((char *)map + CUR_OWNER_OFF), NULL);
+	rc = mmds__owner_take_guarded(owner_word(map), NULL);
 	if (rc >= 0) {
 		MMDS_CRASH("log.cursor.remove.taken");
 		rc = 0;
@@ -720,10 +721,9 @@ MMDS_API int mmds_log_cursor_remove(const char *dir, const char *name)
 		else if (fsync(cfd) != 0)
 			rc = -errno;
 		if (rc && rc != -ENOENT)
-			mmds__owner_release((_Atomic uint64_t *)((char *)map +
-								 CUR_OWNER_OFF));
+			mmds__owner_release_guarded(owner_word(map));
 	}
-	munmap(map, CUR_SIZE);
+	mmds_map_close(map);
 out:
 	close(fd);
 	close(cfd);

@@ -16,6 +16,8 @@
 
 #include <xxhash.h>
 
+#include <mmds/map.h>
+
 #include "owner.h"
 
 #define PID_LIMIT 4194304u /* the kernel's largest pid_max (PID_MAX_LIMIT) */
@@ -190,4 +192,44 @@ int mmds__owner_release(_Atomic uint64_t *w)
 						    memory_order_relaxed))
 		return 0;
 	return -EPERM;
+}
+
+struct owner_op {
+	_Atomic uint64_t *w;
+	uint64_t *prev;
+	int rc;
+};
+
+static int take_fn(void *arg)
+{
+	struct owner_op *o = arg;
+
+	o->rc = mmds__owner_take(o->w, o->prev);
+	return 0;
+}
+
+static int release_fn(void *arg)
+{
+	struct owner_op *o = arg;
+
+	/* a plain load first: a fault never lands inside the CAS */
+	(void)atomic_load_explicit(o->w, memory_order_relaxed);
+	o->rc = mmds__owner_release(o->w);
+	return 0;
+}
+
+int mmds__owner_take_guarded(_Atomic uint64_t *w, uint64_t *prev)
+{
+	struct owner_op o = { w, prev, 0 };
+	int rc = mmds_guard_run(take_fn, &o);
+
+	return rc < 0 ? rc : o.rc;
+}
+
+int mmds__owner_release_guarded(_Atomic uint64_t *w)
+{
+	struct owner_op o = { w, NULL, 0 };
+	int rc = mmds_guard_run(release_fn, &o);
+
+	return rc < 0 ? rc : o.rc;
 }

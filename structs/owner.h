@@ -78,4 +78,13 @@ int mmds__owner_take(_Atomic uint64_t *w, uint64_t *prev);
  */
 int mmds__owner_release(_Atomic uint64_t *w);
 
+/*
+ * The same two calls for a word inside an mmds map that someone may
+ * truncate: run under the SIGBUS guard (mmds_guard_run), so a fault is
+ * -EFAULT (-EIO for a memory error) instead of a signal.  The word must lie
+ * in a live mmds map (the guard covers only those).
+ */
+int mmds__owner_take_guarded(_Atomic uint64_t *w, uint64_t *prev);
+int mmds__owner_release_guarded(_Atomic uint64_t *w);
+
 #endif /* MMDS_STRUCTS_OWNER_H */

@@ -680,7 +680,6 @@ START_TEST(test_corrupt_truncated_and_hostile_files_are_ebadmsg)
 	{
 		unsigned char img[CUR_SIZE];
 		uint64_t hsum, seq = UINT64_MAX, pos = 8, sum;
-		mmds_log_cursor *c;
 
 		memcpy(img, orig, len);
 		memcpy(&hsum, img + 104, 8);
@@ -698,6 +697,13 @@ START_TEST(test_corrupt_truncated_and_hostile_files_are_ebadmsg)
 		ck_assert_uint_eq(mmds_log_cursor_position(c), lsns[9]);
 		mmds_log_cursor_close(c);
 	}
+	/* truncated under its holder: closing it is no SIGBUS, and the file
+	 * is then refused */
+	t_write_file(cur_path("a"), orig, len);
+	c = cursor("a", 0);
+	ck_assert_int_eq(truncate(cur_path("a"), 0), 0);
+	mmds_log_cursor_close(c);
+	ck_assert_int_eq(open_rc("a"), -EBADMSG);
 	/* truncated, or grown */
 	for (size_t n = 0; n < len; n += 100) {
 		t_write_file(cur_path("a"), orig, n);

@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <mmds/map.h>
+
 #include "owner.h"
 #include "t_util.h"
 
@@ -196,6 +198,25 @@ START_TEST(test_takeover_race_has_one_winner)
 }
 END_TEST
 
+/* The guarded calls on a word in a file truncated under the map are
+ * -EFAULT, not SIGBUS. */
+START_TEST(test_guarded_take_and_release_on_truncated_file_are_efault)
+{
+	mmds_map *m = NULL;
+	_Atomic uint64_t *w;
+
+	ck_assert_int_eq(mmds_map_open(&m, t_path("own"), &(mmds_map_opts){
+					       .flags = MMDS_MAP_CREATE, .size = 4096 }), 0);
+	w = (_Atomic uint64_t *)mmds_map_data(m);
+	ck_assert_int_eq(mmds__owner_take_guarded(w, NULL), MMDS__OWNER_FREE);
+	ck_assert_int_eq(mmds__owner_release_guarded(w), 0);
+	ck_assert_int_eq(truncate(t_path("own"), 0), 0);
+	ck_assert_int_eq(mmds__owner_take_guarded(w, NULL), -EFAULT);
+	ck_assert_int_eq(mmds__owner_release_guarded(w), -EFAULT);
+	mmds_map_close(m);
+}
+END_TEST
+
 Suite *owner_suite(void)
 {
 	Suite *s = suite_create("owner");
@@ -208,6 +229,7 @@ Suite *owner_suite(void)
 	tcase_add_test(tc, test_take_and_release);
 	tcase_add_test(tc, test_live_owner_in_other_process_is_busy);
 	tcase_add_test(tc, test_takeover_race_has_one_winner);
+	tcase_add_test(tc, test_guarded_take_and_release_on_truncated_file_are_efault);
 	return s;
 }
 
