@@ -358,16 +358,26 @@ static int init_file(mmds_map *m, const struct ring_params *p)
 	return mmds_map_write(m, 0, &h, sizeof(h));
 }
 
-/* Whether slot s holds no intent the consumer may still need: none, or a
- * span entirely below the head. */
-static bool intent_passed(const struct ring_ctrl *c, const struct ring_slot *s)
+/* Whether slot s holds no intent the consumer may still need: none, a
+ * span entirely below the head, or one no producer can have written (a
+ * producer's intent starts at a tail it read, so never beyond the tail,
+ * aligned, and spans at most the capacity): a hostile or corrupt intent
+ * must not keep a dead producer's slot from being reused for ever. */
+static bool intent_passed(const struct ring_ctrl *c, uint64_t cap,
+			  const struct ring_slot *s)
 {
 	uint64_t len = atomic_load_explicit(&s->intent_len, memory_order_acquire);
 	uint64_t pos = atomic_load_explicit(&s->intent_pos, memory_order_relaxed);
 	uint64_t head = atomic_load_explicit(&c->head, memory_order_acquire);
+	uint64_t tail = atomic_load_explicit(&c->tail, memory_order_acquire);
 
-	return len == 0 ||
-	       (head - pos >= len && head - pos <= ((uint64_t)1 << 62));
+	if (len == 0 || (pos & 7) != 0 || len > cap)
+		return true;
+	if (pos - head <= tail - head)
+		return false; /* from the head to the tail: may still be claimed */
+	if (head - pos <= ((uint64_t)1 << 62))
+		return head - pos >= len; /* before the head: passed if all of it */
+	return true; /* beyond the tail */
 }
 
 /*
@@ -440,7 +450,7 @@ static int register_role(mmds_ring *r, bool force)
 
 		if (w != 0 && mmds__owner_alive(w))
 			continue;
-		if (!intent_passed(c, s))
+		if (!intent_passed(c, r->cap, s))
 			continue;
 		rc = take_slot(s, false);
 		if (rc < 0)

@@ -1447,6 +1447,35 @@ START_TEST(test_role_is_never_held_by_two_processes)
 }
 END_TEST
 
+/* Dead producers' slots holding intents no producer can have written
+ * (beyond the tail, misaligned, longer than the ring) are reused: a
+ * corrupt or hostile control block cannot keep every producer out. */
+START_TEST(test_impossible_intents_never_block_producer_slots)
+{
+	mmds_ring *c = ring_new(t_path("r"), MMDS_RING_CONSUMER, MMDS_RING_MPSC, 4096);
+	mmds_ring *p;
+	int fd = open(t_path("r"), O_RDWR);
+
+	ck_assert_int_ge(fd, 0);
+	for (unsigned i = 0; i < MMDS_RING_MAX_PRODUCERS; i++) {
+		/* a dead owner (pid 1 with a tag it never has), an intent */
+		uint64_t slot[5] = { 1u | (uint64_t)0x5eed << 32, 0, 0, 0, 8 };
+		off_t off = 4096 + 640 + (off_t)i * 128;
+
+		slot[3] = i % 3 == 0 ? (uint64_t)1 << 40 /* beyond the tail */
+			: i % 3 == 1 ? 12 /* misaligned */ : 0;
+		if (i % 3 == 2)
+			slot[4] = (uint64_t)1 << 30; /* longer than the ring */
+		ck_assert_int_eq(pwrite(fd, slot, sizeof(slot), off), (ssize_t)sizeof(slot));
+	}
+	close(fd);
+	p = ring_at(t_path("r"), MMDS_RING_PRODUCER);
+	ck_assert_int_eq(mmds_ring_push(p, 7, "hi", 2), 0);
+	mmds_ring_close(p);
+	mmds_ring_close(c);
+}
+END_TEST
+
 /* The window of a registration in progress: a live holder's pid beside a
  * start time that is not its own (the previous holder's, stored after the
  * pid in the old layout).  The role must stay the live holder's: an owner
@@ -1870,6 +1899,7 @@ Suite *ring_suite(void)
 	tc = t_tcase(s, "issue9", 120);
 	tcase_add_test(tc, test_role_is_never_held_by_two_processes);
 	tcase_add_test(tc, test_live_holder_is_never_judged_dead_by_other_slot_words);
+	tcase_add_test(tc, test_impossible_intents_never_block_producer_slots);
 	tcase_add_test(tc, test_repair_passes_two_dead_claims_at_one_position);
 	tcase_add_test(tc, test_repair_pads_claim_of_unregistered_claimer);
 	tcase_add_test(tc, test_repair_waits_for_live_producer_between_cas_and_header);
