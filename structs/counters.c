@@ -650,25 +650,11 @@ static int recover_locked(void *arg)
 	return 0;
 }
 
-static int take_fn(void *arg)
-{
-	const mmds_counters *c = arg;
-
-	return mmds__owner_take(lock_ptr(c), NULL);
-}
-
-static int release_fn(void *arg)
-{
-	const mmds_counters *c = arg;
-
-	return mmds__owner_release(lock_ptr(c));
-}
-
 static void unlock_alloc(mmds_counters *c)
 {
 	/* -EPERM: taken over as if this process were dead; -EFAULT: the
 	 * header page is gone.  Either way the word is not ours to clear. */
-	(void)mmds_guard_run(release_fn, c);
+	(void)mmds__owner_release_guarded(lock_ptr(c));
 }
 
 /* Take the lock (waiting at most LOCK_TIMEOUT_NS for a live holder, which
@@ -681,7 +667,7 @@ static int lock_alloc(mmds_counters *c)
 
 	(void)mmds__owner_self(); /* /proc is read outside the guard */
 	for (;;) {
-		int rc = mmds_guard_run(take_fn, c);
+		int rc = mmds__owner_take_guarded(lock_ptr(c), NULL);
 
 		if (rc >= 0) {
 			struct recover_args ra = { c, rc == MMDS__OWNER_TAKEN };
@@ -712,7 +698,7 @@ static int recover_at_open(mmds_counters *c)
 
 	if (rc < 0 || holder == 0 || mmds__owner_alive(holder))
 		return rc;
-	rc = mmds_guard_run(take_fn, c);
+	rc = mmds__owner_take_guarded(lock_ptr(c), NULL);
 	if (rc == -EBUSY)
 		return 0; /* someone else took it first */
 	if (rc >= 0) {
