@@ -81,8 +81,11 @@ static void write_other(const uint8_t *b, size_t len)
 	for (i = 0; i < n; i++)
 		name[i] = chars[b[1 + i] % (sizeof(chars) - 1)];
 	name[n] = 0;
-	if (n == 0 || strspn(name, ".") == n)
+	if (n == 0 || strspn(name, ".") == n) {
+		/* "", "." and ".." are not names a file can have */
 		name[0] = 'x';
+		name[n ? n : 1] = 0;
+	}
 	fz_write_file(logdir, name, b + 1 + n, len - 1 - n);
 }
 
