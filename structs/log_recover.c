@@ -176,7 +176,12 @@ static int zero_tail(mmds_log *L, struct seg *s, uint64_t lsn, uint64_t *cut)
 			return -errno;
 		if (got == 0)
 			break;
-		for (i = (size_t)got; i > 0 && buf[i - 1] == 0; i--)
+		/* whole zero pages cost one memcmp, not a loop per byte */
+		for (i = (size_t)got; i >= 4096 &&
+				      memcmp(buf + i - 4096, zeros, 4096) == 0;
+		     i -= 4096)
+			;
+		for (; i > 0 && buf[i - 1] == 0; i--)
 			;
 		if (i) {
 			rc = mmds_map_write(s->map, off, zeros, i);
