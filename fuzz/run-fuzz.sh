@@ -6,7 +6,8 @@
 # sanitizer report, a failed check, a leak or an input slower than
 # FUZZ_TIMEOUT seconds (default 5) is a finding: its input is saved under
 # BUILDDIR/fuzz/artifacts/TARGET/ and the script exits 1.  FUZZ_ARGS adds
-# libFuzzer options.  docs/FUZZING.md.
+# libFuzzer options; FUZZ_LEDGER names a file that gets one line per target
+# run (executions, coverage, corpus, findings).  docs/FUZZING.md.
 set -u
 src=$1 build=$2
 shift 2
@@ -35,6 +36,15 @@ for t in "$@"; do
 	grep -E '^#[0-9]+[[:space:]]+(DONE|INITED)' "$log" | tail -n 2
 	grep -E '^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)' "$log"
 	found=$(find "$art" -type f 2>/dev/null | wc -l)
+	if [ -n "${FUZZ_LEDGER:-}" ]; then
+		# one line per run, to add up a campaign made of many runs
+		execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+		cov=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
+		printf '%s %s secs=%s execs=%s cov=%s corpus=%s findings=%s rc=%s\n' \
+			"$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$t" "$secs" "${execs:-0}" \
+			"${cov:-?}" "$(find "$corpus" -type f | wc -l)" "$found" "$rc" \
+			>>"$FUZZ_LEDGER"
+	fi
 	if [ "$rc" -ne 0 ] || [ "$found" -ne 0 ]; then
 		status=1
 		echo "fuzz_$t: FINDING (exit $rc); the end of $log:"
