@@ -664,11 +664,19 @@ int mmds_log_verify(const char *dir, mmds_log_report *rep)
 				uint64_t off = r.bad_offset;
 				int dirty = 0;
 
-				for (; off + 8 <= s.fsize && !dirty; off += 8) {
-					uint64_t w;
+				/* a page per guarded read, not a word: the tail
+				 * of a large segment is megabytes of zeros */
+				while (off + 8 <= s.fsize && !dirty) {
+					static const unsigned char zeros[4096];
+					unsigned char b[4096];
+					size_t k = s.fsize - off < sizeof(b)
+							   ? (size_t)(s.fsize - off) & ~(size_t)7
+							   : sizeof(b);
 
-					if (mmds_map_read(s.map, off, &w, 8) == 0 && w)
+					if (mmds_map_read(s.map, off, b, k) == 0 &&
+					    memcmp(b, zeros, k) != 0)
 						dirty = 1;
+					off += k;
 				}
 				if (!dirty)
 					r.reason = MMDS_LOG_CUT_NONE;
