@@ -161,7 +161,7 @@ static bool frame_live(uintptr_t frame, uintptr_t sp, const ucontext_t *uc)
  * records (left by a siglongjmp past their frame) are skipped: those whose
  * frame was reused fail their seal, and those whose frame was popped lie
  * beyond the interrupted stack pointer. */
-static struct mmds__guard *find_live(const ucontext_t *uc)
+static MMDS__NO_ASAN struct mmds__guard *find_live(const ucontext_t *uc)
 {
 	struct mmds__guard_stack *s = &mmds__guards;
 	struct mmds__guard *cur[MMDS__GUARD_SLOTS];
@@ -192,7 +192,7 @@ static struct mmds__guard *find_live(const ucontext_t *uc)
 }
 
 /* Pop g and every guard above it (their frames are being abandoned). */
-static void pop_to(struct mmds__guard *g)
+static MMDS__NO_ASAN void pop_to(struct mmds__guard *g)
 {
 	struct mmds__guard_stack *s = &mmds__guards;
 	unsigned long n = s->n;
