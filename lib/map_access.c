@@ -18,10 +18,23 @@
 
 /* ---- access ---------------------------------------------------------------- */
 
-int mmds_map_read(const mmds_map *m, uint64_t off, void *buf, size_t len)
+/* Copies above 16 bytes, under the sigsetjmp guard.  Out of line, so that
+ * the small accesses do not pay for a frame set up for sigsetjmp. */
+static __attribute__((noinline)) int guarded_copy(void *dst, const void *src,
+						  size_t len)
 {
 	struct mmds__guard g;
 
+	mmds__guard_push(&g);
+	if (sigsetjmp(g.env, 0))
+		return mmds__guard_error(&g);
+	copy(dst, src, len);
+	mmds__guard_pop(&g);
+	return 0;
+}
+
+int mmds_map_read(const mmds_map *m, uint64_t off, void *buf, size_t len)
+{
 	if (m == NULL || (buf == NULL && len))
 		return -EINVAL;
 	if (!(m->access & MMDS_READ))
@@ -32,17 +45,12 @@ int mmds_map_read(const mmds_map *m, uint64_t off, void *buf, size_t len)
 		return 0;
 	if (len <= 16)
 		return mmds_ptr_copy(buf, m->base + off, len);
-	mmds__guard_push(&g);
-	if (sigsetjmp(g.env, 0))
-		return mmds__guard_error(&g);
-	copy(buf, m->base + off, len);
-	mmds__guard_pop(&g);
-	return 0;
+	return guarded_copy(buf, m->base + off, len);
 }
 
 int mmds_map_write(mmds_map *m, uint64_t off, const void *buf, size_t len)
 {
-	struct mmds__guard g;
+	int err;
 
 	if (m == NULL || (buf == NULL && len))
 		return -EINVAL;
@@ -52,18 +60,10 @@ int mmds_map_write(mmds_map *m, uint64_t off, const void *buf, size_t len)
 		return -ERANGE;
 	if (len == 0)
 		return 0;
-	if (len <= 16) {
-		int err = mmds_ptr_copy(m->base + off, buf, len);
-
-		if (err)
-			return err;
-	} else {
-		mmds__guard_push(&g);
-		if (sigsetjmp(g.env, 0))
-			return mmds__guard_error(&g);
-		copy(m->base + off, buf, len);
-		mmds__guard_pop(&g);
-	}
+	err = len <= 16 ? mmds_ptr_copy(m->base + off, buf, len)
+			: guarded_copy(m->base + off, buf, len);
+	if (err)
+		return err;
 	mmds__flush_note(m, off, len);
 	return 0;
 }

@@ -1307,8 +1307,8 @@ static int run_op(mmds_counters *c, int id, enum op op, uint64_t v,
  * stripes, value), each one instruction on x86-64, instead of a
  * sigsetjmp guard around op_fn().  Returns 1 when the counter is not
  * plain (op_fn() handles it), else op_fn()'s result. */
-static int fast_op(mmds_counters *c, int id, enum op op, uint64_t v,
-		   uint64_t *out)
+static inline __attribute__((always_inline)) int
+fast_op(mmds_counters *c, int id, enum op op, uint64_t v, uint64_t *out)
 {
 	const struct mmds__cnt_record *r;
 	struct mmds__cnt_record tmp;
@@ -1342,12 +1342,20 @@ static int fast_op(mmds_counters *c, int id, enum op op, uint64_t v,
 	}
 }
 
-static int add_op(mmds_counters *c, int id, enum op op, uint64_t v,
-		  uint64_t *out)
+/* Out of line, so the hot path sets up no frame for it. */
+static __attribute__((noinline)) int slow_op(mmds_counters *c, int id,
+					     enum op op, uint64_t v,
+					     uint64_t *out)
+{
+	return run_op(c, id, op, v, out);
+}
+
+static inline __attribute__((always_inline)) int
+add_op(mmds_counters *c, int id, enum op op, uint64_t v, uint64_t *out)
 {
 	int rc = fast_op(c, id, op, v, out);
 
-	return rc == 1 ? run_op(c, id, op, v, out) : rc;
+	return rc == 1 ? slow_op(c, id, op, v, out) : rc;
 }
 
 int mmds_counters_add(mmds_counters *c, int id, uint64_t v, uint64_t *old)

@@ -649,6 +649,12 @@ MMDS_API int mmds_guard_copy(void *dst, const void *src, size_t n);
 #define MMDS__FIXUP_MARK                                                       \
 	".byte 0x0f,0x1f,0x84,0x00,0x6d,0x6d,0xf1,2f-1f\n1:\t"
 
+/* The copy primitives below name the bytes they touch as memory operands
+ * of types that alias anything, so the compiler orders them like memcpy
+ * without a full compiler barrier; the atomics add one. */
+typedef uint64_t __attribute__((__may_alias__)) mmds__u64a;
+typedef uint32_t __attribute__((__may_alias__)) mmds__u32a;
+
 static inline int mmds__x_load64(const void *p, uint64_t *val)
 {
 	int err = 0;
@@ -656,8 +662,7 @@ static inline int mmds__x_load64(const void *p, uint64_t *val)
 
 	__asm__ __volatile__(MMDS__FIXUP_MARK "movq %2, %0\n2:"
 			     : "=r"(v), "+c"(err)
-			     : "m"(*(const uint64_t *)p)
-			     : "memory");
+			     : "m"(*(const mmds__u64a *)p));
 	if (!err)
 		*val = v;
 	return err;
@@ -669,8 +674,7 @@ static inline int mmds__x_load32(const void *p, uint32_t *val)
 
 	__asm__ __volatile__(MMDS__FIXUP_MARK "movl %2, %0\n2:"
 			     : "=r"(v), "+c"(err)
-			     : "m"(*(const uint32_t *)p)
-			     : "memory");
+			     : "m"(*(const mmds__u32a *)p));
 	if (!err)
 		*val = v;
 	return err;
@@ -682,8 +686,7 @@ static inline int mmds__x_load8(const void *p, uint8_t *val)
 
 	__asm__ __volatile__(MMDS__FIXUP_MARK "movb %2, %0\n2:"
 			     : "=q"(v), "+c"(err)
-			     : "m"(*(const uint8_t *)p)
-			     : "memory");
+			     : "m"(*(const uint8_t *)p));
 	if (!err)
 		*val = v;
 	return err;
@@ -694,9 +697,8 @@ static inline int mmds__x_put64(void *p, uint64_t v)
 	int err = 0;
 
 	__asm__ __volatile__(MMDS__FIXUP_MARK "movq %2, %0\n2:"
-			     : "=m"(*(uint64_t *)p), "+c"(err)
-			     : "r"(v)
-			     : "memory");
+			     : "=m"(*(mmds__u64a *)p), "+c"(err)
+			     : "r"(v));
 	return err;
 }
 static inline int mmds__x_put32(void *p, uint32_t v)
@@ -704,9 +706,8 @@ static inline int mmds__x_put32(void *p, uint32_t v)
 	int err = 0;
 
 	__asm__ __volatile__(MMDS__FIXUP_MARK "movl %2, %0\n2:"
-			     : "=m"(*(uint32_t *)p), "+c"(err)
-			     : "r"(v)
-			     : "memory");
+			     : "=m"(*(mmds__u32a *)p), "+c"(err)
+			     : "r"(v));
 	return err;
 }
 static inline int mmds__x_put8(void *p, uint8_t v)
@@ -715,8 +716,7 @@ static inline int mmds__x_put8(void *p, uint8_t v)
 
 	__asm__ __volatile__(MMDS__FIXUP_MARK "movb %2, %0\n2:"
 			     : "=m"(*(uint8_t *)p), "+c"(err)
-			     : "q"(v)
-			     : "memory");
+			     : "q"(v));
 	return err;
 }
 #endif /* MMDS_PTR_FIXUP */
@@ -725,7 +725,14 @@ static inline int mmds__x_put8(void *p, uint8_t v)
 static inline int mmds_ptr_load64(const void *p, uint64_t *val)
 {
 #ifdef MMDS_PTR_FIXUP
-	return mmds__x_load64(p, val); /* a plain load is seq_cst on x86 */
+	int err;
+
+	/* A plain load is seq_cst on x86; the barriers keep the compiler
+	 * from moving other accesses across it. */
+	__asm__ __volatile__("" ::: "memory");
+	err = mmds__x_load64(p, val);
+	__asm__ __volatile__("" ::: "memory");
+	return err;
 #else
 	return mmds_ptr_access((void *)(uintptr_t)p, MMDS_PTR_LOAD64, 0, val);
 #endif
@@ -733,7 +740,12 @@ static inline int mmds_ptr_load64(const void *p, uint64_t *val)
 static inline int mmds_ptr_load32(const void *p, uint32_t *val)
 {
 #ifdef MMDS_PTR_FIXUP
-	return mmds__x_load32(p, val);
+	int err;
+
+	__asm__ __volatile__("" ::: "memory");
+	err = mmds__x_load32(p, val);
+	__asm__ __volatile__("" ::: "memory");
+	return err;
 #else
 	uint64_t v = 0;
 	int err = mmds_ptr_access((void *)(uintptr_t)p, MMDS_PTR_LOAD32, 0, &v);
@@ -830,6 +842,13 @@ static inline int mmds_ptr_copy(void *dst, const void *src, size_t n)
 
 	if (n > 16)
 		return mmds_guard_copy(dst, src, n);
+	if (n == 8) {
+		uint64_t a;
+
+		if ((err = mmds__x_load64(s, &a)) != 0)
+			return err;
+		return mmds__x_put64(d, a);
+	}
 	if (n >= 8) {
 		uint64_t a, b;
 
