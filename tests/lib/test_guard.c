@@ -2523,6 +2523,82 @@ START_TEST(test_ptr_access_outside_live_maps_kills_with_sigbus)
 }
 END_TEST
 
+/* Code written at run time around a page boundary, to reach the handler's
+ * reading of the bytes before a faulting instruction that starts a page. */
+#if defined(__x86_64__)
+typedef int (*load_fn)(const void *p);
+
+/* Two pages of code; with `first` unmapped, the second alone.  The
+ * function returns at the start of the second page's code. */
+static load_fn write_code(const unsigned char *pre, size_t npre,
+			  const unsigned char *post, size_t npost, bool first)
+{
+	unsigned char *c = mmap(NULL, 2 * ps, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ck_assert_ptr_ne(c, MAP_FAILED);
+	if (npre)
+		memcpy(c + ps - npre, pre, npre);
+	memcpy(c + ps, post, npost);
+	ck_assert_int_eq(mprotect(c, 2 * ps, PROT_READ | PROT_EXEC), 0);
+	if (!first) {
+		ck_assert_int_eq(munmap(c, ps), 0);
+		return (load_fn)(void *)(c + ps);
+	}
+	return (load_fn)(void *)(c + ps - npre);
+}
+
+static int run_unmarked(void *arg)
+{
+	void **a = arg;
+
+	return ((load_fn)a[0])(a[1]);
+}
+
+/* A marker on the page before the faulting instruction is found (read
+ * through the kernel); an unmarked instruction at the start of a page whose
+ * predecessor is unmapped is an ordinary guarded fault, and the handler
+ * survives looking before it. */
+START_TEST(test_fixup_marker_across_a_page_boundary)
+{
+	static const unsigned char marked_pre[] = {
+		0x31, 0xc9,                                     /* xor %ecx,%ecx */
+		0x0f, 0x1f, 0x84, 0x00, 0x6d, 0x6d, 0xf1, 0x03, /* marker, d = 3 */
+	};
+	static const unsigned char marked_post[] = {
+		0x48, 0x8b, 0x07, /* mov (%rdi),%rax: faults */
+		0x89, 0xc8,       /* mov %ecx,%eax */
+		0xc3,             /* ret */
+	};
+	static const unsigned char plain_post[] = {
+		0x48, 0x8b, 0x07, /* mov (%rdi),%rax: faults */
+		0x31, 0xc0,       /* xor %eax,%eax */
+		0xc3,             /* ret */
+	};
+	const char *path = t_path("f");
+	load_fn marked, plain;
+	unsigned char *p;
+	void *args[2];
+	mmds_map *m;
+
+	make_file(path, 2 * ps);
+	m = open_path_map(path);
+	p = (unsigned char *)mmds_map_data(m);
+	marked = write_code(marked_pre, sizeof(marked_pre), marked_post,
+			    sizeof(marked_post), true);
+	plain = write_code(NULL, 0, plain_post, sizeof(plain_post), false);
+	ck_assert_int_eq(marked(p + ps), 0);
+	ck_assert_int_eq(plain(p + ps), 0);
+	truncate_path(path, (off_t)ps);
+	ck_assert_int_eq(marked(p + ps), -EFAULT);
+	args[0] = (void *)plain;
+	args[1] = p + ps;
+	ck_assert_int_eq(mmds_guard_run(run_unmarked, args), -EFAULT);
+	ck_assert_int_eq(mmds_map_close(m), 0);
+}
+END_TEST
+#endif
+
 /* ==== suite ================================================================ */
 
 Suite *guard_suite(void)
@@ -2611,6 +2687,9 @@ Suite *guard_suite(void)
 	tcase_add_test(tc, test_ptr_fault_inside_guard_run_returns_to_the_access);
 	tcase_add_test(tc, test_fast_view_matches_the_functions);
 	tcase_add_test(tc, test_ptr_faults_in_many_threads_at_once_all_get_efault);
+#if defined(__x86_64__)
+	tcase_add_test(tc, test_fixup_marker_across_a_page_boundary);
+#endif
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("ptr_default_action");
