@@ -606,7 +606,10 @@ MMDS_API int mmds_map_flush(mmds_map *m);
  * sequentially consistent; mmds_ptr_copy() copies like memcpy (no
  * atomicity beyond what the hardware gives a plain access).  They nest in
  * any guard (a fault returns from the innermost access), are thread-safe
- * and async-signal-safe, and return 0 or the negative errno.
+ * and async-signal-safe, and return 0 or the negative errno.  The macro
+ * MMDS_PTR_FIXUP is defined where the inline marked form is compiled;
+ * defining MMDS_NO_FIXUP before including this header forces the
+ * out-of-line form.
  */
 
 /* Operations of mmds_ptr_access(). */
