@@ -3,19 +3,26 @@
 //
 //   BM_add/<peer>              one thread adds 1 to one counter
 //     mmds_fn     mmds_counters_add(): checked, guarded, seq_cst
+//     raw_inline  __atomic_fetch_add(seq_cst) on the counter's own value
+//                 (mmds_counters_slot()), inlined in the loop: what a user
+//                 compares the checked call with
 //     mmds_slot   mmds_slot_inc() on mmds_counters_slot(): relaxed, inline
 //     raw_atomic  __atomic_fetch_add(seq_cst) on a word of a raw MAP_SHARED
 //                 mapping of another file (what Agrona/hsperfdata do)
 //     raw_relaxed the same, relaxed
 //   BM_add2/<peer>/threads:2   two threads add 1 at once
 //     mmds_plain    both threads on one plain counter (mmds_slot_inc)
-//     mmds_striped  one striped counter (4 stripes), each thread its slot
+//     mmds_striped  one striped counter (4 stripes), each thread its slot;
+//                   the counter "distinct" is 1 when the two threads got
+//                   different stripes (it must be, every repetition)
 //     raw_shared    both on one raw shared word
 //     raw_separate  each thread its own raw word, 128 bytes apart
 //   BM_get/<peer>              read one counter
 //     mmds_fn, mmds_slot (mmds_slot_get), raw_load (relaxed load)
 //
-// Real time; with threads the rates are of both threads together.  Files
+// Real time; with threads the rates are of both threads together.  The
+// BM_add2 rows also report min and max over repetitions (run with
+// --benchmark_repetitions=N): the striped target holds in every one.  Files
 // live in a mkdtemp() directory under $TMPDIR and are unlinked at once.
 
 #include <benchmark/benchmark.h>
@@ -26,10 +33,12 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -82,6 +91,14 @@ void BM_add_mmds_slot(benchmark::State &st)
 }
 BENCHMARK(BM_add_mmds_slot)->Name("BM_add/mmds_slot")->UseRealTime();
 
+void BM_add_raw_inline(benchmark::State &st)
+{
+	uint64_t *s = mmds_counters_slot(g_c, g_plain);
+	for (auto _ : st)
+		benchmark::DoNotOptimize(__atomic_fetch_add(s, 1, __ATOMIC_SEQ_CST));
+}
+BENCHMARK(BM_add_raw_inline)->Name("BM_add/raw_inline")->UseRealTime();
+
 void BM_add_raw_atomic(benchmark::State &st)
 {
 	for (auto _ : st)
@@ -106,13 +123,31 @@ void BM_add2_mmds_plain(benchmark::State &st)
 }
 BENCHMARK(BM_add2_mmds_plain)->Name("BM_add2/mmds_plain")->Threads(2)->UseRealTime();
 
+
+uint64_t *g_stripe_of[2]; // each thread's slot, to report "distinct"
+
 void BM_add2_mmds_striped(benchmark::State &st)
 {
 	uint64_t *s = mmds_counters_slot(g_c, g_striped); // this thread's stripe
+	g_stripe_of[st.thread_index() & 1] = s;
 	for (auto _ : st)
 		benchmark::DoNotOptimize(mmds_slot_inc(s));
+	if (st.thread_index() == 0)
+		st.counters["distinct"] = g_stripe_of[0] != g_stripe_of[1];
 }
-BENCHMARK(BM_add2_mmds_striped)->Name("BM_add2/mmds_striped")->Threads(2)->UseRealTime();
+
+double min_of(const std::vector<double> &v)
+{
+	return *std::min_element(v.begin(), v.end());
+}
+
+double max_of(const std::vector<double> &v)
+{
+	return *std::max_element(v.begin(), v.end());
+}
+
+BENCHMARK(BM_add2_mmds_striped)->Name("BM_add2/mmds_striped")->Threads(2)->UseRealTime()
+	->ComputeStatistics("min", min_of)->ComputeStatistics("max", max_of);
 
 void BM_add2_raw_shared(benchmark::State &st)
 {
@@ -120,7 +155,8 @@ void BM_add2_raw_shared(benchmark::State &st)
 		benchmark::DoNotOptimize(
 			__atomic_fetch_add(&g_raw[0], 1, __ATOMIC_RELAXED));
 }
-BENCHMARK(BM_add2_raw_shared)->Name("BM_add2/raw_shared")->Threads(2)->UseRealTime();
+BENCHMARK(BM_add2_raw_shared)->Name("BM_add2/raw_shared")->Threads(2)->UseRealTime()
+	->ComputeStatistics("min", min_of)->ComputeStatistics("max", max_of);
 
 void BM_add2_raw_separate(benchmark::State &st)
 {

@@ -7,6 +7,9 @@
 //     size 8, 64, 4096, 1048576 bytes at random 8-byte-aligned offsets of a
 //     256 MiB file held in the page cache.  Peers:
 //       mmds      mmds_map_read() / mmds_map_write()
+//       mmds_fast mmds_fast_read() / mmds_fast_write() through a fast view
+//                 (mmds_map_fast_view()): the checks and, up to 16 bytes,
+//                 the guarded copy inline in the caller
 //       pread     pread(2) / pwrite(2) on a separate fd of the same file
 //       memcpy    memcpy() to/from a raw mmap(2) (MAP_SHARED) of the file,
 //                 with the length a compile-time constant, as code using a
@@ -17,6 +20,7 @@
 //   BM_add64/<peer>/threads:N
 //     a seq_cst fetch-add of 1 on one 64-bit word of the mmds mapping.
 //       mmds      mmds_map_add64()
+//       mmds_fast mmds_fast_add64() through a fast view, inline
 //       atomic    __atomic_fetch_add(..., __ATOMIC_SEQ_CST) on the same word
 //                 (mmds_map_data() + off)
 //     With 2 threads each thread has its own word, 128 bytes apart (its own
@@ -303,6 +307,25 @@ template <size_t Len> void read_mmds(benchmark::State &state)
 	finish(state, Len);
 }
 
+template <size_t Len> void read_mmds_fast(benchmark::State &state)
+{
+	const uint64_t *off = offsets_for(Len).data();
+	mmds_map_fast f;
+	mmds_map_fast_view(g.map, &f);
+	size_t i = 0;
+	for (auto _ : state) {
+		int rc = mmds_fast_read(&f, off[i++ & (kNumOffsets - 1)], g_dst,
+					Len);
+		if (__builtin_expect(rc != 0, 0)) {
+			state.SkipWithError("mmds_fast_read failed");
+			break;
+		}
+		benchmark::DoNotOptimize(g_dst);
+		benchmark::ClobberMemory();
+	}
+	finish(state, Len);
+}
+
 template <size_t Len> void read_pread(benchmark::State &state)
 {
 	const uint64_t *off = offsets_for(Len).data();
@@ -369,6 +392,24 @@ template <size_t Len> void write_mmds(benchmark::State &state)
 	finish(state, Len);
 }
 
+template <size_t Len> void write_mmds_fast(benchmark::State &state)
+{
+	const uint64_t *off = offsets_for(Len).data();
+	mmds_map_fast f;
+	mmds_map_fast_view(g.map, &f);
+	size_t i = 0;
+	for (auto _ : state) {
+		int rc = mmds_fast_write(&f, off[i++ & (kNumOffsets - 1)], g_src,
+					 Len);
+		if (__builtin_expect(rc != 0, 0)) {
+			state.SkipWithError("mmds_fast_write failed");
+			break;
+		}
+		benchmark::ClobberMemory();
+	}
+	finish(state, Len);
+}
+
 template <size_t Len> void write_pwrite(benchmark::State &state)
 {
 	const uint64_t *off = offsets_for(Len).data();
@@ -425,6 +466,23 @@ void add64_mmds(benchmark::State &state)
 		int rc = mmds_map_add64(g.map, off, 1, &old);
 		if (__builtin_expect(rc != 0, 0)) {
 			state.SkipWithError("mmds_map_add64 failed");
+			break;
+		}
+		benchmark::DoNotOptimize(old);
+	}
+	state.SetItemsProcessed(int64_t(state.iterations()));
+}
+
+void add64_mmds_fast(benchmark::State &state)
+{
+	uint64_t off = kAtomicOff + uint64_t(state.thread_index()) * kAtomicStride;
+	mmds_map_fast f;
+	mmds_map_fast_view(g.map, &f);
+	for (auto _ : state) {
+		uint64_t old;
+		int rc = mmds_fast_add64(&f, off, 1, &old);
+		if (__builtin_expect(rc != 0, 0)) {
+			state.SkipWithError("mmds_fast_add64 failed");
 			break;
 		}
 		benchmark::DoNotOptimize(old);
@@ -925,12 +983,14 @@ void register_all()
 {
 	const Peer readers[] = {
 		PEER("mmds", read_mmds),
+		PEER("mmds_fast", read_mmds_fast),
 		PEER("pread", read_pread),
 		PEER("memcpy", read_memcpy),
 		PEER("memcpy_rt", read_memcpy_rt),
 	};
 	const Peer writers[] = {
 		PEER("mmds", write_mmds),
+		PEER("mmds_fast", write_mmds_fast),
 		PEER("pwrite", write_pwrite),
 		PEER("memcpy", write_memcpy),
 		PEER("memcpy_rt", write_memcpy_rt),
@@ -939,7 +999,7 @@ void register_all()
 	for (const auto &set : {std::make_pair("BM_read/", readers),
 				std::make_pair("BM_write/", writers)}) {
 		for (size_t k = 0; k < 4; k++) {
-			for (size_t p = 0; p < 4; p++) {
+			for (size_t p = 0; p < 5; p++) {
 				std::string name =
 					std::string(set.first) + set.second[p].name;
 				benchmark::RegisterBenchmark(name.c_str(),
@@ -952,6 +1012,10 @@ void register_all()
 	}
 	for (int threads : {1, 2}) {
 		benchmark::RegisterBenchmark("BM_add64/mmds", add64_mmds)
+			->Threads(threads)
+			->MinTime(kMinTime)
+			->UseRealTime();
+		benchmark::RegisterBenchmark("BM_add64/mmds_fast", add64_mmds_fast)
 			->Threads(threads)
 			->MinTime(kMinTime)
 			->UseRealTime();

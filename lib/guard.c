@@ -9,7 +9,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include <mmds/map.h>
 
@@ -159,7 +161,7 @@ static bool frame_live(uintptr_t frame, uintptr_t sp, const ucontext_t *uc)
  * records (left by a siglongjmp past their frame) are skipped: those whose
  * frame was reused fail their seal, and those whose frame was popped lie
  * beyond the interrupted stack pointer. */
-static struct mmds__guard *find_live(const ucontext_t *uc)
+static MMDS__NO_ASAN struct mmds__guard *find_live(const ucontext_t *uc)
 {
 	struct mmds__guard_stack *s = &mmds__guards;
 	struct mmds__guard *cur[MMDS__GUARD_SLOTS];
@@ -190,7 +192,7 @@ static struct mmds__guard *find_live(const ucontext_t *uc)
 }
 
 /* Pop g and every guard above it (their frames are being abandoned). */
-static void pop_to(struct mmds__guard *g)
+static MMDS__NO_ASAN void pop_to(struct mmds__guard *g)
 {
 	struct mmds__guard_stack *s = &mmds__guards;
 	unsigned long n = s->n;
@@ -205,6 +207,53 @@ static void pop_to(struct mmds__guard *g)
 	}
 	g->seal = 0;
 }
+
+/* ---- fix-ups keyed by instruction address -------------------------------
+ * The inline accessors of map.h (MMDS_PTR_FIXUP) put an 8-byte NOP before
+ * each instruction that may fault: 0f 1f 84 00 6d 6d f1 d, "nopl
+ * 0x<d>f16d6d(%rax,%rax,1)".  d is how far past the faulting instruction's
+ * start to resume, f1 says the error goes to %rcx.  Nothing else emits
+ * this NOP (compilers pad with zero displacements), and it is only looked
+ * for when the fault lies in a live map. */
+
+#if defined(__x86_64__) && defined(REG_RIP)
+static const unsigned char fixup_sig[7] = { 0x0f, 0x1f, 0x84, 0x00,
+					    0x6d, 0x6d, 0xf1 };
+
+/* Whether a marker precedes the faulting instruction; if so, make the
+ * interrupted code resume past it with code in %rcx. */
+static bool fixup(ucontext_t *uc, int code)
+{
+	uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+	unsigned char mk[8];
+
+	if (ip < 4096 + 8)
+		return false;
+	if ((ip & 4095) >= 8) {
+		/* On the page of the instruction itself: readable. */
+		memcpy(mk, (const void *)(ip - 8), 8);
+	} else {
+		/* The bytes before may lie on an unmapped page: read them
+		 * through the kernel, which reports that instead of faulting. */
+		struct iovec local = { mk, 8 }, remote = { (void *)(ip - 8), 8 };
+
+		if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != 8)
+			return false;
+	}
+	if (memcmp(mk, fixup_sig, sizeof(fixup_sig)) != 0 || mk[7] == 0)
+		return false;
+	uc->uc_mcontext.gregs[REG_RCX] = (greg_t)code;
+	uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(ip + mk[7]);
+	return true;
+}
+#else
+static bool fixup(ucontext_t *uc, int code)
+{
+	(void)uc;
+	(void)code;
+	return false;
+}
+#endif
 
 /* ---- the handler ------------------------------------------------------- */
 
@@ -357,9 +406,19 @@ static void on_fault(int sig, siginfo_t *si, void *uctx)
 	code = si->si_code;
 	if (code > 0 && code != SI_KERNEL &&
 	    !(sig == SIGBUS && code == BUS_MCEERR_AO) &&
-	    reg_contains((uintptr_t)si->si_addr) &&
-	    (g = find_live(uctx)) != NULL) {
-		g->code = sig == SIGBUS && code == BUS_MCEERR_AR ? -EIO : -EFAULT;
+	    reg_contains((uintptr_t)si->si_addr)) {
+		int err = sig == SIGBUS && code == BUS_MCEERR_AR ? -EIO : -EFAULT;
+
+		/* A marked instruction is the innermost guarded access: it
+		 * runs inside any guard that is live. */
+		if (fixup(uctx, err))
+			return;
+		g = find_live(uctx);
+		if (g == NULL) {
+			chain(sig, si, uctx);
+			return;
+		}
+		g->code = err;
 		pop_to(g);
 		/* The env was saved without the mask (no system call per
 		 * access): restore the interrupted code's mask by hand, since
@@ -446,4 +505,66 @@ int mmds_guard_run(int (*fn)(void *arg), void *arg)
 	r = fn(arg);
 	mmds__guard_pop(&g);
 	return r;
+}
+
+int mmds_ptr_access(void *p, int op, uint64_t v, uint64_t *out)
+{
+	struct mmds__guard g;
+	int err;
+
+	if (p == NULL || op < MMDS_PTR_LOAD64 || op > MMDS_PTR_ADD32 ||
+	    (out == NULL && (op == MMDS_PTR_LOAD64 || op == MMDS_PTR_LOAD32)))
+		return -EINVAL;
+	err = mmds__guard_init();
+	if (err)
+		return err;
+	mmds__guard_push(&g);
+	if (sigsetjmp(g.env, 0))
+		return mmds__guard_error(&g);
+	switch (op) {
+	case MMDS_PTR_LOAD64:
+		*out = atomic_load((_Atomic uint64_t *)p);
+		break;
+	case MMDS_PTR_STORE64:
+		atomic_store((_Atomic uint64_t *)p, v);
+		break;
+	case MMDS_PTR_ADD64:
+		v = atomic_fetch_add((_Atomic uint64_t *)p, v);
+		if (out)
+			*out = v;
+		break;
+	case MMDS_PTR_LOAD32:
+		*out = atomic_load((_Atomic uint32_t *)p);
+		break;
+	case MMDS_PTR_STORE32:
+		atomic_store((_Atomic uint32_t *)p, (uint32_t)v);
+		break;
+	default:
+		v = atomic_fetch_add((_Atomic uint32_t *)p, (uint32_t)v);
+		if (out)
+			*out = v;
+		break;
+	}
+	mmds__guard_pop(&g);
+	return 0;
+}
+
+int mmds_guard_copy(void *dst, const void *src, size_t n)
+{
+	struct mmds__guard g;
+	int err;
+
+	if (n == 0)
+		return 0;
+	if (dst == NULL || src == NULL)
+		return -EINVAL;
+	err = mmds__guard_init();
+	if (err)
+		return err;
+	mmds__guard_push(&g);
+	if (sigsetjmp(g.env, 0))
+		return mmds__guard_error(&g);
+	memcpy(dst, src, n);
+	mmds__guard_pop(&g);
+	return 0;
 }

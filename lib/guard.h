@@ -61,9 +61,23 @@ static inline uintptr_t mmds__guard_seal(const struct mmds__guard *g,
 	       (uintptr_t)UINT64_C(0x6d6d64732d677264);
 }
 
+/* Code that reads guard records whose frames may be dead: AddressSanitizer
+ * poisons such frames (a later call's redzones), and the seal, not the
+ * shadow, decides whether a record still holds. */
+#if defined(__SANITIZE_ADDRESS__)
+#define MMDS__NO_ASAN __attribute__((no_sanitize_address))
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MMDS__NO_ASAN __attribute__((no_sanitize_address))
+#endif
+#endif
+#ifndef MMDS__NO_ASAN
+#define MMDS__NO_ASAN
+#endif
+
 /* Whether g still holds the record pushed at depth idx: false once its
  * frame was reused by later calls (or g is NULL). */
-static inline int mmds__guard_intact(const struct mmds__guard *g,
+static inline MMDS__NO_ASAN int mmds__guard_intact(const struct mmds__guard *g,
 				     unsigned long idx)
 {
 	return g != NULL && g->idx == idx &&

@@ -18,29 +18,41 @@
 
 /* ---- access ---------------------------------------------------------------- */
 
-int mmds_map_read(const mmds_map *m, uint64_t off, void *buf, size_t len)
+/* Copies above 16 bytes, under the sigsetjmp guard.  Out of line, so that
+ * the small accesses do not pay for a frame set up for sigsetjmp. */
+static __attribute__((noinline)) int guarded_copy(void *dst, const void *src,
+						  size_t len)
 {
 	struct mmds__guard g;
 
+	mmds__guard_push(&g);
+	if (sigsetjmp(g.env, 0))
+		return mmds__guard_error(&g);
+	copy(dst, src, len);
+	mmds__guard_pop(&g);
+	return 0;
+}
+
+int mmds_map_read(const mmds_map *m, uint64_t off, void *buf, size_t len)
+{
 	if (m == NULL || (buf == NULL && len))
 		return -EINVAL;
 	if (!(m->access & MMDS_READ))
 		return -EACCES;
 	if (!in_range(off, len, load_size(m)))
 		return -ERANGE;
+	if (len == 8) /* the common word: one marked load and store, inline */
+		return mmds_ptr_copy(buf, m->base + off, 8);
 	if (len == 0)
 		return 0;
-	mmds__guard_push(&g);
-	if (sigsetjmp(g.env, 0))
-		return mmds__guard_error(&g);
-	copy(buf, m->base + off, len);
-	mmds__guard_pop(&g);
-	return 0;
+	if (len <= 16)
+		return mmds_ptr_copy(buf, m->base + off, len);
+	return guarded_copy(buf, m->base + off, len);
 }
 
 int mmds_map_write(mmds_map *m, uint64_t off, const void *buf, size_t len)
 {
-	struct mmds__guard g;
+	int err;
 
 	if (m == NULL || (buf == NULL && len))
 		return -EINVAL;
@@ -48,13 +60,15 @@ int mmds_map_write(mmds_map *m, uint64_t off, const void *buf, size_t len)
 		return -EACCES;
 	if (!in_range(off, len, load_size(m)))
 		return -ERANGE;
-	if (len == 0)
+	if (len == 8)
+		err = mmds_ptr_copy(m->base + off, buf, 8);
+	else if (len == 0)
 		return 0;
-	mmds__guard_push(&g);
-	if (sigsetjmp(g.env, 0))
-		return mmds__guard_error(&g);
-	copy(m->base + off, buf, len);
-	mmds__guard_pop(&g);
+	else
+		err = len <= 16 ? mmds_ptr_copy(m->base + off, buf, len)
+				: guarded_copy(m->base + off, buf, len);
+	if (err)
+		return err;
 	mmds__flush_note(m, off, len);
 	return 0;
 }
@@ -113,6 +127,20 @@ void *mmds_map_ptr(const mmds_map *m, uint64_t off, uint64_t len)
 	if (m == NULL || !in_range(off, len, load_size(m)))
 		return NULL;
 	return m->base + off;
+}
+
+int mmds_map_fast_view(mmds_map *m, mmds_map_fast *f)
+{
+	if (m == NULL || f == NULL)
+		return -EINVAL;
+	f->map = m;
+	f->base = m->base;
+	/* Plain words of their own size (map_internal.h asserts it), loaded
+	 * with the __atomic builtins by the inline accessors. */
+	f->size = (const uint64_t *)(const void *)&m->size;
+	f->flush_mode = (const int *)(const void *)&m->flush.mode;
+	f->access = m->access;
+	return 0;
 }
 
 uint64_t mmds_map_size(const mmds_map *m)
@@ -305,8 +333,7 @@ static void *atomic_word(const mmds_map *m, uint64_t off, size_t width,
 		p = atomic_word(m, off, bits / 8, MMDS_READ, &err);            \
 		if (p == NULL)                                                 \
 			return err;                                            \
-		GUARDED(*val = atomic_load(p));                                \
-		return 0;                                                      \
+		return mmds_ptr_load##bits(p, val);                            \
 	}                                                                      \
 	int mmds_map_store##bits(mmds_map *m, uint64_t off, uint##bits##_t v)  \
 	{                                                                      \
@@ -315,7 +342,9 @@ static void *atomic_word(const mmds_map *m, uint64_t off, size_t width,
 			atomic_word(m, off, bits / 8, MMDS_WRITE, &err);       \
 		if (p == NULL)                                                 \
 			return err;                                            \
-		GUARDED(atomic_store(p, v));                                   \
+		err = mmds_ptr_store##bits(p, v);                              \
+		if (err)                                                       \
+			return err;                                            \
 		mmds__flush_note(m, off, bits / 8);                            \
 		return 0;                                                      \
 	}                                                                      \
@@ -353,9 +382,25 @@ static void *atomic_word(const mmds_map *m, uint64_t off, size_t width,
 		return 0;                                                      \
 	}
 
+/* add and sub: one marked lock xadd (mmds_ptr_add*), no sigsetjmp. */
+#define MMDS_DEFINE_ADD(name, neg, bits)                                       \
+	int mmds_map_##name##bits(mmds_map *m, uint64_t off, uint##bits##_t v, \
+				  uint##bits##_t *old)                         \
+	{                                                                      \
+		int err = 0;                                                   \
+		void *p = atomic_word(m, off, bits / 8, MMDS_RDWR, &err);      \
+		if (p == NULL)                                                 \
+			return err;                                            \
+		err = mmds_ptr_add##bits(p, neg v, old);                       \
+		if (err)                                                       \
+			return err;                                            \
+		mmds__flush_note(m, off, bits / 8);                            \
+		return 0;                                                      \
+	}
+
 #define MMDS_DEFINE_ALL_RMW(bits)                                              \
-	MMDS_DEFINE_RMW(add, atomic_fetch_add, bits)                           \
-	MMDS_DEFINE_RMW(sub, atomic_fetch_sub, bits)                           \
+	MMDS_DEFINE_ADD(add, +, bits)                                          \
+	MMDS_DEFINE_ADD(sub, (uint##bits##_t)-, bits)                          \
 	MMDS_DEFINE_RMW(and, atomic_fetch_and, bits)                           \
 	MMDS_DEFINE_RMW(or, atomic_fetch_or, bits)                             \
 	MMDS_DEFINE_RMW(xor, atomic_fetch_xor, bits)                           \

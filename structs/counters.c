@@ -50,35 +50,95 @@ struct mmds_counters {
 	uint64_t created_ns;
 };
 
-/* Each thread adds to stripe (its number % stripes) of a striped counter.
- * A thread's number is the CPU it first ran on plus a per-process count,
- * so threads of one process differ, and so do single-threaded processes
- * running on different CPUs.  A forked child draws a number afresh. */
-static _Atomic uint32_t next_thread_stripe;
-static _Thread_local uint32_t thread_stripe = UINT32_MAX;
+/* Stripes.  Each thread that updates a striped counter draws the lowest
+ * number no live thread of the process holds (and gives it back when it
+ * exits); its stripe of a counter with s stripes is (base + number) % s,
+ * where base is the process's pid.  So T live threads of one process,
+ * T <= s, never share a stripe, whatever order they start in, and
+ * single-threaded processes spread over the stripes by pid.  Plain
+ * counters never draw a number.  A forked child keeps the forking thread's
+ * number and takes its own pid as base. */
+#define NUM_WORDS 16 /* numbers tracked: 1024; beyond, threads share */
+
+static pthread_mutex_t num_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t num_used[NUM_WORDS];   /* under num_lock */
+static uint32_t num_overflow;          /* under num_lock */
+static _Atomic uint32_t num_base;
+static pthread_key_t num_key;
+static int num_key_ok;
+static _Thread_local uint32_t thread_num = UINT32_MAX;
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
-static void reset_stripe_in_child(void)
+static void num_release(void *v)
 {
-	thread_stripe = UINT32_MAX;
+	uint32_t n = (uint32_t)((uintptr_t)v - 1);
+
+	pthread_mutex_lock(&num_lock);
+	if (n < NUM_WORDS * 64)
+		num_used[n / 64] &= ~(UINT64_C(1) << (n % 64));
+	pthread_mutex_unlock(&num_lock);
+}
+
+static void num_prepare(void)
+{
+	pthread_mutex_lock(&num_lock);
+}
+
+static void num_parent(void)
+{
+	pthread_mutex_unlock(&num_lock);
+}
+
+static void num_child(void)
+{
+	/* Only this thread lives on in the child. */
+	memset(num_used, 0, sizeof(num_used));
+	num_overflow = 0;
+	if (thread_num < NUM_WORDS * 64)
+		num_used[thread_num / 64] |= UINT64_C(1) << (thread_num % 64);
+	atomic_store_explicit(&num_base, (uint32_t)getpid(),
+			      memory_order_relaxed);
+	pthread_mutex_unlock(&num_lock);
 }
 
 static void register_atfork(void)
 {
-	pthread_atfork(NULL, NULL, reset_stripe_in_child);
+	atomic_store_explicit(&num_base, (uint32_t)getpid(),
+			      memory_order_relaxed);
+	num_key_ok = pthread_key_create(&num_key, num_release) == 0;
+	pthread_atfork(num_prepare, num_parent, num_child);
+}
+
+static uint32_t draw_num(void)
+{
+	uint32_t n = UINT32_MAX;
+
+	pthread_once(&atfork_once, register_atfork);
+	pthread_mutex_lock(&num_lock);
+	for (uint32_t w = 0; w < NUM_WORDS && n == UINT32_MAX; w++)
+		if (~num_used[w]) {
+			n = w * 64 + (uint32_t)__builtin_ctzll(~num_used[w]);
+			num_used[w] |= UINT64_C(1) << (n % 64);
+		}
+	if (n == UINT32_MAX)
+		n = NUM_WORDS * 64 + (num_overflow++ & 0xffffu);
+	pthread_mutex_unlock(&num_lock);
+	/* Without a key the number is never given back: still distinct. */
+	if (num_key_ok && n < NUM_WORDS * 64)
+		pthread_setspecific(num_key, (void *)(uintptr_t)(n + 1));
+	return n;
 }
 
 static uint32_t my_stripe(uint32_t stripes)
 {
-	if (thread_stripe == UINT32_MAX) {
-		int cpu = sched_getcpu();
-
-		thread_stripe = ((cpu > 0 ? (uint32_t)cpu : 0u) +
-				 atomic_fetch_add_explicit(&next_thread_stripe, 1,
-							   memory_order_relaxed)) &
-				0x7fffffffu;
-	}
-	return thread_stripe % stripes;
+	if (stripes <= 1)
+		return 0;
+	if (thread_num == UINT32_MAX)
+		thread_num = draw_num();
+	return (uint32_t)(((uint64_t)atomic_load_explicit(
+				   &num_base, memory_order_relaxed) +
+			   thread_num) %
+			  stripes);
 }
 
 static uint64_t now_ns(void)
@@ -1242,31 +1302,87 @@ static int run_op(mmds_counters *c, int id, enum op op, uint64_t v,
 	return mmds_guard_run(op_fn, &a);
 }
 
+/* The hot path of add, sub and get on a plain counter: the checks of
+ * op_fn() through three guarded accesses of map.h (state, kind and
+ * stripes, value), each one instruction on x86-64, instead of a
+ * sigsetjmp guard around op_fn().  Returns 1 when the counter is not
+ * plain (op_fn() handles it), else op_fn()'s result. */
+static inline __attribute__((always_inline)) int
+fast_op(mmds_counters *c, int id, enum op op, uint64_t v, uint64_t *out)
+{
+	const struct mmds__cnt_record *r;
+	struct mmds__cnt_record tmp;
+	uint64_t st, ks;
+	int err;
+
+	if (c == NULL || id < 0 || (uint32_t)id >= c->cap)
+		return -EINVAL;
+	if (c->readonly && op != OP_GET)
+		return -EACCES;
+	r = rec(c, (uint32_t)id);
+	/* Seq_cst (a plain load on x86-64), so acquire as load_state(). */
+	err = mmds_ptr_load64(&r->state, &st);
+	if (err)
+		return err;
+	if (STATE(st) != MMDS__CNT_ACTIVE)
+		return -ENOENT;
+	err = mmds_ptr_load64((const uint8_t *)r + 16, &ks);
+	if (err)
+		return err;
+	memcpy(&tmp.kind, &ks, 8); /* kind and stripes, as rec_stripes() */
+	if (tmp.stripes != 1 || tmp.kind == MMDS_HISTOGRAM)
+		return 1;
+	switch (op) {
+	case OP_ADD:
+		return mmds_ptr_add64(val(c, (uint32_t)id), v, out);
+	case OP_SUB:
+		return mmds_ptr_add64(val(c, (uint32_t)id), (uint64_t)0 - v, out);
+	default:
+		return mmds_ptr_load64(val(c, (uint32_t)id), out);
+	}
+}
+
+/* Out of line, so the hot path sets up no frame for it. */
+static __attribute__((noinline)) int slow_op(mmds_counters *c, int id,
+					     enum op op, uint64_t v,
+					     uint64_t *out)
+{
+	return run_op(c, id, op, v, out);
+}
+
+static inline __attribute__((always_inline)) int
+add_op(mmds_counters *c, int id, enum op op, uint64_t v, uint64_t *out)
+{
+	int rc = fast_op(c, id, op, v, out);
+
+	return rc == 1 ? slow_op(c, id, op, v, out) : rc;
+}
+
 int mmds_counters_add(mmds_counters *c, int id, uint64_t v, uint64_t *old)
 {
-	return run_op(c, id, OP_ADD, v, old);
+	return add_op(c, id, OP_ADD, v, old);
 }
 
 int mmds_counters_sub(mmds_counters *c, int id, uint64_t v, uint64_t *old)
 {
-	return run_op(c, id, OP_SUB, v, old);
+	return add_op(c, id, OP_SUB, v, old);
 }
 
 int mmds_counters_inc(mmds_counters *c, int id, uint64_t *old)
 {
-	return run_op(c, id, OP_ADD, 1, old);
+	return add_op(c, id, OP_ADD, 1, old);
 }
 
 int mmds_counters_dec(mmds_counters *c, int id, uint64_t *old)
 {
-	return run_op(c, id, OP_SUB, 1, old);
+	return add_op(c, id, OP_SUB, 1, old);
 }
 
 int mmds_counters_get(mmds_counters *c, int id, uint64_t *v)
 {
 	if (v == NULL)
 		return -EINVAL;
-	return run_op(c, id, OP_GET, 0, v);
+	return add_op(c, id, OP_GET, 0, v);
 }
 
 int mmds_counters_set(mmds_counters *c, int id, uint64_t v)

@@ -33,6 +33,7 @@
 #ifndef MMDS_MAP_H
 #define MMDS_MAP_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -578,6 +579,411 @@ MMDS_API uint64_t mmds_map_pending(const mmds_map *m);
  * When it returns, every write counted before the call is synced.
  */
 MMDS_API int mmds_map_flush(mmds_map *m);
+
+/* ---- Guarded raw-pointer access and the fast view ------------------------ */
+
+/*
+ * Word accessors and small copies on raw pointers into a live map, under
+ * the SIGBUS guard but without its cost: on x86-64 each is one instruction
+ * preceded by a marker (an 8-byte NOP whose operand says where to resume
+ * and which register gets the error), and mmds's fault handler, finding a
+ * marker before the faulting instruction of a fault inside a live map,
+ * resumes after it with -EFAULT (-EIO for a hardware memory error) in that
+ * register: a fix-up keyed by instruction address, as the kernel's
+ * exception table does for copy_from_user.  Nothing is done per access
+ * beyond the instruction itself.  Elsewhere (other architectures, and
+ * builds with ThreadSanitizer, which must see every atomic), they call
+ * the out-of-line mmds_ptr_access() and mmds_guard_copy(), which use the
+ * portable sigsetjmp guard.
+ *
+ * Contract: p (src, dst) must point into a map that stays open during the
+ * call (mmds_map_data() .. + capacity), or into memory that cannot fault.
+ * A fault there from a file truncated under the map, or past a shrunk
+ * size, returns -EFAULT (-EIO); a fault anywhere else is not mmds's and
+ * goes to the program's handler or the default action, as in mmds_guard_run().
+ * The handler is installed by the first map open; nothing here installs it.
+ * Words must be naturally aligned (not checked).  The atomics are
+ * sequentially consistent; mmds_ptr_copy() copies like memcpy (no
+ * atomicity beyond what the hardware gives a plain access).  They nest in
+ * any guard (a fault returns from the innermost access), are thread-safe
+ * and async-signal-safe, and return 0 or the negative errno.  The macro
+ * MMDS_PTR_FIXUP is defined where the inline marked form is compiled;
+ * defining MMDS_NO_FIXUP before including this header forces the
+ * out-of-line form.
+ */
+
+/* Operations of mmds_ptr_access(). */
+enum mmds_ptr_op {
+	MMDS_PTR_LOAD64 = 1, /* *out = *p */
+	MMDS_PTR_STORE64,    /* *p = v */
+	MMDS_PTR_ADD64,      /* *out = fetch_add(p, v) (out may be NULL) */
+	MMDS_PTR_LOAD32,
+	MMDS_PTR_STORE32,
+	MMDS_PTR_ADD32
+};
+
+/*
+ * mmds_ptr_access - the out-of-line, portable form of the mmds_ptr_*()
+ * word accessors: op (enum mmds_ptr_op) on the word at p under the
+ * sigsetjmp guard.  0, -EINVAL (NULL p, unknown op, NULL out for a load),
+ * -EFAULT, -EIO.  Installs the handler if needed (then also its errors).
+ * mmds_guard_copy - memcpy(dst, src, n) under the sigsetjmp guard; the
+ * same errors.
+ */
+MMDS_API int mmds_ptr_access(void *p, int op, uint64_t v, uint64_t *out);
+MMDS_API int mmds_guard_copy(void *dst, const void *src, size_t n);
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && \
+	!defined(__SANITIZE_THREAD__) && !defined(MMDS_NO_FIXUP)
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MMDS__NO_FIXUP_TSAN 1
+#endif
+#endif
+#ifndef MMDS__NO_FIXUP_TSAN
+#define MMDS_PTR_FIXUP 1
+#endif
+#endif
+
+#ifdef MMDS_PTR_FIXUP
+/* The marker: nopl 0x<d>f16d6d(%rax,%rax,1), where d is the distance from
+ * the instruction after it to the resume point (label 2), and 0xf1 says
+ * the error goes to %ecx.  docs/CORE.md describes it byte by byte. */
+#define MMDS__FIXUP_MARK                                                       \
+	".byte 0x0f,0x1f,0x84,0x00,0x6d,0x6d,0xf1,2f-1f\n1:\t"
+
+/* The copy primitives below name the bytes they touch as memory operands
+ * of types that alias anything, so the compiler orders them like memcpy
+ * without a full compiler barrier; the atomics add one. */
+typedef uint64_t __attribute__((__may_alias__)) mmds__u64a;
+typedef uint32_t __attribute__((__may_alias__)) mmds__u32a;
+
+static inline int mmds__x_load64(const void *p, uint64_t *val)
+{
+	int err = 0;
+	uint64_t v;
+
+	__asm__ __volatile__(MMDS__FIXUP_MARK "movq %2, %0\n2:"
+			     : "=r"(v), "+c"(err)
+			     : "m"(*(const mmds__u64a *)p));
+	if (!err)
+		*val = v;
+	return err;
+}
+static inline int mmds__x_load32(const void *p, uint32_t *val)
+{
+	int err = 0;
+	uint32_t v;
+
+	__asm__ __volatile__(MMDS__FIXUP_MARK "movl %2, %0\n2:"
+			     : "=r"(v), "+c"(err)
+			     : "m"(*(const mmds__u32a *)p));
+	if (!err)
+		*val = v;
+	return err;
+}
+static inline int mmds__x_load8(const void *p, uint8_t *val)
+{
+	int err = 0;
+	uint8_t v;
+
+	__asm__ __volatile__(MMDS__FIXUP_MARK "movb %2, %0\n2:"
+			     : "=q"(v), "+c"(err)
+			     : "m"(*(const uint8_t *)p));
+	if (!err)
+		*val = v;
+	return err;
+}
+/* Plain stores (copies); the seq_cst stores use xchg below. */
+static inline int mmds__x_put64(void *p, uint64_t v)
+{
+	int err = 0;
+
+	__asm__ __volatile__(MMDS__FIXUP_MARK "movq %2, %0\n2:"
+			     : "=m"(*(mmds__u64a *)p), "+c"(err)
+			     : "r"(v));
+	return err;
+}
+static inline int mmds__x_put32(void *p, uint32_t v)
+{
+	int err = 0;
+
+	__asm__ __volatile__(MMDS__FIXUP_MARK "movl %2, %0\n2:"
+			     : "=m"(*(mmds__u32a *)p), "+c"(err)
+			     : "r"(v));
+	return err;
+}
+static inline int mmds__x_put8(void *p, uint8_t v)
+{
+	int err = 0;
+
+	__asm__ __volatile__(MMDS__FIXUP_MARK "movb %2, %0\n2:"
+			     : "=m"(*(uint8_t *)p), "+c"(err)
+			     : "q"(v));
+	return err;
+}
+#endif /* MMDS_PTR_FIXUP */
+
+/* mmds_ptr_load64, mmds_ptr_load32 - *val = the word at p (seq_cst). */
+static inline int mmds_ptr_load64(const void *p, uint64_t *val)
+{
+#ifdef MMDS_PTR_FIXUP
+	int err;
+
+	/* A plain load is seq_cst on x86; the barriers keep the compiler
+	 * from moving other accesses across it. */
+	__asm__ __volatile__("" ::: "memory");
+	err = mmds__x_load64(p, val);
+	__asm__ __volatile__("" ::: "memory");
+	return err;
+#else
+	return mmds_ptr_access((void *)(uintptr_t)p, MMDS_PTR_LOAD64, 0, val);
+#endif
+}
+static inline int mmds_ptr_load32(const void *p, uint32_t *val)
+{
+#ifdef MMDS_PTR_FIXUP
+	int err;
+
+	__asm__ __volatile__("" ::: "memory");
+	err = mmds__x_load32(p, val);
+	__asm__ __volatile__("" ::: "memory");
+	return err;
+#else
+	uint64_t v = 0;
+	int err = mmds_ptr_access((void *)(uintptr_t)p, MMDS_PTR_LOAD32, 0, &v);
+
+	if (!err)
+		*val = (uint32_t)v;
+	return err;
+#endif
+}
+
+/* mmds_ptr_store64, mmds_ptr_store32 - store v in the word at p (seq_cst). */
+static inline int mmds_ptr_store64(void *p, uint64_t v)
+{
+#ifdef MMDS_PTR_FIXUP
+	int err = 0;
+
+	__asm__ __volatile__(MMDS__FIXUP_MARK "xchgq %0, %1\n2:"
+			     : "+r"(v), "+m"(*(uint64_t *)p), "+c"(err)
+			     :
+			     : "memory");
+	return err;
+#else
+	return mmds_ptr_access(p, MMDS_PTR_STORE64, v, (uint64_t *)0);
+#endif
+}
+static inline int mmds_ptr_store32(void *p, uint32_t v)
+{
+#ifdef MMDS_PTR_FIXUP
+	int err = 0;
+
+	__asm__ __volatile__(MMDS__FIXUP_MARK "xchgl %0, %1\n2:"
+			     : "+r"(v), "+m"(*(uint32_t *)p), "+c"(err)
+			     :
+			     : "memory");
+	return err;
+#else
+	return mmds_ptr_access(p, MMDS_PTR_STORE32, v, (uint64_t *)0);
+#endif
+}
+
+/* mmds_ptr_add64, mmds_ptr_add32 - atomically add v to the word at p
+ * (seq_cst); the previous value goes to *old (old may be NULL).  Subtract
+ * by adding the two's complement. */
+static inline int mmds_ptr_add64(void *p, uint64_t v, uint64_t *old)
+{
+#ifdef MMDS_PTR_FIXUP
+	int err = 0;
+
+	__asm__ __volatile__(MMDS__FIXUP_MARK "lock xaddq %0, %1\n2:"
+			     : "+r"(v), "+m"(*(uint64_t *)p), "+c"(err)
+			     :
+			     : "memory", "cc");
+	if (old && !err)
+		*old = v;
+	return err;
+#else
+	return mmds_ptr_access(p, MMDS_PTR_ADD64, v, old);
+#endif
+}
+static inline int mmds_ptr_add32(void *p, uint32_t v, uint32_t *old)
+{
+#ifdef MMDS_PTR_FIXUP
+	int err = 0;
+
+	__asm__ __volatile__(MMDS__FIXUP_MARK "lock xaddl %0, %1\n2:"
+			     : "+r"(v), "+m"(*(uint32_t *)p), "+c"(err)
+			     :
+			     : "memory", "cc");
+	if (old && !err)
+		*old = v;
+	return err;
+#else
+	uint64_t o = 0;
+	int err = mmds_ptr_access(p, MMDS_PTR_ADD32, v, &o);
+
+	if (old && !err)
+		*old = (uint32_t)o;
+	return err;
+#endif
+}
+
+/*
+ * mmds_ptr_copy - copy n bytes from src to dst, either or both inside a
+ * live map (memcpy semantics: no overlap).  Inline for n <= 16 on x86-64
+ * (two loads and two stores at most, overlapping for odd sizes); larger
+ * copies call mmds_guard_copy().  On a fault dst may be partly written.
+ */
+static inline int mmds_ptr_copy(void *dst, const void *src, size_t n)
+{
+#ifdef MMDS_PTR_FIXUP
+	unsigned char *d = (unsigned char *)dst;
+	const unsigned char *s = (const unsigned char *)src;
+	int err;
+
+	if (n > 16)
+		return mmds_guard_copy(dst, src, n);
+	if (n == 8) {
+		uint64_t a;
+
+		if ((err = mmds__x_load64(s, &a)) != 0)
+			return err;
+		return mmds__x_put64(d, a);
+	}
+	if (n >= 8) {
+		uint64_t a, b;
+
+		if ((err = mmds__x_load64(s, &a)) != 0 ||
+		    (err = mmds__x_load64(s + n - 8, &b)) != 0 ||
+		    (err = mmds__x_put64(d, a)) != 0)
+			return err;
+		return mmds__x_put64(d + n - 8, b);
+	}
+	if (n >= 4) {
+		uint32_t a, b;
+
+		if ((err = mmds__x_load32(s, &a)) != 0 ||
+		    (err = mmds__x_load32(s + n - 4, &b)) != 0 ||
+		    (err = mmds__x_put32(d, a)) != 0)
+			return err;
+		return mmds__x_put32(d + n - 4, b);
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint8_t a;
+
+		if ((err = mmds__x_load8(s + i, &a)) != 0 ||
+		    (err = mmds__x_put8(d + i, a)) != 0)
+			return err;
+	}
+	return 0;
+#else
+	return mmds_guard_copy(dst, src, n);
+#endif
+}
+
+/*
+ * A fast view of a map: what the inline mmds_fast_*() accessors need to
+ * check an access without calling into the library.  The map stays opaque:
+ * the view holds its base address and the addresses of two of its words,
+ * the size (loaded with acquire per access, as the functions do) and the
+ * flush mode (a view sends writes through the functions whenever a flush
+ * policy other than MMDS_FLUSH_MANUAL is in force, so they are counted).
+ * A plain struct owned by the caller; valid until mmds_map_close().  The
+ * fields are private.
+ */
+typedef struct mmds_map_fast {
+	mmds_map *map;
+	unsigned char *base;
+	const uint64_t *size;
+	const int *flush_mode;
+	unsigned access;
+} mmds_map_fast;
+
+/*
+ * mmds_map_fast_view - fill *f for m.  0, or -EINVAL (NULL arguments).
+ */
+MMDS_API int mmds_map_fast_view(mmds_map *m, mmds_map_fast *f);
+
+/*
+ * mmds_fast_read, mmds_fast_write, mmds_fast_load64, mmds_fast_store64,
+ * mmds_fast_add64 - mmds_map_read(), mmds_map_write(), mmds_map_load64(),
+ * mmds_map_store64() and mmds_map_add64() through a view, inline: the same
+ * checks, results and errors (-EINVAL, -EACCES, -ERANGE, -EFAULT, -EIO),
+ * the same guard, the same flush accounting.  Reads and writes above 16
+ * bytes, and writes under a flush policy, call the functions.
+ */
+static inline int mmds__fast_check(const mmds_map_fast *f, uint64_t off,
+				   uint64_t len, unsigned need)
+{
+	uint64_t size;
+
+	if ((f->access & need) != need)
+		return -EACCES;
+	size = __atomic_load_n(f->size, __ATOMIC_ACQUIRE);
+	if (off > size || len > size - off)
+		return -ERANGE;
+	return 0;
+}
+
+static inline int mmds_fast_read(const mmds_map_fast *f, uint64_t off,
+				 void *buf, size_t len)
+{
+	int err;
+
+	if (len > 16 || buf == NULL)
+		return mmds_map_read(f->map, off, buf, len);
+	err = mmds__fast_check(f, off, len, MMDS_READ);
+	return err ? err : mmds_ptr_copy(buf, f->base + off, len);
+}
+
+static inline int mmds_fast_write(const mmds_map_fast *f, uint64_t off,
+				  const void *buf, size_t len)
+{
+	int err;
+
+	if (len > 16 || buf == NULL ||
+	    __atomic_load_n(f->flush_mode, __ATOMIC_RELAXED) != MMDS_FLUSH_MANUAL)
+		return mmds_map_write(f->map, off, buf, len);
+	err = mmds__fast_check(f, off, len, MMDS_WRITE);
+	return err ? err : mmds_ptr_copy(f->base + off, buf, len);
+}
+
+static inline int mmds_fast_load64(const mmds_map_fast *f, uint64_t off,
+				   uint64_t *val)
+{
+	int err;
+
+	if (val == NULL || (((uintptr_t)f->base + (uintptr_t)off) & 7))
+		return mmds_map_load64(f->map, off, val);
+	err = mmds__fast_check(f, off, 8, MMDS_READ);
+	return err ? err : mmds_ptr_load64(f->base + off, val);
+}
+
+static inline int mmds_fast_store64(const mmds_map_fast *f, uint64_t off,
+				    uint64_t v)
+{
+	int err;
+
+	if ((((uintptr_t)f->base + (uintptr_t)off) & 7) ||
+	    __atomic_load_n(f->flush_mode, __ATOMIC_RELAXED) != MMDS_FLUSH_MANUAL)
+		return mmds_map_store64(f->map, off, v);
+	err = mmds__fast_check(f, off, 8, MMDS_WRITE);
+	return err ? err : mmds_ptr_store64(f->base + off, v);
+}
+
+static inline int mmds_fast_add64(const mmds_map_fast *f, uint64_t off,
+				  uint64_t v, uint64_t *old)
+{
+	int err;
+
+	if ((((uintptr_t)f->base + (uintptr_t)off) & 7) ||
+	    __atomic_load_n(f->flush_mode, __ATOMIC_RELAXED) != MMDS_FLUSH_MANUAL)
+		return mmds_map_add64(f->map, off, v, old);
+	err = mmds__fast_check(f, off, 8, MMDS_RDWR);
+	return err ? err : mmds_ptr_add64(f->base + off, v, old);
+}
 
 /* ---- SIGBUS guard -------------------------------------------------------- */
 

@@ -2288,6 +2288,317 @@ START_TEST(test_fault_in_closed_maps_old_range_is_not_mmds)
 }
 END_TEST
 
+/* ==== raw-pointer accessors and the fast view (mmds_ptr_*, mmds_fast_*) ==== */
+
+/* Every mmds_ptr_*() accessor on a truncated page of a live map returns
+ * -EFAULT and leaves its outputs alone; below the new end they work. */
+START_TEST(test_ptr_accessors_on_truncated_page_are_efault)
+{
+	const char *path = t_path("f");
+	unsigned char buf[40], want[40];
+	uint64_t v64 = 1;
+	uint32_t v32 = 1;
+	unsigned char *p;
+	mmds_map *m;
+
+	make_file(path, 2 * ps);
+	m = open_path_map(path);
+	p = (unsigned char *)mmds_map_data(m);
+	truncate_path(path, (off_t)ps);
+	for (size_t n = 1; n <= sizeof(buf); n++) {
+		memset(buf, 0x5a, sizeof(buf));
+		ck_assert_int_eq(mmds_ptr_copy(buf, p + ps + 8, n), -EFAULT);
+		ck_assert_int_eq(mmds_ptr_copy(p + ps + 8, buf, n), -EFAULT);
+		/* A copy that starts below the end and runs past it. */
+		ck_assert_int_eq(mmds_ptr_copy(buf, p + ps - 1, n),
+				 n == 1 ? 0 : -EFAULT);
+		ck_assert_int_eq(mmds_ptr_copy(buf, p + ps - 40, n), 0);
+		fill_pattern(want, ps - 40, n);
+		ck_assert_mem_eq(buf, want, n);
+	}
+	if (!T_TSAN) {
+		ck_assert_int_eq(mmds_ptr_load64(p + ps, &v64), -EFAULT);
+		ck_assert_int_eq(mmds_ptr_store64(p + ps, 5), -EFAULT);
+		ck_assert_int_eq(mmds_ptr_add64(p + ps, 5, &v64), -EFAULT);
+		ck_assert_int_eq(mmds_ptr_load32(p + ps + 4, &v32), -EFAULT);
+		ck_assert_int_eq(mmds_ptr_store32(p + ps + 4, 5), -EFAULT);
+		ck_assert_int_eq(mmds_ptr_add32(p + ps + 4, 5, &v32), -EFAULT);
+		ck_assert_uint_eq(v64, 1);
+		ck_assert_uint_eq(v32, 1);
+		ck_assert_int_eq(mmds_ptr_access(p + ps, MMDS_PTR_ADD64, 1, &v64),
+				 -EFAULT);
+		ck_assert_uint_eq(v64, 1);
+	}
+	/* Below the end: real values, and the add is atomic and seen. */
+	ck_assert_int_eq(mmds_ptr_store64(p + 64, 40), 0);
+	ck_assert_int_eq(mmds_ptr_add64(p + 64, 2, &v64), 0);
+	ck_assert_uint_eq(v64, 40);
+	ck_assert_int_eq(mmds_ptr_load64(p + 64, &v64), 0);
+	ck_assert_uint_eq(v64, 42);
+	ck_assert_int_eq(mmds_ptr_store32(p + 72, 7), 0);
+	ck_assert_int_eq(mmds_ptr_add32(p + 72, 0xffffffffu, &v32), 0);
+	ck_assert_uint_eq(v32, 7);
+	ck_assert_int_eq(mmds_ptr_load32(p + 72, &v32), 0);
+	ck_assert_uint_eq(v32, 6);
+	ck_assert_int_eq(mmds_ptr_access(p + 72, MMDS_PTR_LOAD32, 0, &v64), 0);
+	ck_assert_uint_eq(v64, 6);
+	ck_assert_int_eq(mmds_ptr_access(p + 72, 99, 0, &v64), -EINVAL);
+	ck_assert_int_eq(mmds_ptr_access(NULL, MMDS_PTR_LOAD64, 0, &v64), -EINVAL);
+	ck_assert_int_eq(mmds_ptr_access(p, MMDS_PTR_LOAD64, 0, NULL), -EINVAL);
+	ck_assert_int_eq(mmds_guard_copy(NULL, p, 1), -EINVAL);
+	ck_assert_int_eq(mmds_guard_copy(NULL, NULL, 0), 0);
+	ck_assert_int_eq(mmds_map_close(m), 0);
+}
+END_TEST
+
+struct ptr_nest {
+	unsigned char *bad;
+	int inner_rc, after_inner;
+};
+
+static int ptr_fault_cb(void *arg)
+{
+	struct ptr_nest *n = arg;
+	uint64_t v = 0;
+
+	n->inner_rc = mmds_ptr_load64(n->bad, &v);
+	n->after_inner = 1;
+	(void)*(volatile unsigned char *)n->bad; /* the guard's own fault */
+	n->after_inner = 2;
+	return 3;
+}
+
+/* A marked access inside mmds_guard_run() is the innermost guard: its fault
+ * returns -EFAULT to it, and the callback's own fault then ends the run. */
+START_TEST(test_ptr_fault_inside_guard_run_returns_to_the_access)
+{
+	const char *path = t_path("f");
+	struct ptr_nest n = { 0 };
+	mmds_map *m;
+
+	make_file(path, 2 * ps);
+	m = open_path_map(path);
+	n.bad = (unsigned char *)mmds_map_data(m) + ps;
+	truncate_path(path, (off_t)ps);
+	ck_assert_int_eq(mmds_guard_run(ptr_fault_cb, &n), -EFAULT);
+	ck_assert_int_eq(n.inner_rc, -EFAULT);
+	ck_assert_int_eq(n.after_inner, 1);
+	ck_assert_int_eq(mmds_map_close(m), 0);
+}
+END_TEST
+
+/* The fast view gives what the functions give: values, range, access and
+ * alignment errors, -EFAULT on a truncated page, and flush accounting
+ * under a policy. */
+START_TEST(test_fast_view_matches_the_functions)
+{
+	const char *path = t_path("f");
+	mmds_map_fast f, fr;
+	mmds_map *m, *ro;
+	unsigned char buf[32], want[32];
+	uint64_t v = 9, a;
+
+	make_file(path, 2 * ps);
+	m = open_path_map(path);
+	ck_assert_int_eq(mmds_map_fast_view(NULL, &f), -EINVAL);
+	ck_assert_int_eq(mmds_map_fast_view(m, NULL), -EINVAL);
+	ck_assert_int_eq(mmds_map_fast_view(m, &f), 0);
+	a = aligned_off(m, 64);
+	for (size_t n = 0; n <= sizeof(buf); n++) {
+		ck_assert_int_eq(mmds_fast_read(&f, 100, buf, n), 0);
+		fill_pattern(want, 100, n);
+		ck_assert_mem_eq(buf, want, n);
+	}
+	ck_assert_int_eq(mmds_fast_read(&f, 2 * ps - 7, buf, 8), -ERANGE);
+	ck_assert_int_eq(mmds_fast_read(&f, UINT64_MAX - 3, buf, 8), -ERANGE);
+	ck_assert_int_eq(mmds_fast_write(&f, 2 * ps, buf, 1), -ERANGE);
+	ck_assert_int_eq(mmds_fast_write(&f, 200, "abcdefgh", 8), 0);
+	ck_assert_int_eq(mmds_map_read(m, 200, buf, 8), 0);
+	ck_assert_mem_eq(buf, "abcdefgh", 8);
+	ck_assert_int_eq(mmds_fast_store64(&f, a, 40), 0);
+	ck_assert_int_eq(mmds_fast_add64(&f, a, 2, &v), 0);
+	ck_assert_uint_eq(v, 40);
+	ck_assert_int_eq(mmds_fast_load64(&f, a, &v), 0);
+	ck_assert_uint_eq(v, 42);
+	ck_assert_int_eq(mmds_fast_add64(&f, a + 1, 2, &v), -EINVAL);
+	ck_assert_int_eq(mmds_fast_load64(&f, a, NULL), -EINVAL);
+	ck_assert_int_eq(mmds_fast_add64(&f, 2 * ps, 2, &v), -ERANGE);
+
+	/* Under a flush policy writes are counted, as the functions count. */
+	ck_assert_int_eq(mmds_map_set_flush(m, &(mmds_flush_policy){
+			.mode = MMDS_FLUSH_BYTES, .every = 1u << 30 }), 0);
+	ck_assert_int_eq(mmds_fast_write(&f, 300, "xy", 2), 0);
+	ck_assert_int_eq(mmds_fast_add64(&f, a, 1, NULL), 0);
+	ck_assert_int_eq(mmds_fast_store64(&f, a, 1), 0);
+	ck_assert_uint_eq(mmds_map_pending(m), 2 + 8 + 8);
+
+	/* Read-only: writes are -EACCES, reads work. */
+	ck_assert_int_eq(mmds_map_open(&ro, path, &(mmds_map_opts){
+			.access = MMDS_READ }), 0);
+	ck_assert_int_eq(mmds_map_fast_view(ro, &fr), 0);
+	ck_assert_int_eq(mmds_fast_write(&fr, 0, "x", 1), -EACCES);
+	ck_assert_int_eq(mmds_fast_add64(&fr, a, 1, NULL), -EACCES);
+	ck_assert_int_eq(mmds_fast_store64(&fr, a, 1), -EACCES);
+	ck_assert_int_eq(mmds_fast_load64(&fr, a, &v), 0);
+	ck_assert_uint_eq(v, 1);
+
+	truncate_path(path, (off_t)ps);
+	ck_assert_int_eq(mmds_fast_read(&fr, ps + 8, buf, 8), -EFAULT);
+	ck_assert_int_eq(mmds_fast_read(&f, ps + 8, buf, 3), -EFAULT);
+	ck_assert_int_eq(mmds_fast_write(&f, ps + 8, buf, 8), -EFAULT);
+	if (!T_TSAN) {
+		ck_assert_int_eq(mmds_fast_load64(&f, a + ps, &v), -EFAULT);
+		ck_assert_int_eq(mmds_fast_add64(&f, a + ps, 1, &v), -EFAULT);
+		ck_assert_int_eq(mmds_fast_store64(&f, a + ps, 1), -EFAULT);
+	}
+	ck_assert_int_eq(mmds_map_close(ro), 0);
+	ck_assert_int_eq(mmds_map_close(m), 0);
+}
+END_TEST
+
+struct ptr_thread {
+	unsigned char *bad, *good;
+	pthread_barrier_t *start;
+	int faults, oks;
+};
+
+static void *ptr_thread_fn(void *arg)
+{
+	struct ptr_thread *t = arg;
+
+	pthread_barrier_wait(t->start);
+	for (int i = 0; i < 2000; i++) {
+		uint64_t v;
+
+		t->faults += mmds_ptr_copy(&v, t->bad + (i % 64) * 8, 8) == -EFAULT;
+		t->oks += mmds_ptr_copy(&v, t->good + (i % 64) * 8, 8) == 0;
+	}
+	return NULL;
+}
+
+/* Threads faulting through marked accesses at once each get -EFAULT for
+ * every faulting access and 0 for every other. */
+START_TEST(test_ptr_faults_in_many_threads_at_once_all_get_efault)
+{
+	const char *path = t_path("f");
+	struct ptr_thread t[4];
+	pthread_t th[4];
+	pthread_barrier_t start;
+	mmds_map *m;
+	unsigned char *p;
+
+	make_file(path, 2 * ps);
+	m = open_path_map(path);
+	p = (unsigned char *)mmds_map_data(m);
+	truncate_path(path, (off_t)ps);
+	ck_assert_int_eq(pthread_barrier_init(&start, NULL, 4), 0);
+	for (int i = 0; i < 4; i++) {
+		t[i] = (struct ptr_thread){ p + ps, p, &start, 0, 0 };
+		ck_assert_int_eq(pthread_create(&th[i], NULL, ptr_thread_fn,
+						&t[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+		ck_assert_int_eq(t[i].faults, 2000);
+		ck_assert_int_eq(t[i].oks, 2000);
+	}
+	pthread_barrier_destroy(&start);
+	ck_assert_int_eq(mmds_map_close(m), 0);
+}
+END_TEST
+
+/* A marked access that faults outside every live map is not mmds's: the
+ * default action kills, as for any other foreign fault. */
+START_TEST(test_ptr_access_outside_live_maps_kills_with_sigbus)
+{
+	mmds_map *m;
+	unsigned char *p;
+	uint64_t v = 0;
+
+	expect_default_dispositions();
+	m = truncated_mmds_map(); /* installed, with a live map */
+	p = truncated_raw_map();
+	(void)mmds_ptr_copy(&v, p + ps, 8);
+	ck_abort_msg("survived a SIGBUS outside every mmds map (%p)", (void *)m);
+}
+END_TEST
+
+/* Code written at run time around a page boundary, to reach the handler's
+ * reading of the bytes before a faulting instruction that starts a page. */
+#if defined(__x86_64__)
+typedef int (*load_fn)(const void *p);
+
+/* Two pages of code; with `first` unmapped, the second alone.  The
+ * function returns at the start of the second page's code. */
+static load_fn write_code(const unsigned char *pre, size_t npre,
+			  const unsigned char *post, size_t npost, bool first)
+{
+	unsigned char *c = mmap(NULL, 2 * ps, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ck_assert_ptr_ne(c, MAP_FAILED);
+	if (npre)
+		memcpy(c + ps - npre, pre, npre);
+	memcpy(c + ps, post, npost);
+	ck_assert_int_eq(mprotect(c, 2 * ps, PROT_READ | PROT_EXEC), 0);
+	if (!first) {
+		ck_assert_int_eq(munmap(c, ps), 0);
+		return (load_fn)(void *)(c + ps);
+	}
+	return (load_fn)(void *)(c + ps - npre);
+}
+
+static int run_unmarked(void *arg)
+{
+	void **a = arg;
+
+	return ((load_fn)a[0])(a[1]);
+}
+
+/* A marker on the page before the faulting instruction is found (read
+ * through the kernel); an unmarked instruction at the start of a page whose
+ * predecessor is unmapped is an ordinary guarded fault, and the handler
+ * survives looking before it. */
+START_TEST(test_fixup_marker_across_a_page_boundary)
+{
+	static const unsigned char marked_pre[] = {
+		0x31, 0xc9,                                     /* xor %ecx,%ecx */
+		0x0f, 0x1f, 0x84, 0x00, 0x6d, 0x6d, 0xf1, 0x03, /* marker, d = 3 */
+	};
+	static const unsigned char marked_post[] = {
+		0x48, 0x8b, 0x07, /* mov (%rdi),%rax: faults */
+		0x89, 0xc8,       /* mov %ecx,%eax */
+		0xc3,             /* ret */
+	};
+	static const unsigned char plain_post[] = {
+		0x48, 0x8b, 0x07, /* mov (%rdi),%rax: faults */
+		0x31, 0xc0,       /* xor %eax,%eax */
+		0xc3,             /* ret */
+	};
+	const char *path = t_path("f");
+	load_fn marked, plain;
+	unsigned char *p;
+	void *args[2];
+	mmds_map *m;
+
+	make_file(path, 2 * ps);
+	m = open_path_map(path);
+	p = (unsigned char *)mmds_map_data(m);
+	marked = write_code(marked_pre, sizeof(marked_pre), marked_post,
+			    sizeof(marked_post), true);
+	plain = write_code(NULL, 0, plain_post, sizeof(plain_post), false);
+	ck_assert_int_eq(marked(p + ps), 0);
+	ck_assert_int_eq(plain(p + ps), 0);
+	truncate_path(path, (off_t)ps);
+	ck_assert_int_eq(marked(p + ps), -EFAULT);
+	args[0] = (void *)plain;
+	args[1] = p + ps;
+	ck_assert_int_eq(mmds_guard_run(run_unmarked, args), -EFAULT);
+	ck_assert_int_eq(mmds_map_close(m), 0);
+}
+END_TEST
+#endif
+
 /* ==== suite ================================================================ */
 
 Suite *guard_suite(void)
@@ -2367,6 +2678,22 @@ Suite *guard_suite(void)
 	tcase_add_loop_test(tc, test_handler_chaining_back_to_mmds_runs_once_then_default_kills, 0, 3);
 	tcase_add_loop_test(tc, test_guard_left_by_siglongjmp_is_never_used, 0, 4);
 	tcase_add_test(tc, test_guard_install_records_each_handler_once_and_at_most_eight);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ptr");
+	tcase_add_checked_fixture(tc, t_tmpdir_setup, t_tmpdir_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_ptr_accessors_on_truncated_page_are_efault);
+	tcase_add_test(tc, test_ptr_fault_inside_guard_run_returns_to_the_access);
+	tcase_add_test(tc, test_fast_view_matches_the_functions);
+	tcase_add_test(tc, test_ptr_faults_in_many_threads_at_once_all_get_efault);
+#if defined(__x86_64__)
+	tcase_add_test(tc, test_fixup_marker_across_a_page_boundary);
+#endif
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ptr_default_action");
+	tcase_add_test_raise_signal(tc, test_ptr_access_outside_live_maps_kills_with_sigbus, SIGBUS);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("registry");

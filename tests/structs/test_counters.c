@@ -2004,6 +2004,121 @@ START_TEST(test_file_truncated_under_the_map_is_efault)
 }
 END_TEST
 
+/* ---- stripe assignment -------------------------------------------------------- */
+
+struct stripe_thr {
+	mmds_counters *c;
+	int plain, striped, n;
+	pthread_barrier_t *got, *done;
+	uint64_t *slot;
+	int failures;
+};
+
+static void *stripe_thread(void *arg)
+{
+	struct stripe_thr *t = arg;
+
+	/* Plain counters never take a stripe number. */
+	for (int i = 0; i < 5; i++)
+		if (mmds_counters_slot(t->c, t->plain) == NULL ||
+		    mmds_counters_inc(t->c, t->plain, NULL) != 0)
+			t->failures++;
+	t->slot = mmds_counters_slot(t->c, t->striped);
+	/* The functions add to the stripe the slot points at. */
+	if (mmds_counters_add(t->c, t->striped, (uint64_t)t->n + 1, NULL) != 0)
+		t->failures++;
+	pthread_barrier_wait(t->got);
+	pthread_barrier_wait(t->done);
+	return NULL;
+}
+
+/* T live threads, T <= stripes, never share a stripe: not by chance of
+ * the CPUs they start on, not after other threads came and went, not
+ * because plain counters were used first.  One thread lives through every
+ * round while three come and go; in each round the four slots differ and
+ * each holds exactly what its own thread added. */
+START_TEST(test_threads_up_to_the_stripe_count_never_share_a_stripe)
+{
+	mmds_counters *c = create("c", 32, 0, 0);
+	int plain = mmds_counters_alloc(c, "p", NULL);
+	int striped = mmds_counters_alloc(c, "s", &(mmds_counter_def){ .stripes = 4 });
+	pthread_barrier_t got, done, hold_got, hold_done;
+	struct stripe_thr hold, t[3];
+	pthread_t hold_th, th[3];
+
+	ck_assert_ptr_nonnull(mmds_counters_slot(c, plain));
+	pthread_barrier_init(&hold_got, NULL, 2);
+	pthread_barrier_init(&hold_done, NULL, 2);
+	hold = (struct stripe_thr){ c, plain, striped, 100, &hold_got, &hold_done,
+				    NULL, 0 };
+	ck_assert_int_eq(pthread_create(&hold_th, NULL, stripe_thread, &hold), 0);
+	pthread_barrier_wait(&hold_got);
+	for (int round = 0; round < 40; round++) {
+		uint64_t *slots[4] = { hold.slot };
+
+		ck_assert_int_eq(mmds_counters_set(c, striped, 0), 0);
+		*hold.slot = 101; /* what the holder added, again */
+		pthread_barrier_init(&got, NULL, 4);
+		pthread_barrier_init(&done, NULL, 4);
+		for (int i = 0; i < 3; i++) {
+			t[i] = (struct stripe_thr){ c, plain, striped, i, &got,
+						    &done, NULL, 0 };
+			ck_assert_int_eq(pthread_create(&th[i], NULL,
+							stripe_thread, &t[i]), 0);
+		}
+		pthread_barrier_wait(&got);
+		for (int i = 0; i < 3; i++) {
+			ck_assert_int_eq(t[i].failures, 0);
+			ck_assert_ptr_nonnull(t[i].slot);
+			slots[i + 1] = t[i].slot;
+			ck_assert_uint_eq(mmds_slot_get(t[i].slot), (uint64_t)i + 1);
+		}
+		ck_assert_uint_eq(mmds_slot_get(hold.slot), 101);
+		for (int i = 0; i < 4; i++)
+			for (int k = i + 1; k < 4; k++)
+				ck_assert_msg(slots[i] != slots[k],
+					      "round %d: threads %d and %d share "
+					      "a stripe", round, i, k);
+		pthread_barrier_wait(&done);
+		for (int i = 0; i < 3; i++)
+			pthread_join(th[i], NULL);
+		pthread_barrier_destroy(&got);
+		pthread_barrier_destroy(&done);
+	}
+	pthread_barrier_wait(&hold_done);
+	pthread_join(hold_th, NULL);
+	ck_assert_int_eq(hold.failures, 0);
+	pthread_barrier_destroy(&hold_got);
+	pthread_barrier_destroy(&hold_done);
+	mmds_counters_close(c);
+}
+END_TEST
+
+/* A forked child (one thread) takes a stripe by its own pid; it still adds
+ * to exactly one stripe, the one its slot names. */
+START_TEST(test_forked_child_adds_to_the_stripe_of_its_slot)
+{
+	mmds_counters *c = create("c", 32, 0, 0);
+	int striped = mmds_counters_alloc(c, "s", &(mmds_counter_def){ .stripes = 4 });
+	uint64_t *mine = mmds_counters_slot(c, striped);
+	pid_t pid;
+
+	ck_assert_ptr_nonnull(mine);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		uint64_t *s = mmds_counters_slot(c, striped);
+		int ok = s != NULL && mmds_counters_add(c, striped, 7, NULL) == 0 &&
+			 mmds_slot_get(s) == 7;
+		_exit(ok ? 0 : 1);
+	}
+	t_wait_child(pid);
+	/* The parent's stripe is the one its slot names, before and after. */
+	ck_assert_ptr_eq(mmds_counters_slot(c, striped), mine);
+	mmds_counters_close(c);
+}
+END_TEST
+
 /* ---- suite ------------------------------------------------------------------------ */
 
 Suite *counters_suite(void)
@@ -2046,6 +2161,8 @@ Suite *counters_suite(void)
 
 	tc = t_tcase(s, "threads", 60);
 	tcase_add_test(tc, test_threads_count_exactly_plain_and_striped);
+	tcase_add_test(tc, test_threads_up_to_the_stripe_count_never_share_a_stripe);
+	tcase_add_test(tc, test_forked_child_adds_to_the_stripe_of_its_slot);
 	tcase_add_test(tc, test_threads_list_while_others_allocate_and_free);
 
 	tc = t_tcase(s, "export", 10);
