@@ -57,6 +57,7 @@ enum { PENDING = 0, DONE = 1 };
 
 struct slot {
 	uint64_t lsn, next;
+	uint64_t sent_ns;        /* when it was published */
 	int state;
 };
 
@@ -172,6 +173,14 @@ static int reap(struct shipper *s, int timeout_ms)
 		s->n--;
 		s->backoff_ms = 0;
 	}
+	/* results come in publish order: the oldest waits longest */
+	if (!failed && s->n && mmds__mono_ns() - s->win[s->head].sent_ns >
+	    (uint64_t)s->o.ack_timeout_ms * 1000000) {
+		mmds__ship_say(&s->o, "no acknowledgement of LSN %" PRIu64 " within %d ms; "
+			       "%zu in flight dropped, resuming", s->win[s->head].lsn,
+			       s->o.ack_timeout_ms, s->n);
+		failed = 1;
+	}
 	return failed ? -EAGAIN : 0;
 }
 
@@ -280,7 +289,7 @@ static int fill(struct shipper *s)
 				s->acked = r.next_lsn;
 			else
 				s->win[(s->head + s->n++) % cap] =
-					(struct slot){ r.lsn, r.next_lsn, DONE };
+					(struct slot){ r.lsn, r.next_lsn, 0, DONE };
 			continue;
 		}
 		rc = s->ops->publish(s->sink, &r);
@@ -294,7 +303,8 @@ static int fill(struct shipper *s)
 				       r.lsn, why(rc));
 			return -EAGAIN;
 		}
-		s->win[(s->head + s->n++) % cap] = (struct slot){ r.lsn, r.next_lsn, PENDING };
+		s->win[(s->head + s->n++) % cap] =
+			(struct slot){ r.lsn, r.next_lsn, mmds__mono_ns(), PENDING };
 		s->st.published++;
 	}
 	return 0;

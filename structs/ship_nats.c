@@ -1,12 +1,14 @@
 /* ship_nats.c - the NATS JetStream sink of the log shipper (ship_sink.h).
  *
  * Asynchronous JetStream publishes with a message id per record (the
- * stream's de-duplication), a timeout per publish (MaxWait), and an
+ * stream's de-duplication) and an
  * ordering chain: every message after the first since a resume expects the
  * previous one as the stream's last (Nats-Expected-Last-Msg-Id), the first
  * expects the stream's last sequence, so a message that would land after
  * a lost one is refused instead of stored out of order.  Acknowledgements
- * arrive on the client's thread and are queued for poll.
+ * arrive on the client's thread and are queued for poll.  No timeout per
+ * publish (the client's MaxWait scans every pending publish on each tick,
+ * which halved the rate): log_ship.c times out the oldest one itself.
  */
 #include "config.h"
 
@@ -312,7 +314,6 @@ static int nats_publish(void *p, const mmds_log_record *rec)
 		return from_nats(st);
 	}
 	jsPubOptions_Init(&po);
-	po.MaxWait = s->o->ack_timeout_ms;
 	po.MsgId = id;
 	if (s->prev_id[0])
 		po.ExpectLastMsgId = s->prev_id;
