@@ -15,7 +15,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +40,6 @@ struct nsink {
 	struct mmds__ship_done *q;
 	size_t qn, qcap;
 	int qlost;             /* a result could not be queued (no memory) */
-	atomic_int closing;    /* our own close: not a state change */
 	int used;              /* an async publish was made (the client's
 	                          pending list exists only then) */
 };
@@ -66,6 +64,12 @@ static int from_nats(natsStatus s)
 	}
 }
 
+/* Called on the client's thread.  No connection callbacks (disconnected,
+ * reconnected) are registered: the client runs them on its own thread,
+ * possibly after nats_close() freed the sink; the shipper logs what it
+ * sees itself.  Acknowledgements cannot outlive the sink: nats_close()
+ * takes the client's pending list first, and an acknowledgement whose
+ * publish is no longer pending is dropped by the client. */
 static void on_ack(jsCtx *js, natsMsg *m, jsPubAck *pa, jsPubAckErr *pae,
 		   void *closure)
 {
@@ -102,23 +106,6 @@ static void on_ack(jsCtx *js, natsMsg *m, jsPubAck *pa, jsPubAckErr *pae,
 	pthread_mutex_unlock(&s->mu);
 }
 
-static void on_disconnect(natsConnection *nc, void *closure)
-{
-	struct nsink *s = closure;
-
-	(void)nc;
-	if (!atomic_load(&s->closing))
-		mmds__ship_say(s->o, "nats: disconnected");
-}
-
-static void on_reconnect(natsConnection *nc, void *closure)
-{
-	char url[256] = "?";
-
-	natsConnection_GetConnectedUrl(nc, url, sizeof(url));
-	mmds__ship_say(((struct nsink *)closure)->o, "nats: reconnected to %s", url);
-}
-
 /* url: one server or several separated by commas (a cluster) */
 static natsStatus set_servers(natsOptions *no, const char *url)
 {
@@ -143,15 +130,18 @@ static void nats_close(void *p)
 
 	if (s == NULL)
 		return;
-	atomic_store(&s->closing, 1);
+	/* pending list first: a reply that comes after finds nothing and
+	 * never reaches on_ack; then wait out an on_ack already running */
+	if (s->js && s->used && js_PublishAsyncGetPendingList(&pend, s->js) == NATS_OK)
+		natsMsgList_Destroy(&pend);
 	if (s->nc)
 		natsConnection_Close(s->nc);
-	if (s->js) {
-		if (s->used && js_PublishAsyncGetPendingList(&pend, s->js) == NATS_OK)
-			natsMsgList_Destroy(&pend);
+	pthread_mutex_lock(&s->mu);
+	pthread_mutex_unlock(&s->mu);
+	if (s->js)
 		jsCtx_Destroy(s->js);
-	}
-	natsConnection_Destroy(s->nc);
+	if (s->nc)
+		natsConnection_Destroy(s->nc);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s->q);
@@ -203,10 +193,6 @@ static int nats_open(void **out, const mmds_ship_opts *o, uint64_t log_id)
 		st = natsOptions_SetReconnectWait(no, 100);
 	if (st == NATS_OK)
 		st = natsOptions_SetTimeout(no, 2000);
-	if (st == NATS_OK)
-		st = natsOptions_SetDisconnectedCB(no, on_disconnect, s);
-	if (st == NATS_OK)
-		st = natsOptions_SetReconnectedCB(no, on_reconnect, s);
 	if (st == NATS_OK)
 		st = natsConnection_Connect(&s->nc, no);
 	natsOptions_Destroy(no);

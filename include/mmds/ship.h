@@ -79,7 +79,8 @@ typedef struct mmds_ship_opts {
 	                             becomes non-zero (e.g. set by a signal
 	                             handler); what was acknowledged is
 	                             committed first */
-	mmds_ship_log_fn *log_fn; /* state-change lines; NULL = stderr */
+	mmds_ship_log_fn *log_fn; /* state-change lines, called on the
+	                             calling thread; NULL = stderr */
 	void *log_arg;
 } mmds_ship_opts;
 
