@@ -335,9 +335,11 @@ static int nats_poll(void *p, struct mmds__ship_done *out, int cap,
 			;
 	}
 	n = s->qn < (size_t)cap ? (int)s->qn : cap;
-	memcpy(out, s->q, (size_t)n * sizeof(*out));
-	memmove(s->q, s->q + n, (s->qn - (size_t)n) * sizeof(*out));
-	s->qn -= (size_t)n;
+	if (n > 0) { /* s->q is NULL before the first result */
+		memcpy(out, s->q, (size_t)n * sizeof(*out));
+		memmove(s->q, s->q + n, (s->qn - (size_t)n) * sizeof(*out));
+		s->qn -= (size_t)n;
+	}
 	if (s->qlost) {
 		/* a result was lost: make the shipper resume, which is safe */
 		s->qlost = 0;
