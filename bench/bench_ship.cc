@@ -96,7 +96,7 @@ void BM_mmds(benchmark::State &state)
 	size_t len = (size_t)state.range(0);
 	uint64_t n = records();
 	std::vector<char> buf(len, 'x');
-	std::string dir = e.base + "/log" + std::to_string(len);
+	std::string dir = e.base + "/log" + std::to_string(len) + "." + std::to_string(++e.seq);
 	mmds_log *l;
 	mmds_log_opts lo{};
 
@@ -123,9 +123,11 @@ void BM_mmds(benchmark::State &state)
 		state.ResumeTiming();
 		int rc = mmds_log_ship(dir.c_str(), &o, &st);
 		state.PauseTiming();
-		if (rc != 0 || st.acked != n)
-			state.SkipWithError("ship failed");
 		drop_stream(e, stream);
+		if (rc != 0 || st.acked != n) {
+			state.SkipWithError("ship failed");
+			break;
+		}
 		state.ResumeTiming();
 	}
 	state.SetItemsProcessed((int64_t)(state.iterations() * n));
@@ -166,15 +168,16 @@ void raw(benchmark::State &state, bool headers)
 			} else {
 				s = js_PublishAsync(e.js, subj.c_str(), buf.data(), (int)len, nullptr);
 			}
-			if (s != NATS_OK) {
-				state.SkipWithError("publish failed");
-				break;
-			}
+			if (s != NATS_OK)
+				break; /* counted below: the acks will not all come */
 		}
-		if (js_PublishAsyncComplete(e.js, nullptr) != NATS_OK)
-			state.SkipWithError("acks did not come");
+		bool ok = js_PublishAsyncComplete(e.js, nullptr) == NATS_OK;
 		state.PauseTiming();
 		drop_stream(e, stream);
+		if (!ok) {
+			state.SkipWithError("acks did not come");
+			break;
+		}
 		state.ResumeTiming();
 	}
 	state.SetItemsProcessed((int64_t)(state.iterations() * n));
