@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include <ftw.h>
 #include <unistd.h>
 
 #include "t_nats.h"
@@ -42,6 +43,23 @@ struct env {
 	int seq = 0;
 };
 
+env &get_env();
+
+int rm_one(const char *path, const struct stat *, int, struct FTW *)
+{
+	remove(path);
+	return 0;
+}
+
+// The servers die with the process (t_nats.c); their store goes too.
+void remove_base()
+{
+	env &e = get_env();
+	t_nats_kill(&e.srv);
+	if (!e.base.empty())
+		nftw(e.base.c_str(), rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 env &get_env()
 {
 	static env e;
@@ -54,6 +72,7 @@ env &get_env()
 	if (t_nats_server() == nullptr || mkdtemp(tmpl) == nullptr)
 		return e;
 	e.base = tmpl;
+	atexit(remove_base);
 	if (t_nats_start(&e.srv, tmpl, "n1") != 0 || t_nats_connect(e.srv.url, &e.nc) != 0)
 		return e;
 	jsOptions jo;
