@@ -7,5 +7,6 @@
 #include <mmds/counters.h>
 #include <mmds/log.h>
 #include <mmds/ring.h>
+#include <mmds/ship.h>
 
 #endif /* MMDS_H */

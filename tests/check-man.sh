@@ -32,7 +32,7 @@ for h in "$top_srcdir"/include/mmds/*.h; do
 	done
 done
 m1=$top_srcdir/docs/man/mmds.1
-for w in 'log info' 'log verify' 'log dump' 'log tail' 'mmds counters serve' 'ring info' \
+for w in 'log info' 'log verify' 'log dump' 'log tail' 'log ship' 'mmds counters serve' 'ring info' \
 	'\\-\\-json' '\\-\\-prometheus' '\\-\\-output' '\\-\\-watch' '\\-\\-count' \
 	'\\-\\-binary' '\\-\\-from' '\\-\\-max\\-bytes' '\\-\\-listen' '\\-\\-prefix' \
 	'\\-\\-label' '\\-\\-file\\-label' '\\-\\-timeout' '\\-\\-max\\-connections' \

@@ -56,6 +56,14 @@ int main(int argc, char **argv)
 	/* A file size limit makes a write fail with EFBIG, reported, not a kill. */
 	signal(SIGXFSZ, SIG_IGN);
 	tool_catch_signals();
+#ifdef MMDS_TOOL_SHIP
+	/* `mmds log ship` lives in cmd_log_ship.c, beside the other log commands */
+	if (argc >= 3 && strcmp(argv[1], "log") == 0 && strcmp(argv[2], "ship") == 0) {
+		int rc = mmds_tool_log_ship(argc - 2, argv + 2);
+
+		return tool_stop && rc ? 128 + tool_stop : rc;
+	}
+#endif
 	for (const struct command *c = commands; c->name; c++) {
 		if (strcmp(argv[1], c->name) == 0) {
 			int rc = c->run(argc - 1, argv + 1);

@@ -23,6 +23,8 @@ enum {
 int mmds_tool_log(int argc, char **argv);
 int mmds_tool_counters(int argc, char **argv);
 int mmds_tool_ring(int argc, char **argv);
+/* `mmds log ship ARGS...` with argv[0] == "ship" (cmd_log_ship.c). */
+int mmds_tool_log_ship(int argc, char **argv);
 /* `mmds counters serve ARGS...` with argv[0] == "serve" (needs libmicrohttpd). */
 int mmds_tool_counters_serve(int argc, char **argv);
 
