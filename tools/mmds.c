@@ -18,7 +18,7 @@ struct command {
 
 static const struct command commands[] = {
 #ifdef MMDS_TOOL_LOG
-	{ "log", mmds_tool_log, "info|verify|dump|tail a log directory" },
+	{ "log", mmds_tool_log, "info|verify|dump|tail|cursors|ship a log directory" },
 #endif
 #ifdef MMDS_TOOL_COUNTERS
 	{ "counters", mmds_tool_counters, "list, watch or export a counters file" },
