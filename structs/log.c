@@ -117,10 +117,14 @@ static uint64_t published_end(mmds_log *L)
 	return end;
 }
 
-/* msync+fdatasync [from, to), one segment at a time, each held by a
- * reference: retention may drop a segment meanwhile, never free it under
- * the sync (a freed segment's descriptor could be another file's by
- * then).  A segment already dropped needs no sync. */
+/* Make [from, to) durable: one fdatasync per segment it spans, each
+ * segment held by a reference: retention may drop a segment meanwhile,
+ * never free it under the sync (a freed segment's descriptor could be
+ * another file's by then).  A segment already dropped needs no sync.
+ * fdatasync writes back every dirty page of the file, those dirtied
+ * through the mapping included (a write fault marks them dirty), and
+ * nothing else is needed: an msync(MS_SYNC) before it would only flush
+ * the same pages a second time. */
 static int sync_range(mmds_log *L, uint64_t from, uint64_t to)
 {
 	int rc = 0;
@@ -135,9 +139,8 @@ static int sync_range(mmds_log *L, uint64_t from, uint64_t to)
 		uint64_t sb = k * L->dsize, e = sb + L->dsize;
 		uint64_t stop = to < e ? to : e;
 
-		if (s)
-			rc = mmds_map_sync_range(s->map, HDR + (from - sb),
-						 stop - from, MMDS_SYNC_DURABLE);
+		if (s && fdatasync(mmds_map_fd(s->map)) != 0)
+			rc = -errno;
 		mmds__log_seg_release(s);
 		from = stop;
 	}
@@ -374,6 +377,9 @@ int mmds_log_open(mmds_log **out, const char *dir, const mmds_log_opts *o)
 	pthread_mutex_init(&L->sync_mu, NULL);
 	pthread_cond_init(&L->sync_cv, NULL);
 	pthread_mutex_init(&L->read_mu, NULL);
+	pthread_mutex_init(&L->pt_mu, NULL);
+	pthread_cond_init(&L->pt_cv, NULL);
+	atomic_store_explicit(&L->pt_mark, UINT64_MAX, memory_order_relaxed);
 	L->dir = strdup(dir);
 	if (L->dir == NULL) {
 		rc = -ENOMEM;
@@ -449,6 +455,8 @@ int mmds_log_open(mmds_log **out, const char *dir, const mmds_log_opts *o)
 	atomic_store_explicit(&L->first, idx[0] * L->dsize, memory_order_relaxed);
 	if (L->writer) {
 		rc = mmds__log_recover(L, idx, n);
+		if (rc == 0)
+			rc = mmds__log_pt_start(L);
 		if (rc)
 			goto fail;
 	} else {
@@ -474,6 +482,7 @@ int mmds_log_close(mmds_log *L)
 
 	if (L == NULL)
 		return 0;
+	mmds__log_pt_stop(L);
 	if (L->writer && L->dsize && L->pid == getpid()) {
 		uint64_t t = atomic_load_explicit(&L->tail, memory_order_acquire) &
 			     ~TAIL_ROLL;
@@ -507,6 +516,8 @@ int mmds_log_close(mmds_log *L)
 	pthread_mutex_destroy(&L->sync_mu);
 	pthread_cond_destroy(&L->sync_cv);
 	pthread_mutex_destroy(&L->read_mu);
+	pthread_mutex_destroy(&L->pt_mu);
+	pthread_cond_destroy(&L->pt_cv);
 	free(L->dir);
 	free(L);
 	return rc;
