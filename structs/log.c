@@ -149,6 +149,7 @@ static int sync_range(mmds_log *L, uint64_t from, uint64_t to)
 
 int mmds_log_sync(mmds_log *L, uint64_t lsn)
 {
+	unsigned group;
 	int rc = 0;
 
 	if (L == NULL)
@@ -170,11 +171,19 @@ int mmds_log_sync(mmds_log *L, uint64_t lsn)
 		uint64_t d, p;
 
 		if (L->syncing) {
+			L->sync_waiting++;
 			pthread_cond_wait(&L->sync_cv, &L->sync_mu);
+			L->sync_waiting--;
 			continue;
 		}
 		L->syncing = 1;
+		group = L->sync_group;
 		pthread_mutex_unlock(&L->sync_mu);
+		/* the last flush served several threads, which are appending
+		 * their next records now: let them, so this flush covers them
+		 * too (a yield costs microseconds, a flush milliseconds) */
+		if (group > 1)
+			sched_yield();
 		d = atomic_load_explicit(&L->durable, memory_order_acquire);
 		if (d < atomic_load_explicit(&L->first, memory_order_relaxed))
 			d = atomic_load_explicit(&L->first, memory_order_relaxed);
@@ -191,6 +200,7 @@ int mmds_log_sync(mmds_log *L, uint64_t lsn)
 		}
 		pthread_mutex_lock(&L->sync_mu);
 		L->syncing = 0;
+		L->sync_group = L->sync_waiting + 1;
 		if (rc == 0 && p > atomic_load_explicit(&L->durable, memory_order_relaxed))
 			atomic_store_explicit(&L->durable, p, memory_order_release);
 		pthread_cond_broadcast(&L->sync_cv);

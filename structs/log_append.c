@@ -159,6 +159,8 @@ static int rollover(mmds_log *L, uint64_t pos)
 		atomic_store_explicit(&next->refs, 1, memory_order_relaxed);
 		pthread_mutex_lock(&L->roll_mu);
 		rc = mmds__log_seg_set(L, nidx, next);
+		if (rc == 0)
+			atomic_store_explicit(&L->active, next, memory_order_release);
 		pthread_mutex_unlock(&L->roll_mu);
 		if (rc) {
 			char name[32];
@@ -259,8 +261,15 @@ static int reserve(mmds_log *L, size_t len, uint16_t type, uint64_t *lsn,
 			pthread_mutex_unlock(&L->roll_mu);
 			continue;
 		}
-		end = (pos / L->dsize + 1) * L->dsize;
-		s = mmds__log_seg_get(L, pos / L->dsize);
+		/* the newest segment, without the division and the table walk
+		 * in the common case */
+		s = atomic_load_explicit(&L->active, memory_order_acquire);
+		if (s && pos - s->index * L->dsize < L->dsize) {
+			end = (s->index + 1) * L->dsize;
+		} else {
+			end = (pos / L->dsize + 1) * L->dsize;
+			s = mmds__log_seg_get(L, pos / L->dsize);
+		}
 		if (s && s->version >= LOG_VERSION_CLAIM && pos + stride <= end) {
 			/* a plain look first: a claim already there needs no
 			 * CAS, and a truncated file faults here, outside any

@@ -122,11 +122,16 @@ struct mmds_log {
 	/* Segment table: entries are set (release) before the tail enters
 	 * their range, cleared only by retention. */
 	_Atomic(struct seg *) *_Atomic chunks[CHUNKS];
+	/* The newest segment in the table (release, with the entry): the
+	 * tail's, or the one a rollover is moving the tail into. */
+	_Atomic(struct seg *) active;
 	pthread_mutex_t roll_mu; /* rollover, retention, chunk allocation */
 	pthread_cond_t roll_cv;
 	pthread_mutex_t sync_mu;
 	pthread_cond_t sync_cv;
 	int syncing;
+	unsigned sync_waiting;   /* callers waiting for the flush running */
+	unsigned sync_group;     /* callers the last flush served */
 	/* Pretoucher (a writer's background thread; log_segment.c).  pt_mark:
 	 * the appender whose record crosses it wakes the thread (relaxed;
 	 * UINT64_MAX: nobody).  The rest under pt_mu. */
