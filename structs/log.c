@@ -521,13 +521,18 @@ int mmds_log_close(mmds_log *L)
 		close(L->lockfd);
 	if (L->dirfd >= 0)
 		close(L->dirfd);
-	pthread_mutex_destroy(&L->roll_mu);
-	pthread_cond_destroy(&L->roll_cv);
-	pthread_mutex_destroy(&L->sync_mu);
-	pthread_cond_destroy(&L->sync_cv);
-	pthread_mutex_destroy(&L->read_mu);
-	pthread_mutex_destroy(&L->pt_mu);
-	pthread_cond_destroy(&L->pt_cv);
+	/* in a forked child the parent's threads may have been waiting on
+	 * these (its pretoucher always is): glibc's destroy would wait for
+	 * waiters that do not exist here */
+	if (L->pid == getpid()) {
+		pthread_mutex_destroy(&L->roll_mu);
+		pthread_cond_destroy(&L->roll_cv);
+		pthread_mutex_destroy(&L->sync_mu);
+		pthread_cond_destroy(&L->sync_cv);
+		pthread_mutex_destroy(&L->read_mu);
+		pthread_mutex_destroy(&L->pt_mu);
+		pthread_cond_destroy(&L->pt_cv);
+	}
 	free(L->dir);
 	free(L);
 	return rc;
