@@ -527,8 +527,15 @@ int mmds__log_pt_start(mmds_log *L)
 
 	atomic_store_explicit(&L->pt_mark, UINT64_MAX, memory_order_relaxed);
 	L->pt_seg = UINT64_MAX;
-	/* the thread takes no signal meant for the application's threads */
+	/* the thread takes no signal meant for the application's threads,
+	 * but the synchronous ones stay deliverable: a SIGBUS of a populate
+	 * by hand on a truncated file goes to the guard, blocked it would
+	 * kill the process */
 	sigfillset(&all);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rc = -pthread_create(&L->pt_thread, NULL, pt_main, L);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

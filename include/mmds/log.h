@@ -180,7 +180,8 @@ typedef struct mmds_log_reservation {
  * (MMDS_LOG_RDONLY) only validates the segment headers.  A writer handle
  * runs one background thread, the pretoucher, until it is closed: it keeps
  * the pages past the tail populated and makes the next segment ahead of
- * the rollover (docs/log.md, "Speed"); it blocks every signal.
+ * the rollover (docs/log.md, "Speed"); it blocks every asynchronous
+ * signal.
  * Returns 0 and *out, or (with *out NULL): -EINVAL, -ENOENT (no log and no
  * CREATE), -EBUSY (another writer holds the lock), -ELOOP (the lock file
  * or a segment a writer would write is a symbolic link: never followed),
