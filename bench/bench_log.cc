@@ -4,7 +4,10 @@
 // header, the payload, padding to 8 bytes) in the same run:
 //
 //   BM_append/<peer>/<payload bytes 8|64|1024>   published appends
-//     mmds         mmds_log_append() (64 MiB segments, rollover included)
+//     mmds         mmds_log_append() (64 MiB segments, rollover included;
+//                  the writer's pretoucher thread populates ahead on the
+//                  other core: compare real time, the CPU column leaves
+//                  that thread out)
 //     write        write(2) of header + payload to an O_APPEND file
 //     fwrite       fwrite() of header + payload, then fflush()
 //     fwrite_buffered  fwrite() only (stdio's buffer, flushed when full)
