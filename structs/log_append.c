@@ -288,15 +288,16 @@ static int reserve(mmds_log *L, size_t len, uint16_t type, uint64_t *lsn,
 				*lsn = pos;
 				MMDS_CRASH("log.append.reserved");
 				t = pos;
-				/* fails only when another thread helped already */
+				/* fails only when another thread helped already;
+				 * seq_cst for the pretoucher's mark (below) */
 				atomic_compare_exchange_strong_explicit(
 					&L->tail, &t, pos + stride,
-					memory_order_acq_rel, memory_order_relaxed);
+					memory_order_seq_cst, memory_order_relaxed);
 				MMDS_CRASH("log.append.claimed");
 				/* the record crossing the pretoucher's mark wakes
 				 * it (after the tail moved past the mark) */
 				t = atomic_load_explicit(&L->pt_mark,
-							 memory_order_relaxed);
+							 memory_order_seq_cst);
 				if (t - pos < stride)
 					mmds__log_pt_kick(L);
 				return 0;

@@ -508,12 +508,21 @@ static void *pt_main(void *arg)
 		mark = L->pt_done < (L->pt_seg + 1) * L->dsize
 			       ? L->pt_done - min64(PT_AHEAD / 2, L->pt_done - L->pt_seg * L->dsize)
 			       : UINT64_MAX;
-		atomic_store_explicit(&L->pt_mark, mark, memory_order_relaxed);
-		t = atomic_load_explicit(&L->tail, memory_order_acquire) & ~TAIL_ROLL;
+		/* seq_cst, paired with the appender's seq_cst tail CAS and
+		 * mark load: either it sees this mark or we see its tail */
+		atomic_store_explicit(&L->pt_mark, mark, memory_order_seq_cst);
+		t = atomic_load_explicit(&L->tail, memory_order_seq_cst) & ~TAIL_ROLL;
 		if (t / L->dsize != L->pt_seg || (mark != UINT64_MAX && t > mark))
 			continue;
-		if (!L->pt_kicked)
-			pthread_cond_wait(&L->pt_cv, &L->pt_mu);
+		if (!L->pt_kicked) {
+			/* a wake lost all the same (a helper moved the tail
+			 * past the mark) costs at most a second of populating */
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&L->pt_cv, &L->pt_mu, &ts);
+		}
 		L->pt_kicked = 0;
 	}
 	pthread_mutex_unlock(&L->pt_mu);
