@@ -117,10 +117,14 @@ static uint64_t published_end(mmds_log *L)
 	return end;
 }
 
-/* msync+fdatasync [from, to), one segment at a time, each held by a
- * reference: retention may drop a segment meanwhile, never free it under
- * the sync (a freed segment's descriptor could be another file's by
- * then).  A segment already dropped needs no sync. */
+/* Make [from, to) durable: one fdatasync per segment it spans, each
+ * segment held by a reference: retention may drop a segment meanwhile,
+ * never free it under the sync (a freed segment's descriptor could be
+ * another file's by then).  A segment already dropped needs no sync.
+ * fdatasync writes back every dirty page of the file, those dirtied
+ * through the mapping included (a write fault marks them dirty), and
+ * nothing else is needed: an msync(MS_SYNC) before it would only flush
+ * the same pages a second time. */
 static int sync_range(mmds_log *L, uint64_t from, uint64_t to)
 {
 	int rc = 0;
@@ -135,9 +139,8 @@ static int sync_range(mmds_log *L, uint64_t from, uint64_t to)
 		uint64_t sb = k * L->dsize, e = sb + L->dsize;
 		uint64_t stop = to < e ? to : e;
 
-		if (s)
-			rc = mmds_map_sync_range(s->map, HDR + (from - sb),
-						 stop - from, MMDS_SYNC_DURABLE);
+		if (s && fdatasync(mmds_map_fd(s->map)) != 0)
+			rc = -errno;
 		mmds__log_seg_release(s);
 		from = stop;
 	}
@@ -146,6 +149,7 @@ static int sync_range(mmds_log *L, uint64_t from, uint64_t to)
 
 int mmds_log_sync(mmds_log *L, uint64_t lsn)
 {
+	unsigned group;
 	int rc = 0;
 
 	if (L == NULL)
@@ -167,11 +171,19 @@ int mmds_log_sync(mmds_log *L, uint64_t lsn)
 		uint64_t d, p;
 
 		if (L->syncing) {
+			L->sync_waiting++;
 			pthread_cond_wait(&L->sync_cv, &L->sync_mu);
+			L->sync_waiting--;
 			continue;
 		}
 		L->syncing = 1;
+		group = L->sync_group;
 		pthread_mutex_unlock(&L->sync_mu);
+		/* the last flush served several threads, which are appending
+		 * their next records now: let them, so this flush covers them
+		 * too (a yield costs microseconds, a flush milliseconds) */
+		if (group > 1)
+			sched_yield();
 		d = atomic_load_explicit(&L->durable, memory_order_acquire);
 		if (d < atomic_load_explicit(&L->first, memory_order_relaxed))
 			d = atomic_load_explicit(&L->first, memory_order_relaxed);
@@ -188,6 +200,7 @@ int mmds_log_sync(mmds_log *L, uint64_t lsn)
 		}
 		pthread_mutex_lock(&L->sync_mu);
 		L->syncing = 0;
+		L->sync_group = L->sync_waiting + 1;
 		if (rc == 0 && p > atomic_load_explicit(&L->durable, memory_order_relaxed))
 			atomic_store_explicit(&L->durable, p, memory_order_release);
 		pthread_cond_broadcast(&L->sync_cv);
@@ -374,6 +387,9 @@ int mmds_log_open(mmds_log **out, const char *dir, const mmds_log_opts *o)
 	pthread_mutex_init(&L->sync_mu, NULL);
 	pthread_cond_init(&L->sync_cv, NULL);
 	pthread_mutex_init(&L->read_mu, NULL);
+	pthread_mutex_init(&L->pt_mu, NULL);
+	pthread_cond_init(&L->pt_cv, NULL);
+	atomic_store_explicit(&L->pt_mark, UINT64_MAX, memory_order_relaxed);
 	L->dir = strdup(dir);
 	if (L->dir == NULL) {
 		rc = -ENOMEM;
@@ -449,6 +465,8 @@ int mmds_log_open(mmds_log **out, const char *dir, const mmds_log_opts *o)
 	atomic_store_explicit(&L->first, idx[0] * L->dsize, memory_order_relaxed);
 	if (L->writer) {
 		rc = mmds__log_recover(L, idx, n);
+		if (rc == 0)
+			rc = mmds__log_pt_start(L);
 		if (rc)
 			goto fail;
 	} else {
@@ -474,6 +492,7 @@ int mmds_log_close(mmds_log *L)
 
 	if (L == NULL)
 		return 0;
+	mmds__log_pt_stop(L);
 	if (L->writer && L->dsize && L->pid == getpid()) {
 		uint64_t t = atomic_load_explicit(&L->tail, memory_order_acquire) &
 			     ~TAIL_ROLL;
@@ -502,11 +521,18 @@ int mmds_log_close(mmds_log *L)
 		close(L->lockfd);
 	if (L->dirfd >= 0)
 		close(L->dirfd);
-	pthread_mutex_destroy(&L->roll_mu);
-	pthread_cond_destroy(&L->roll_cv);
-	pthread_mutex_destroy(&L->sync_mu);
-	pthread_cond_destroy(&L->sync_cv);
-	pthread_mutex_destroy(&L->read_mu);
+	/* in a forked child the parent's threads may have been waiting on
+	 * these (its pretoucher always is): glibc's destroy would wait for
+	 * waiters that do not exist here */
+	if (L->pid == getpid()) {
+		pthread_mutex_destroy(&L->roll_mu);
+		pthread_cond_destroy(&L->roll_cv);
+		pthread_mutex_destroy(&L->sync_mu);
+		pthread_cond_destroy(&L->sync_cv);
+		pthread_mutex_destroy(&L->read_mu);
+		pthread_mutex_destroy(&L->pt_mu);
+		pthread_cond_destroy(&L->pt_cv);
+	}
 	free(L->dir);
 	free(L);
 	return rc;

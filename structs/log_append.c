@@ -27,6 +27,17 @@ static uint64_t make_word0(uint32_t len, uint16_t type, uint16_t flags)
 	       (uint64_t)(flags | REC_COMMIT) << 48;
 }
 
+/* Wake readers sleeping on the segment, if any.  Called right after the
+ * header's seq_cst exchange, which orders the commit before the waiters
+ * load (paired with the reader's seq_cst increment): no separate fence. */
+static void seg_wake(struct seg *s)
+{
+	if (atomic_load_explicit(&s->live->waiters, memory_order_seq_cst)) {
+		atomic_fetch_add_explicit(&s->live->seq, 1, memory_order_release);
+		mmds__futex_wake(&s->live->seq);
+	}
+}
+
 /* GCC 12 leaves the fence below uninstrumented (-Wtsan, an error with
  * -Werror) once it is inlined into the guarded callbacks: not under TSan. */
 #if defined(__SANITIZE_THREAD__)
@@ -35,15 +46,11 @@ static uint64_t make_word0(uint32_t len, uint16_t type, uint16_t flags)
 #define LOG_TSAN_NOINLINE
 #endif
 
-/* Wake readers sleeping on the segment, if any.  The fence orders the
- * commit before the waiters load (paired with the reader's increment). */
-LOG_TSAN_NOINLINE static void seg_wake(struct seg *s)
+/* A wake for a commit not stored by publish() (a rollover's). */
+LOG_TSAN_NOINLINE static void seg_wake_fenced(struct seg *s)
 {
 	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&s->live->waiters, memory_order_relaxed)) {
-		atomic_fetch_add_explicit(&s->live->seq, 1, memory_order_release);
-		mmds__futex_wake(&s->live->seq);
-	}
+	seg_wake(s);
 }
 
 /* The header word of the record at lsn in s. */
@@ -82,7 +89,8 @@ static void publish(mmds_log *L, struct seg *s, uint64_t lsn, uint32_t len,
 	memcpy(s->base + off + 8, &sum, sizeof(sum));
 	if (!(flags & REC_PAD))
 		MMDS_CRASH("log.append.summed");
-	atomic_store_explicit(h, w, memory_order_release);
+	/* release for the readers; seq_cst, a full barrier, for seg_wake() */
+	atomic_exchange_explicit(h, w, memory_order_seq_cst);
 	if (!(flags & REC_PAD))
 		MMDS_CRASH("log.append.published");
 	if (L->flush.mode != MMDS_FLUSH_MANUAL)
@@ -125,7 +133,7 @@ int mmds__log_seal_abandoned(mmds_log *L, struct seg *s, uint64_t lsn,
 
 static int wake_fn(void *arg)
 {
-	seg_wake(arg);
+	seg_wake_fenced(arg);
 	return 0;
 }
 
@@ -139,12 +147,20 @@ static int rollover(mmds_log *L, uint64_t pos)
 	uint64_t end = (k + 1) * L->dsize;
 	int rc;
 
-	next = calloc(1, sizeof(*next));
-	rc = next ? mmds__log_seg_create(L, nidx, L->log_id, next) : -ENOMEM;
+	/* made ahead by the pretoucher, or now */
+	next = mmds__log_pt_take(L, nidx);
+	if (next) {
+		rc = 0;
+	} else {
+		next = calloc(1, sizeof(*next));
+		rc = next ? mmds__log_seg_create(L, nidx, L->log_id, next) : -ENOMEM;
+	}
 	if (rc == 0) {
 		atomic_store_explicit(&next->refs, 1, memory_order_relaxed);
 		pthread_mutex_lock(&L->roll_mu);
 		rc = mmds__log_seg_set(L, nidx, next);
+		if (rc == 0)
+			atomic_store_explicit(&L->active, next, memory_order_release);
 		pthread_mutex_unlock(&L->roll_mu);
 		if (rc) {
 			char name[32];
@@ -245,8 +261,15 @@ static int reserve(mmds_log *L, size_t len, uint16_t type, uint64_t *lsn,
 			pthread_mutex_unlock(&L->roll_mu);
 			continue;
 		}
-		end = (pos / L->dsize + 1) * L->dsize;
-		s = mmds__log_seg_get(L, pos / L->dsize);
+		/* the newest segment, without the division and the table walk
+		 * in the common case */
+		s = atomic_load_explicit(&L->active, memory_order_acquire);
+		if (s && pos - s->index * L->dsize < L->dsize) {
+			end = (s->index + 1) * L->dsize;
+		} else {
+			end = (pos / L->dsize + 1) * L->dsize;
+			s = mmds__log_seg_get(L, pos / L->dsize);
+		}
 		if (s && s->version >= LOG_VERSION_CLAIM && pos + stride <= end) {
 			/* a plain look first: a claim already there needs no
 			 * CAS, and a truncated file faults here, outside any
@@ -265,11 +288,18 @@ static int reserve(mmds_log *L, size_t len, uint16_t type, uint64_t *lsn,
 				*lsn = pos;
 				MMDS_CRASH("log.append.reserved");
 				t = pos;
-				/* fails only when another thread helped already */
+				/* fails only when another thread helped already;
+				 * seq_cst for the pretoucher's mark (below) */
 				atomic_compare_exchange_strong_explicit(
 					&L->tail, &t, pos + stride,
-					memory_order_acq_rel, memory_order_relaxed);
+					memory_order_seq_cst, memory_order_relaxed);
 				MMDS_CRASH("log.append.claimed");
+				/* the record crossing the pretoucher's mark wakes
+				 * it (after the tail moved past the mark) */
+				t = atomic_load_explicit(&L->pt_mark,
+							 memory_order_seq_cst);
+				if (t - pos < stride)
+					mmds__log_pt_kick(L);
 				return 0;
 			}
 			/* claimed by another thread: help the tail past it (a
@@ -322,6 +352,8 @@ static int reserve(mmds_log *L, size_t len, uint16_t type, uint64_t *lsn,
 		if (rc)
 			return rc;
 		MMDS_CRASH("log.rollover.switched");
+		/* a new active segment: populate it, make the next */
+		mmds__log_pt_kick(L);
 	}
 }
 

@@ -4,7 +4,9 @@
  *                  info and report
  *   log_segment.c  segment files and their lifecycle: create, check, map,
  *                  list, delete; the segment table and its references; the
- *                  durable hint in a segment's header page
+ *                  durable hint in a segment's header page; the
+ *                  pretoucher (the next segment made and the active one
+ *                  populated ahead of the tail, in the background)
  *   log_append.c   append, appendv, reserve/commit/abort, rollover to the
  *                  next segment, waking readers
  *   log_recover.c  record validation, the writer's recovery scan and cut,
@@ -43,6 +45,9 @@
 #define CHUNKS 1024u /* segment table: CHUNKS << CHUNK_BITS entries */
 #define MIN_SEGMENT MMDS_LOG_MIN_SEGMENT
 #define MAX_SEGMENT ((uint64_t)1 << 40)
+/* The pretoucher keeps this many bytes ahead of the tail populated (page
+ * tables filled, pages allocated and writable): appends take no fault. */
+#define PT_AHEAD ((uint64_t)8 << 20)
 
 /* Immutable parameters in the common header's params. */
 struct log_params {
@@ -117,11 +122,29 @@ struct mmds_log {
 	/* Segment table: entries are set (release) before the tail enters
 	 * their range, cleared only by retention. */
 	_Atomic(struct seg *) *_Atomic chunks[CHUNKS];
+	/* The newest segment in the table (release, with the entry): the
+	 * tail's, or the one a rollover is moving the tail into. */
+	_Atomic(struct seg *) active;
 	pthread_mutex_t roll_mu; /* rollover, retention, chunk allocation */
 	pthread_cond_t roll_cv;
 	pthread_mutex_t sync_mu;
 	pthread_cond_t sync_cv;
 	int syncing;
+	unsigned sync_waiting;   /* callers waiting for the flush running */
+	unsigned sync_group;     /* callers the last flush served */
+	/* Pretoucher (a writer's background thread; log_segment.c).  pt_mark:
+	 * the appender whose record crosses it wakes the thread (relaxed;
+	 * UINT64_MAX: nobody).  The rest under pt_mu. */
+	_Atomic uint64_t pt_mark;
+	pthread_mutex_t pt_mu;
+	pthread_cond_t pt_cv;    /* work for the thread; a spare finished */
+	pthread_t pt_thread;
+	int pt_running, pt_stop, pt_kicked;
+	uint64_t pt_seg, pt_done; /* active segment, populated below pt_done */
+	struct seg *spare;       /* the next segment, under a temporary name */
+	uint64_t spare_idx, spare_failed; /* spare_failed: index + 1 */
+	uint64_t spare_next;     /* the least index the thread may make */
+	int spare_busy;          /* being made: a rollover waits for it */
 	pthread_mutex_t read_mu; /* mmds_log_read's cached segment */
 	struct seg rseg;
 	int rseg_ok;
@@ -204,6 +227,17 @@ struct seg_live *mmds__log_seg_live_rw(mmds_log *L, struct seg *s);
 /* Create segment index, preallocated, under its final name. */
 int mmds__log_seg_create(mmds_log *L, uint64_t index, uint64_t salt_id,
 			 struct seg *s);
+/* Start the pretoucher of a writer (after recovery).  0 or an error. */
+int mmds__log_pt_start(mmds_log *L);
+/* Stop and join it, removing an unused spare; in a forked child (the
+ * thread is the parent's) only forget them. */
+void mmds__log_pt_stop(mmds_log *L);
+/* Wake the pretoucher: the tail crossed pt_mark or entered a new segment. */
+void mmds__log_pt_kick(mmds_log *L);
+/* The spare made ahead for segment index, linked under its name and ready
+ * to be set in the table (refs 0), waiting while it is being made; NULL
+ * when there is none (the caller creates the segment itself). */
+struct seg *mmds__log_pt_take(mmds_log *L, uint64_t index);
 /* The segment indexes present, sorted. */
 int mmds__log_list_segments(mmds_log *L, uint64_t **out, size_t *n);
 /* Unlink segment index, adding its non-zero data bytes to *bytes. */

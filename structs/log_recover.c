@@ -523,6 +523,10 @@ int mmds__log_recover(mmds_log *L, const uint64_t *idx, size_t n)
 		}
 	}
 	rep->end_lsn = pos;
+	/* the newest segment left: later ones went with a cut */
+	atomic_store_explicit(&L->active,
+			      mmds__log_seg_get(L, idx[cut != UINT64_MAX ? ci : n - 1]),
+			      memory_order_release);
 	atomic_store_explicit(&L->tail, pos, memory_order_release);
 	atomic_store_explicit(&L->pub, pos, memory_order_relaxed);
 	d = hint < pos ? hint : pos;

@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -308,20 +309,17 @@ struct seg_live *mmds__log_seg_live_rw(mmds_log *L, struct seg *s)
 	return s->live;
 }
 
-/* Create segment index: a temporary file, preallocated and given its
- * header, then linked under its final name (never a half-made segment). */
-int mmds__log_seg_create(mmds_log *L, uint64_t index, uint64_t salt_id,
-			 struct seg *s)
+/* Make segment index under the temporary name tmp: preallocated and given
+ * its header, not linked yet.  The caller unlinks tmp when it gives up. */
+static int seg_make(mmds_log *L, uint64_t index, uint64_t salt_id,
+		    const char *tmp, struct seg *s)
 {
-	char name[32], tmp[64], path[PATH_MAX], tpath[PATH_MAX];
+	char tpath[PATH_MAX];
 	struct mmds__fmt_header h;
 	struct log_params p = { L->seg_size, index * L->dsize, salt_id, index };
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	seg_name(name, sizeof(name), index * L->dsize);
-	snprintf(tmp, sizeof(tmp), ".tmp-%ld-%s", (long)getpid(), name);
-	snprintf(path, sizeof(path), "%s/%s", L->dir, name);
 	if (snprintf(tpath, sizeof(tpath), "%s/%s", L->dir, tmp) >= (int)sizeof(tpath))
 		return -ENAMETOOLONG;
 	unlinkat(L->dirfd, tmp, 0);
@@ -331,37 +329,288 @@ int mmds__log_seg_create(mmds_log *L, uint64_t index, uint64_t salt_id,
 					     .mode = L->mode, .size = L->seg_size,
 					     .capacity = L->seg_size,
 					     .flush = L->flush });
-	if (rc) {
-		unlinkat(L->dirfd, tmp, 0);
+	if (rc)
 		return rc;
-	}
 	MMDS_CRASH("log.rollover.created");
 	rc = mmds__fmt_init(&h, MMDS__MAGIC_LOG, LOG_VERSION, 0, &p, sizeof(p));
 	if (rc == 0)
 		rc = mmds_map_write(s->map, 0, &h, sizeof(h));
-	if (rc == 0)
-		MMDS_CRASH("log.rollover.header");
-	if (rc == 0 && linkat(L->dirfd, tmp, L->dirfd, name, 0) != 0)
-		rc = -errno;
-	if (rc == 0)
-		MMDS_CRASH("log.rollover.linked");
-	unlinkat(L->dirfd, tmp, 0);
 	if (rc) {
 		mmds_map_close(s->map);
 		s->map = NULL;
 		return rc;
 	}
+	MMDS_CRASH("log.rollover.header");
 	s->base = mmds_map_data(s->map);
 	s->fsize = L->seg_size;
 	s->index = index;
 	s->salt = h.salt;
 	s->version = h.version;
 	s->live = (struct seg_live *)(void *)(s->base + LIVE_OFF);
+	return 0;
+}
+
+/* Link the segment made under tmp by seg_make() under its final name
+ * (never a half-made segment), and give it the durable hint. */
+static int seg_link(mmds_log *L, const char *tmp, struct seg *s)
+{
+	char name[32];
+	int rc = 0;
+
+	seg_name(name, sizeof(name), s->index * L->dsize);
+	if (linkat(L->dirfd, tmp, L->dirfd, name, 0) != 0)
+		rc = -errno;
+	if (rc == 0)
+		MMDS_CRASH("log.rollover.linked");
+	unlinkat(L->dirfd, tmp, 0);
+	if (rc)
+		return rc;
 	atomic_store_explicit(&L->dir_dirty, 1, memory_order_release);
 	return mmds__log_store_hint(s, atomic_load_explicit(&L->durable,
 							   memory_order_acquire));
 }
 
+/* Create segment index: a temporary file, preallocated and given its
+ * header, then linked under its final name. */
+int mmds__log_seg_create(mmds_log *L, uint64_t index, uint64_t salt_id,
+			 struct seg *s)
+{
+	char name[32], tmp[64];
+	int rc;
+
+	seg_name(name, sizeof(name), index * L->dsize);
+	snprintf(tmp, sizeof(tmp), ".tmp-%ld-%s", (long)getpid(), name);
+	rc = seg_make(L, index, salt_id, tmp, s);
+	if (rc == 0) {
+		rc = seg_link(L, tmp, s);
+		if (rc)
+			mmds__log_seg_unmap(s);
+	}
+	unlinkat(L->dirfd, tmp, 0);
+	return rc;
+}
+
+/* ---- the pretoucher ----------------------------------------------------
+ *
+ * A writer's background thread, so that no append pays for a page fault
+ * or a file creation: it keeps PT_AHEAD bytes past the tail of the active
+ * segment populated (MADV_POPULATE_WRITE through mmds_map_touch()), and
+ * makes the next segment (one, never more) under a temporary name, its
+ * first PT_AHEAD bytes populated, for the rollover to link.  An appender
+ * whose record crosses pt_mark, and every rollover, wake it; it sleeps
+ * otherwise.  A spare left by a crash is a ".tmp-" file: the next writer
+ * open removes it.  The thread is the opener's: a forked child has none
+ * (threads do not survive fork), so there every call here does nothing and
+ * rollovers create their segment themselves. */
+
+static void spare_tmp(mmds_log *L, uint64_t index, char *buf, size_t cap)
+{
+	char name[32];
+
+	seg_name(name, sizeof(name), index * L->dsize);
+	snprintf(buf, cap, ".tmp-%ld-ahead-%s", (long)L->pid, name);
+}
+
+/* Drop the spare (under pt_mu); the file too unless in a forked child. */
+static void spare_drop(mmds_log *L)
+{
+	char tmp[80];
+
+	if (L->spare == NULL)
+		return;
+	if (L->pid == getpid()) {
+		spare_tmp(L, L->spare_idx, tmp, sizeof(tmp));
+		unlinkat(L->dirfd, tmp, 0);
+	}
+	mmds__log_seg_unmap(L->spare);
+	free(L->spare);
+	L->spare = NULL;
+}
+
+static uint64_t min64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* One step of work under pt_mu (dropped while working): 1 if it did
+ * something, 0 if there is nothing to do. */
+static int pt_step(mmds_log *L)
+{
+	uint64_t t = atomic_load_explicit(&L->tail, memory_order_acquire) & ~TAIL_ROLL;
+	uint64_t k = t / L->dsize, segend = (k + 1) * L->dsize;
+	char tmp[80];
+
+	if (k != L->pt_seg || L->pt_done < t) {
+		L->pt_seg = k;
+		L->pt_done = t;
+	}
+	if (L->pt_done < segend && L->pt_done < t + PT_AHEAD) {
+		uint64_t from = L->pt_done, to = min64(from + PT_AHEAD, segend);
+		struct seg *s;
+
+		pthread_mutex_unlock(&L->pt_mu);
+		s = mmds__log_seg_acquire(L, k);
+		/* a failure (no memory, the file truncated) costs only speed:
+		 * the appends fault the pages in themselves */
+		if (s)
+			(void)mmds_map_touch(s->map, HDR + (from - k * L->dsize),
+					     to - from);
+		mmds__log_seg_release(s);
+		pthread_mutex_lock(&L->pt_mu);
+		if (L->pt_seg == k && L->pt_done == from)
+			L->pt_done = to;
+		return 1;
+	}
+	if (L->spare && L->spare_idx != k + 1)
+		spare_drop(L);
+	if (L->spare == NULL && L->spare_failed != k + 2 && k + 1 >= L->spare_next &&
+	    (k + 2) * L->dsize < TAIL_ROLL / 2) {
+		struct seg *s = calloc(1, sizeof(*s));
+		int rc = s ? 0 : -ENOMEM;
+
+		L->spare_busy = 1;
+		L->spare_idx = k + 1;
+		pthread_mutex_unlock(&L->pt_mu);
+		spare_tmp(L, k + 1, tmp, sizeof(tmp));
+		if (rc == 0)
+			rc = seg_make(L, k + 1, L->log_id, tmp, s);
+		if (rc == 0)
+			(void)mmds_map_touch(s->map, HDR, min64(PT_AHEAD, L->dsize));
+		else
+			unlinkat(L->dirfd, tmp, 0);
+		pthread_mutex_lock(&L->pt_mu);
+		L->spare_busy = 0;
+		if (rc == 0) {
+			L->spare = s;
+		} else {
+			free(s);
+			L->spare_failed = k + 2;
+		}
+		pthread_cond_broadcast(&L->pt_cv);
+		return 1;
+	}
+	return 0;
+}
+
+static void *pt_main(void *arg)
+{
+	mmds_log *L = arg;
+
+	pthread_mutex_lock(&L->pt_mu);
+	while (!L->pt_stop) {
+		uint64_t t, mark;
+
+		if (pt_step(L))
+			continue;
+		/* wake when the tail is half way through the populated
+		 * window; the appender crossing the mark takes pt_mu to wake
+		 * us, after its record moved the tail, so no wake is lost */
+		mark = L->pt_done < (L->pt_seg + 1) * L->dsize
+			       ? L->pt_done - min64(PT_AHEAD / 2, L->pt_done - L->pt_seg * L->dsize)
+			       : UINT64_MAX;
+		/* seq_cst, paired with the appender's seq_cst tail CAS and
+		 * mark load: either it sees this mark or we see its tail */
+		atomic_store_explicit(&L->pt_mark, mark, memory_order_seq_cst);
+		t = atomic_load_explicit(&L->tail, memory_order_seq_cst) & ~TAIL_ROLL;
+		if (t / L->dsize != L->pt_seg || (mark != UINT64_MAX && t > mark))
+			continue;
+		if (!L->pt_kicked) {
+			/* a wake lost all the same (a helper moved the tail
+			 * past the mark) costs at most a second of populating */
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&L->pt_cv, &L->pt_mu, &ts);
+		}
+		L->pt_kicked = 0;
+	}
+	pthread_mutex_unlock(&L->pt_mu);
+	return NULL;
+}
+
+int mmds__log_pt_start(mmds_log *L)
+{
+	sigset_t all, old;
+	int rc;
+
+	atomic_store_explicit(&L->pt_mark, UINT64_MAX, memory_order_relaxed);
+	L->pt_seg = UINT64_MAX;
+	/* the thread takes no signal meant for the application's threads,
+	 * but the synchronous ones stay deliverable: a SIGBUS of a populate
+	 * by hand on a truncated file goes to the guard, blocked it would
+	 * kill the process */
+	sigfillset(&all);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = -pthread_create(&L->pt_thread, NULL, pt_main, L);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc == 0)
+		L->pt_running = 1;
+	return rc;
+}
+
+void mmds__log_pt_stop(mmds_log *L)
+{
+	if (L->pt_running && L->pid == getpid()) {
+		pthread_mutex_lock(&L->pt_mu);
+		L->pt_stop = 1;
+		pthread_cond_broadcast(&L->pt_cv);
+		pthread_mutex_unlock(&L->pt_mu);
+		pthread_join(L->pt_thread, NULL);
+		spare_drop(L);
+	} else if (L->spare) {
+		/* a forked child: the parent's thread and its lock state are
+		 * not ours; unmap our copy, leave the parent's file alone */
+		mmds__log_seg_unmap(L->spare);
+		free(L->spare);
+		L->spare = NULL;
+	}
+	L->pt_running = 0;
+}
+
+void mmds__log_pt_kick(mmds_log *L)
+{
+	if (!L->pt_running || L->pid != getpid())
+		return;
+	pthread_mutex_lock(&L->pt_mu);
+	L->pt_kicked = 1;
+	pthread_cond_broadcast(&L->pt_cv);
+	pthread_mutex_unlock(&L->pt_mu);
+}
+
+struct seg *mmds__log_pt_take(mmds_log *L, uint64_t index)
+{
+	struct seg *s = NULL;
+	char tmp[80];
+
+	if (!L->pt_running || L->pid != getpid())
+		return NULL;
+	pthread_mutex_lock(&L->pt_mu);
+	while (L->spare_busy && L->spare_idx == index)
+		pthread_cond_wait(&L->pt_cv, &L->pt_mu);
+	/* from now on the thread makes later segments only: it never
+	 * reuses the temporary name linked here (nor makes this segment
+	 * again while the tail has not left its predecessor) */
+	if (L->spare_next < index + 1)
+		L->spare_next = index + 1;
+	if (L->spare && L->spare_idx == index) {
+		s = L->spare;
+		L->spare = NULL;
+		spare_tmp(L, index, tmp, sizeof(tmp));
+		if (seg_link(L, tmp, s) != 0) {
+			unlinkat(L->dirfd, tmp, 0);
+			mmds__log_seg_unmap(s);
+			free(s);
+			s = NULL;
+		}
+	}
+	pthread_mutex_unlock(&L->pt_mu);
+	return s;
+}
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;

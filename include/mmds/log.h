@@ -177,12 +177,17 @@ typedef struct mmds_log_reservation {
  * record, a later page written back), so the log is cut there and the
  * report says so (cut_beyond_durable, corrupt).  Damage below that point,
  * or with no trustworthy point, is refused as before.  A reader
- * (MMDS_LOG_RDONLY) only validates the segment headers.
+ * (MMDS_LOG_RDONLY) only validates the segment headers.  A writer handle
+ * runs one background thread, the pretoucher, until it is closed: it keeps
+ * the pages past the tail populated and makes the next segment ahead of
+ * the rollover (docs/log.md, "Speed"); it blocks every asynchronous
+ * signal.
  * Returns 0 and *out, or (with *out NULL): -EINVAL, -ENOENT (no log and no
  * CREATE), -EBUSY (another writer holds the lock), -ELOOP (the lock file
  * or a segment a writer would write is a symbolic link: never followed),
  * -EBADMSG (corrupt or foreign files), -ENOTSUP (newer format, other byte order), -ENOSPC/-EFBIG
- * (the first segment cannot be created), -ENOMEM, -EFAULT (a segment file
+ * (the first segment cannot be created), -ENOMEM, -EAGAIN (a writer's
+ * background thread could not be started), -EFAULT (a segment file
  * shrank while recovery read it), -EIO or another error of
  * msync/fdatasync/unlink (making the cut durable), or a system error.
  */
@@ -190,7 +195,9 @@ MMDS_API int mmds_log_open(mmds_log **out, const char *dir,
 			   const mmds_log_opts *opts);
 
 /*
- * mmds_log_close - close the handle (NULL is fine).  Does not sync under the
+ * mmds_log_close - close the handle (NULL is fine).  A writer's background
+ * thread is stopped and joined first, and its unused next segment removed
+ * (in a forked child, which has no such thread, neither).  Does not sync under the
  * manual flush policy: published records survive anyway, call
  * mmds_log_sync() first if they must be durable.  A writer records its tail
  * in the segment's header page (so the next open is quick), unless the
@@ -253,13 +260,13 @@ MMDS_API int mmds_log_abort(mmds_log *log, mmds_log_reservation *r);
  * starts at or before lsn (an LSN inside a record covers that record; the
  * end of a record is the next one's start, so passing it also covers the
  * next record if one has been reserved there).  UINT64_MAX: everything
- * published so far.  Concurrent callers share one
- * msync+fdatasync (group commit): one leader syncs up to the published end,
- * the others wait for it.  A record below lsn still being written by another
+ * published so far.  Concurrent callers share one flush, one fdatasync
+ * per segment it spans (group commit): one leader syncs up to the published
+ * end, the others wait for it.  A record below lsn still being written by another
  * thread (or an open reservation) is waited for, so commit or abort
  * reservations before syncing past them.  Returns 0, -EINVAL (NULL),
  * -EACCES on a reader, -EFAULT (a segment file was truncated under the
- * writer), or the error of msync/fdatasync/fsync (-EIO ...).  A segment that
+ * writer), or the error of fdatasync/fsync (-EIO ...).  A segment that
  * mmds_log_retain() drops meanwhile stays mapped until the sync is done
  * with it.  Thread-safe.
  */

@@ -86,13 +86,16 @@ static inline int log_inv_fail(char *why, size_t cap, const char *fmt, ...)
 }
 
 /* The directory: "lock" and segments only, contiguous, none past the
- * tail's segment. */
+ * tail's segment; besides, the open writer's spare (made ahead by its
+ * pretoucher, under a temporary name) for the segment after the tail's
+ * and nothing further ahead. */
 static inline int log_inv_files(const char *dir, uint64_t first, uint64_t tail,
 			 char *why, size_t cap)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
 	uint64_t lo = UINT64_MAX, hi = 0, n = 0;
+	char spare[64];
 
 	if (d == NULL)
 		return log_inv_fail(why, cap, "opendir: %s", strerror(errno));
@@ -102,6 +105,11 @@ static inline int log_inv_files(const char *dir, uint64_t first, uint64_t tail,
 
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
 		    strcmp(e->d_name, "lock") == 0)
+			continue;
+		snprintf(spare, sizeof(spare), ".tmp-%ld-ahead-%020llu.seg",
+			 (long)getpid(),
+			 (unsigned long long)(tail / LOG_INV_DSIZE + 1) * LOG_INV_DSIZE);
+		if (strcmp(e->d_name, spare) == 0)
 			continue;
 		if (strlen(e->d_name) != 24 ||
 		    sscanf(e->d_name, "%20llu%7s", &base, tail_s) != 2 ||

@@ -224,7 +224,12 @@ static size_t pl_list(struct pl_ent *out)
 	while ((e = readdir(d)) != NULL) {
 		struct stat s;
 
-		if (fstatat(dirfd(d), e->d_name, &s, AT_SYMLINK_NOFOLLOW) != 0 ||
+		/* the writer's pretoucher makes its spare segment under a
+		 * ".tmp-" name in the background: such a file may come and go
+		 * at any moment, and any crash state of it is the same (the
+		 * next writer open removes it) */
+		if (strncmp(e->d_name, ".tmp-", 5) == 0 ||
+		    fstatat(dirfd(d), e->d_name, &s, AT_SYMLINK_NOFOLLOW) != 0 ||
 		    !S_ISREG(s.st_mode))
 			continue;
 		if (n == PL_MAX_ENT || strlen(e->d_name) >= sizeof(out[n].name)) {

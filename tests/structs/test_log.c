@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -1392,8 +1393,12 @@ START_TEST(test_full_disk_at_rollover_fails_cleanly_and_keeps_records)
 		}
 		T_CHILD_ASSERT(rc == -EFBIG || rc == -ENOSPC);
 		T_CHILD_ASSERT(s > 10);
-		/* still failing, still clean */
-		T_CHILD_ASSERT(mmds_log_append(l, 1, buf, 150, NULL) == rc);
+		/* still failing, still clean: the same record again (a shorter
+		 * one may fit in the rest of the segment, and whether the first
+		 * rollover already failed depends on whether the pretoucher
+		 * made its segment before the limit was set) */
+		T_CHILD_ASSERT(mmds_log_append(l, 1, buf, len_of(0, (uint32_t)s, 200),
+					       NULL) == rc);
 		T_CHILD_ASSERT(mmds_log_sync(l, UINT64_MAX) == 0);
 		rl.rlim_cur = rl.rlim_max;
 		T_CHILD_ASSERT(setrlimit(RLIMIT_FSIZE, &rl) == 0);
@@ -1728,6 +1733,189 @@ START_TEST(test_truncated_active_segment_makes_append_and_close_efault)
 }
 END_TEST
 
+/* ---- the pretoucher ------------------------------------------------------- */
+
+/* Threads of this process now. */
+static int thread_count(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* The name the writer of process pid gives its spare for the segment whose
+ * first LSN is base. */
+static const char *spare_name(pid_t pid, uint64_t base)
+{
+	static char buf[PATH_MAX];
+
+	snprintf(buf, sizeof(buf), "%s/.tmp-%ld-ahead-%020llu.seg", logdir(),
+		 (long)pid, (unsigned long long)base);
+	return buf;
+}
+
+/* Wait up to 10 s for path to exist; its inode, or 0. */
+static ino_t wait_for_file(const char *path)
+{
+	struct stat st;
+
+	for (int i = 0; i < 10000; i++) {
+		if (stat(path, &st) == 0)
+			return st.st_ino;
+		usleep(1000);
+	}
+	return 0;
+}
+
+/* Files of the log directory whose name starts with prefix. */
+static int count_prefixed(const char *prefix)
+{
+	DIR *d = opendir(logdir());
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void *idle_thread(void *arg)
+{
+	return arg;
+}
+
+START_TEST(test_writer_runs_one_background_thread_joined_on_close)
+{
+	pthread_t t;
+	int before;
+	mmds_log *w, *r;
+
+	/* a sanitizer may start a thread of its own at the first
+	 * pthread_create(): let it, before counting */
+	ck_assert_int_eq(pthread_create(&t, NULL, idle_thread, NULL), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	before = thread_count();
+	w = create_ok(SEG_SMALL);
+
+	ck_assert_int_eq(thread_count(), before + 1);
+	r = reader_ok();
+	ck_assert_int_eq(thread_count(), before + 1); /* readers have none */
+	ck_assert_int_eq(mmds_log_close(r), 0);
+	ck_assert_int_eq(mmds_log_close(w), 0);
+	ck_assert_int_eq(thread_count(), before);
+	/* and a failed open leaves none behind */
+	ck_assert_int_eq(mmds_log_open(&w, logdir(),
+				       &(mmds_log_opts){ .flags = 0, .recovery = 7 }), -EINVAL);
+	ck_assert_int_eq(thread_count(), before);
+}
+END_TEST
+
+START_TEST(test_next_segment_is_made_ahead_and_linked_by_the_rollover)
+{
+	mmds_log *l = create_ok(SEG_SMALL);
+	const uint64_t dsize = SEG_SMALL - HDRSZ;
+	unsigned char buf[1000];
+	char seg1[PATH_MAX];
+	struct stat st;
+	ino_t ahead;
+	uint64_t lsn = 0;
+
+	memset(buf, 0x5a, sizeof(buf));
+	append_ok(l, 1, buf, 10);
+	ahead = wait_for_file(spare_name(getpid(), dsize));
+	ck_assert_msg(ahead != 0, "no segment made ahead of the tail");
+	/* one segment ahead, never two */
+	ck_assert_int_ne(stat(spare_name(getpid(), 2 * dsize), &st), 0);
+	while (lsn < dsize)
+		lsn = append_ok(l, 1, buf, sizeof(buf));
+	snprintf(seg1, sizeof(seg1), "%s/%020llu.seg", logdir(),
+		 (unsigned long long)dsize);
+	ck_assert_int_eq(stat(seg1, &st), 0);
+	ck_assert_msg(st.st_ino == ahead, "the rollover created its own segment");
+	/* the thread goes on with the segment after it */
+	ck_assert_uint_ne(wait_for_file(spare_name(getpid(), 2 * dsize)), 0);
+	ck_assert_int_eq(mmds_log_close(l), 0);
+	ck_assert_int_eq(count_prefixed(".tmp-"), 0); /* close removes the spare */
+	l = open_ok(&(mmds_log_opts){ 0 });
+	ck_assert_uint_eq(mmds_log_tail_lsn(l), lsn + 16 + sizeof(buf));
+	ck_assert_int_eq(mmds_log_close(l), 0);
+	ck_assert_int_eq(mmds_log_verify(logdir(), NULL), 0);
+}
+END_TEST
+
+START_TEST(test_forked_child_has_no_background_thread_and_leaves_the_spare)
+{
+	const uint64_t dsize = SEG_SMALL - HDRSZ;
+	mmds_log *l = create_ok(SEG_SMALL);
+	unsigned char buf[1000];
+	uint64_t lsn = 0;
+	pid_t pid;
+
+	memset(buf, 0x33, sizeof(buf));
+	append_ok(l, 1, buf, 10);
+	ck_assert_uint_ne(wait_for_file(spare_name(getpid(), dsize)), 0);
+	pid = t_fork();
+	if (pid == 0) {
+		struct stat st;
+
+		/* threads do not survive fork: the child's close must neither
+		 * join the parent's thread nor remove its spare */
+		if (thread_count() != 1)
+			_exit(10);
+		if (mmds_log_close(l) != 0)
+			_exit(11);
+		_exit(stat(spare_name(getppid(), dsize), &st) == 0 ? 0 : 12);
+	}
+	t_wait_child(pid);
+	/* the parent's thread and spare still work */
+	while (lsn < dsize)
+		lsn = append_ok(l, 1, buf, sizeof(buf));
+	ck_assert_uint_ne(wait_for_file(spare_name(getpid(), 2 * dsize)), 0);
+	ck_assert_int_eq(mmds_log_close(l), 0);
+	ck_assert_int_eq(mmds_log_verify(logdir(), NULL), 0);
+}
+END_TEST
+
+START_TEST(test_spare_of_a_killed_writer_is_removed_by_the_next_open)
+{
+	const uint64_t dsize = SEG_SMALL - HDRSZ;
+	mmds_log *l = create_ok(SEG_SMALL);
+	char name[PATH_MAX];
+	struct stat st;
+	pid_t pid;
+	int status;
+
+	ck_assert_int_eq(mmds_log_close(l), 0);
+	pid = t_fork();
+	if (pid == 0) {
+		if (mmds_log_open(&l, logdir(), NULL) != 0)
+			_exit(10);
+		if (wait_for_file(spare_name(getpid(), dsize)) == 0)
+			_exit(11);
+		kill(getpid(), SIGKILL);
+		_exit(12);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFSIGNALED(status));
+	snprintf(name, sizeof(name), "%s", spare_name(pid, dsize));
+	ck_assert_int_eq(stat(name, &st), 0);
+	l = open_ok(&(mmds_log_opts){ 0 });
+	ck_assert_int_ne(stat(name, &st), 0);
+	ck_assert_int_eq(mmds_log_close(l), 0);
+	ck_assert_int_eq(mmds_log_verify(logdir(), NULL), 0);
+}
+END_TEST
+
 /* ---- suite ------------------------------------------------------------------ */
 
 Suite *log_suite(void)
@@ -1788,6 +1976,12 @@ Suite *log_suite(void)
 	tc = t_tcase(s, "hints", 60);
 	tcase_add_test(tc, test_hostile_durable_word_never_hides_records);
 	tcase_add_test(tc, test_verify_reports_a_segment_iteration_cannot_reach);
+
+	tc = t_tcase(s, "pretoucher", 60);
+	tcase_add_test(tc, test_writer_runs_one_background_thread_joined_on_close);
+	tcase_add_test(tc, test_next_segment_is_made_ahead_and_linked_by_the_rollover);
+	tcase_add_test(tc, test_forked_child_has_no_background_thread_and_leaves_the_spare);
+	tcase_add_test(tc, test_spare_of_a_killed_writer_is_removed_by_the_next_open);
 	return s;
 }
 
