@@ -36,6 +36,12 @@
 //                            1023 messages (ring_ck.c: ck_ring.h is C
 //                            only; only when libck-dev is installed)
 //
+//   BM_local/<way>/<size>   the code path alone: one thread sends 16
+//                           messages, then receives them (CPU time per
+//                           message; no line moves between CPUs)
+//     mmds_push_pop, mmds_claim_readbatch, mmds_pushbatch_readbatch,
+//     boost_spsc             as above, on one SPSC ring / queue
+//
 //   BM_pingpong/<peer>      round trip of an 8-byte message between the two
 //                           processes: the parent sends, the child echoes
 //     mmds_push_pop          two SPSC rings, push / pop
@@ -171,6 +177,10 @@ int64_t seq_of(const void *src)
 	std::memcpy(&v, src, sizeof(v));
 	return v;
 }
+
+template <size_t N> struct Msg {
+	char b[N];
+};
 
 // ---- mmds ------------------------------------------------------------------
 
@@ -350,6 +360,64 @@ void pingpong_mmds(benchmark::State &state)
 	mmds_ring_close(pong);
 }
 
+// ---- the code path alone ------------------------------------------------------
+
+// One thread sends 16 messages, then receives them: no cache line moves
+// between CPUs, so this is the cost of the calls themselves (guards,
+// fences, checks), in CPU time, which a loaded machine disturbs far less
+// than the two-process figures.
+void local_mmds(benchmark::State &state, Send how, Recv recv)
+{
+	const size_t size = size_t(state.range(0));
+	mmds_ring *c = ring_anon(MMDS_RING_SPSC, kRingCap);
+	mmds_ring *p = ring_peer(c, MMDS_RING_PRODUCER);
+	char buf[1024] = {1};
+	int64_t sum = 0, seq = 0;
+
+	for (auto _ : state) {
+		produce(p, how, size, seq, seq + 16, 1, false);
+		seq += 16;
+		if (recv == Recv::pop) {
+			for (int k = 0; k < 16; k++) {
+				if (mmds_ring_pop(c, buf, sizeof(buf), nullptr) < 0)
+					die("mmds_ring_pop", -EIO);
+				sum += seq_of(buf);
+			}
+		} else if (mmds_ring_read_batch(c, 0, batch_fn, &sum) != 16) {
+			die("mmds_ring_read_batch", -EIO);
+		}
+	}
+	benchmark::DoNotOptimize(sum);
+	state.SetItemsProcessed(state.iterations() * 16);
+	mmds_ring_close(p);
+	mmds_ring_close(c);
+}
+
+#ifdef HAVE_BOOST_SPSC
+template <size_t N> void local_boost(benchmark::State &state)
+{
+	boost::lockfree::spsc_queue<Msg<N>,
+				    boost::lockfree::capacity<kQueueMsgs>> q;
+	Msg<N> m{};
+	int64_t sum = 0, seq = 0;
+
+	for (auto _ : state) {
+		for (int k = 0; k < 16; k++) {
+			stamp(m.b, seq++);
+			if (!q.push(m))
+				die("push", -EIO);
+		}
+		for (int k = 0; k < 16; k++) {
+			if (!q.pop(m))
+				die("pop", -EIO);
+			sum += seq_of(m.b);
+		}
+	}
+	benchmark::DoNotOptimize(sum);
+	state.SetItemsProcessed(state.iterations() * 16);
+}
+#endif
+
 // ---- raw cache line ----------------------------------------------------------
 
 void pingpong_cacheline(benchmark::State &state)
@@ -373,10 +441,6 @@ void pingpong_cacheline(benchmark::State &state)
 	reap(pid);
 	munmap(w, 4096);
 }
-
-template <size_t N> struct Msg {
-	char b[N];
-};
 
 // ---- boost::lockfree::spsc_queue -------------------------------------------------
 
@@ -575,6 +639,28 @@ void register_all()
 		});
 		if (bench_ck_available())
 			reg("BM_mpsc2/ck_mpsc", size, throughput_ck);
+	}
+	for (int size : kSizes) {
+		auto local = [&](const std::string &name,
+				 std::function<void(benchmark::State &)> fn) {
+			benchmark::RegisterBenchmark(name.c_str(), fn)
+				->Arg(size)
+				->MinTime(kMinTime);
+		};
+		local("BM_local/mmds_push_pop", [](benchmark::State &s) {
+			local_mmds(s, Send::push, Recv::pop);
+		});
+		local("BM_local/mmds_claim_readbatch", [](benchmark::State &s) {
+			local_mmds(s, Send::claim, Recv::read_batch);
+		});
+		local("BM_local/mmds_pushbatch_readbatch",
+		      [](benchmark::State &s) {
+			      local_mmds(s, Send::push_batch, Recv::read_batch);
+		      });
+#ifdef HAVE_BOOST_SPSC
+		local("BM_local/boost_spsc",
+		      size == 8 ? local_boost<8> : local_boost<64>);
+#endif
 	}
 	benchmark::RegisterBenchmark("BM_pingpong/mmds_push_pop", pingpong_mmds)
 		->MinTime(kMinTime)
