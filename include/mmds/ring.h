@@ -147,9 +147,10 @@ MMDS_API int mmds_ring_fd(const mmds_ring *r);
 /* mmds_ring_max_message - the largest payload a message may have. */
 MMDS_API size_t mmds_ring_max_message(const mmds_ring *r);
 
-/* A message: seen in place by the consumer (mmds_ring_peek,
- * mmds_ring_peek_batch, mmds_ring_read_batch), or handed to
- * mmds_ring_push_batch by a producer. */
+/* A message, given or received whole.
+ * The consumer sees messages in place (mmds_ring_peek,
+ * mmds_ring_peek_batch, mmds_ring_read_batch); a producer hands an array of
+ * them to mmds_ring_push_batch. */
 typedef struct mmds_ring_msg {
 	const void *data; /* payload (consumer: inside the ring, valid until
 	                     released) */
@@ -177,9 +178,10 @@ MMDS_API int mmds_ring_pushv(mmds_ring *r, uint32_t type,
 			     const struct iovec *iov, int iovcnt);
 
 /*
- * mmds_ring_push_batch - publish msgs[0..n) (data, len, type each) in order,
- * as n calls of mmds_ring_push would, under one guard with one publication
- * of the tail and one check for a sleeping consumer: the fast way to send
+ * mmds_ring_push_batch - publish an array of messages in one call.
+ * msgs[0..n) (data, len, type each) go out in order, as n calls of
+ * mmds_ring_push would send them, under one guard with one publication of
+ * the tail and one check for a sleeping consumer: the fast way to send
  * several messages at once.  Stops at the first message that does not fit
  * (or is invalid); those before it are published.  Returns how many were
  * published (0 for n == 0), or, when msgs[0] itself fails, its error as
@@ -236,9 +238,9 @@ MMDS_API ssize_t mmds_ring_pop(mmds_ring *r, void *buf, size_t cap,
 MMDS_API int mmds_ring_peek(mmds_ring *r, mmds_ring_msg *msg);
 
 /*
- * mmds_ring_peek_batch - peek up to n ready messages into msgs[] under one
- * guard (as n calls of mmds_ring_peek); mmds_ring_release() then consumes
- * them all.  Returns how many were peeked (0 when none is ready: no
+ * mmds_ring_peek_batch - see up to n ready messages in place in one call.
+ * Fills msgs[] under one guard, as n calls of mmds_ring_peek would;
+ * mmds_ring_release() then consumes them all.  Returns how many were peeked (0 when none is ready: no
  * -EAGAIN), or -EINVAL (not the consumer, NULL msgs with n > 0), -EBADMSG
  * (only when no message came before the bad record), -EFAULT.
  */
