@@ -19,6 +19,13 @@
 #include <string.h>
 #include <sys/mman.h>
 
+static void relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
 struct ck8 {
 	char b[8];
 };
@@ -89,13 +96,13 @@ int64_t bench_ck_consume(struct bench_ck *q)
 		struct ck8 m;
 
 		while (!ck_ring_dequeue_mpsc_ck8(&q->ring, q->buf.b8, &m))
-			__builtin_ia32_pause();
+			relax();
 		memcpy(&v, m.b, sizeof(v));
 	} else {
 		struct ck64 m;
 
 		while (!ck_ring_dequeue_mpsc_ck64(&q->ring, q->buf.b64, &m))
-			__builtin_ia32_pause();
+			relax();
 		memcpy(&v, m.b, sizeof(v));
 	}
 	return v;
