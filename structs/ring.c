@@ -1273,6 +1273,10 @@ static int next_record(mmds_ring *r, uint64_t *hdr, uint64_t *size)
 		if (r->read == r->tail_cache) {
 			uint64_t t;
 
+			/* fetch the header's line while the tail's comes: a
+			 * consumer that caught up then waits for one line
+			 * transfer per message, not two in a row */
+			__builtin_prefetch(r->data + (r->read & r->mask));
 			t = atomic_load_explicit(&r->c->tail,
 						 memory_order_acquire);
 
