@@ -40,6 +40,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -47,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,6 +59,13 @@
 #include "format.h"
 #include "futex.h"
 #include "owner.h"
+
+#if defined(__linux__) && defined(SYS_membarrier) && defined(__has_include)
+#if __has_include(<linux/membarrier.h>)
+#include <linux/membarrier.h>
+#define RING_HAVE_MEMBARRIER 1
+#endif
+#endif
 
 /* Version 2: owner words, intents and slot-named claims (version 1 files
  * are refused with -ENOTSUP: a ring is an IPC file, recreate it). */
@@ -74,7 +83,18 @@
 #define RING_MAX_REC ((uint64_t)1 << 30)
 #define RING_SPIN 256
 #define RING_HEARTBEAT_EVERY 4096u
-#define RING_SLEEP_CHUNK_NS 100000000LL /* heartbeat while asleep */
+/* Longest sleep before the heartbeat is refreshed.  The test build of the
+ * library (crash points) sleeps for minutes instead, so that a lost wake-up
+ * hangs its waiter, which the tests' watchdogs turn into a failure, rather
+ * than costing a tenth of a second nobody notices. */
+#ifdef MMDS_CRASH_POINTS
+#define RING_SLEEP_CHUNK_NS 300000000000LL
+#else
+#define RING_SLEEP_CHUNK_NS 100000000LL
+#endif
+/* Sleep slice when the sleeper could not fence its publishers (see
+ * sleeper_fence): a wake-up may then be missed, so look again soon. */
+#define RING_SLEEP_SHORT_NS 1000000LL
 
 /* Record states, in bits 30-31 of the header's length word. */
 enum {
@@ -248,12 +268,108 @@ static _Atomic unsigned fence_word;
 #define RING_FENCE() atomic_thread_fence(memory_order_seq_cst)
 #endif
 
-/* After publishing (a header or the tail): the store-buffering pattern
- * with the consumer's wait (store cons_waiting, fence, re-check); with a
- * seq_cst fence on both sides one of us sees the other's store. */
-static void wake_consumer(mmds_ring *r)
+/*
+ * The sleep/wake protocol is the store-buffering pattern (docs/ring.md,
+ * "Sleeping and waking"): a publisher stores, then loads the waiting mark;
+ * a sleeper stores the mark, then loads the positions.  Its fences are
+ * asymmetric: the sleeper, rare and about to make a system call anyway,
+ * pays membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED), which runs a full
+ * barrier on every CPU running a thread of a registered process (and the
+ * others pass one at their context switch); a publisher in a registered
+ * process then needs only a compiler barrier.  A process that cannot
+ * register, or that MMDS_RING_MEMBARRIER=0 in its environment at its first
+ * ring open, fences on every publication as before; the sleeper issues the
+ * membarrier whenever the kernel has it, so either kind of peer is covered.
+ *
+ * mb_light: this process is registered, publications skip the fence.
+ * Reset in a forked child (until its next open registers again), since a
+ * child is not guaranteed to inherit the registration.
+ * mb_global: the kernel offers MEMBARRIER_CMD_GLOBAL_EXPEDITED.
+ * mb_state: 0 not looked at yet, 1 done.
+ */
+static _Atomic int mb_light;
+static _Atomic int mb_global;
+static _Atomic int mb_state;
+static pthread_once_t mb_atfork_once = PTHREAD_ONCE_INIT;
+
+static long ring_membarrier(int cmd)
+{
+#if defined(RING_HAVE_MEMBARRIER)
+	return syscall(SYS_membarrier, cmd, 0, 0);
+#else
+	(void)cmd;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+static void mb_child(void)
+{
+	atomic_store(&mb_light, 0);
+	atomic_store(&mb_state, 0);
+}
+
+static void mb_register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, mb_child);
+}
+
+/* At every open: decide once per process (again in a forked child). */
+static void barrier_init(void)
+{
+	pthread_once(&mb_atfork_once, mb_register_atfork);
+	if (atomic_load(&mb_state))
+		return;
+#if defined(RING_HAVE_MEMBARRIER)
+	{
+		long q = ring_membarrier(MEMBARRIER_CMD_QUERY);
+		const char *env = getenv("MMDS_RING_MEMBARRIER");
+		bool global = q >= 0 && (q & MEMBARRIER_CMD_GLOBAL_EXPEDITED);
+
+		/* a sleeper must cover registered peers, whatever it is */
+		atomic_store(&mb_global, global);
+#ifndef RING_TSAN
+		/* TSan does not model membarrier: publications fence there */
+		if (global && !(env && strcmp(env, "0") == 0) &&
+		    ring_membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0)
+			atomic_store(&mb_light, 1);
+#else
+		(void)env;
+#endif
+	}
+#endif
+	atomic_store(&mb_state, 1);
+}
+
+/* The publisher's side: between its store and its load of the mark. */
+static inline void publish_fence(void)
+{
+	if (atomic_load_explicit(&mb_light, memory_order_relaxed))
+		atomic_signal_fence(memory_order_seq_cst);
+	else
+		RING_FENCE();
+}
+
+/* The sleeper's side: between its store of the mark and its re-check.
+ * false if a light publisher may not be covered (the membarrier call
+ * failed): the caller then sleeps in short slices. */
+static bool sleeper_fence(void)
 {
 	RING_FENCE();
+	if (!atomic_load_explicit(&mb_global, memory_order_relaxed))
+		return true; /* no peer can have registered */
+#if defined(RING_HAVE_MEMBARRIER)
+	return ring_membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) == 0;
+#else
+	return false;
+#endif
+}
+
+/* After publishing (a header or the tail): the store-buffering pattern
+ * with the consumer's wait (store cons_waiting, fence, re-check). */
+static void wake_consumer(mmds_ring *r)
+{
+	publish_fence();
 	if (atomic_load_explicit(&r->c->cons_waiting, memory_order_relaxed)) {
 		atomic_fetch_add_explicit(&r->c->data_seq, 1,
 					  memory_order_seq_cst);
@@ -264,11 +380,29 @@ static void wake_consumer(mmds_ring *r)
 /* After storing the head: the same pattern with the producers' waits. */
 static void wake_producers(mmds_ring *r)
 {
-	RING_FENCE();
+	publish_fence();
 	if (atomic_load_explicit(&r->c->prod_waiting, memory_order_relaxed)) {
 		atomic_fetch_add_explicit(&r->c->space_seq, 1,
 					  memory_order_seq_cst);
 		mmds__futex_wake(&r->c->space_seq);
+	}
+}
+
+/* memcpy for payloads: the small ones, the common case of an IPC ring,
+ * become a few moves instead of a call into the C library. */
+static inline void copy_msg(void *dst, const void *src, size_t n)
+{
+	unsigned char *d = dst;
+	const unsigned char *s = src;
+
+	if (n >= 8 && n <= 16) {
+		memcpy(d, s, 8);
+		memcpy(d + n - 8, s + n - 8, 8);
+	} else if (n < 8) {
+		for (size_t i = 0; i < n; i++)
+			d[i] = s[i];
+	} else {
+		memcpy(d, s, n);
 	}
 }
 
@@ -578,6 +712,8 @@ static int finish_open(mmds_ring **out, mmds_ring *r, mmds_map *m,
 
 	r->map = m;
 	r->role = o->role;
+	if (r->role != MMDS_RING_OBSERVER)
+		barrier_init(); /* before this handle's first publication */
 	rc = mmds_guard_run(attach_cb, &(struct attach_call){ r, o });
 	if (rc < 0) {
 		mmds_ring_close(r);
@@ -866,8 +1002,20 @@ fail:
 	return rc;
 }
 
-/* Publish the claimed record as a message of this type. */
-static void commit_claim(mmds_ring *r, uint32_t type)
+/* Publish the tail an SPSC producer has reached, and wake the consumer if
+ * it sleeps (one check covers every record published before it). */
+static void publish(mmds_ring *r)
+{
+	if (r->mode == MMDS_RING_SPSC)
+		atomic_store_explicit(&r->c->tail, r->tail,
+				      memory_order_release);
+	wake_consumer(r);
+}
+
+/* Finish the claimed record as a message of this type.  MPSC: it is
+ * published at once.  SPSC: the next tail store publishes it, so with
+ * now false the caller calls publish() before it returns. */
+static void commit_claim(mmds_ring *r, uint32_t type, bool now)
 {
 	uint64_t h = mk_hdr(ST_COMMITTED, r->claim_len, type);
 
@@ -877,8 +1025,6 @@ static void commit_claim(mmds_ring *r, uint32_t type)
 				      memory_order_relaxed);
 		MMDS_CRASH("ring.commit.spsc.before_tail");
 		r->tail = r->claim_end;
-		atomic_store_explicit(&r->c->tail, r->tail,
-				      memory_order_release);
 	} else {
 		MMDS_CRASH("ring.commit.before");
 		atomic_store_explicit(hdr_at(r, r->claim_pos), h,
@@ -887,7 +1033,8 @@ static void commit_claim(mmds_ring *r, uint32_t type)
 		atomic_store_explicit(&r->slot->intent_len, 0,
 				      memory_order_release);
 	}
-	wake_consumer(r);
+	if (now)
+		publish(r);
 	tick(r);
 }
 
@@ -935,10 +1082,33 @@ static int claim_cb(void *arg)
 	return rc;
 }
 
+/* An SPSC claim that fits before the end of the data area in the room
+ * last seen free touches no shared memory: it needs no guard. */
+static bool claim_cached(mmds_ring *r, size_t len, void **data)
+{
+	uint64_t t = r->tail, size, off = t & r->mask;
+
+	if (r->mode != MMDS_RING_SPSC || r->role != MMDS_RING_PRODUCER ||
+	    r->claimed || len > r->max_msg)
+		return false;
+	size = rec_size(len);
+	if (r->cap - off < size || t - r->head_cache > r->cap ||
+	    t + size - r->head_cache > r->cap)
+		return false;
+	r->claimed = 1;
+	r->claim_pos = t;
+	r->claim_end = t + size;
+	r->claim_len = (uint32_t)len;
+	*data = r->data + off + 8;
+	return true;
+}
+
 int mmds_ring_claim(mmds_ring *r, size_t len, void **data)
 {
 	if (r == NULL || data == NULL)
 		return -EINVAL;
+	if (claim_cached(r, len, data))
+		return 0;
 	return mmds_guard_run(claim_cb, &(struct prod_call){
 		.r = r, .len = len, .data = data });
 }
@@ -947,7 +1117,7 @@ static int commit_cb(void *arg)
 {
 	struct prod_call *a = arg;
 
-	commit_claim(a->r, a->type);
+	commit_claim(a->r, a->type, true);
 	return 0;
 }
 
@@ -980,9 +1150,8 @@ static int push_cb(void *arg)
 
 	if (rc < 0)
 		return rc;
-	if (a->len)
-		memcpy(payload(r), a->buf, a->len);
-	commit_claim(r, a->type);
+	copy_msg(payload(r), a->buf, a->len);
+	commit_claim(r, a->type, true);
 	return 0;
 }
 
@@ -1014,7 +1183,7 @@ static int pushv_cb(void *arg)
 			memcpy(p, a->iov[i].iov_base, a->iov[i].iov_len);
 		p += a->iov[i].iov_len;
 	}
-	commit_claim(r, a->type);
+	commit_claim(r, a->type, true);
 	return 0;
 }
 
@@ -1041,6 +1210,53 @@ int mmds_ring_pushv(mmds_ring *r, uint32_t type, const struct iovec *iov,
 	return rc;
 }
 
+struct batch_call {
+	mmds_ring *r;
+	const mmds_ring_msg *msgs;
+	mmds_ring_msg *out;
+	size_t n;
+	ssize_t ret;
+};
+
+static int push_batch_cb(void *arg)
+{
+	struct batch_call *a = arg;
+	mmds_ring *r = a->r;
+	int rc = 0;
+
+	a->ret = 0;
+	for (size_t i = 0; i < a->n; i++) {
+		const mmds_ring_msg *m = &a->msgs[i];
+
+		if (m->data == NULL && m->len > 0) {
+			rc = -EINVAL;
+			break;
+		}
+		if ((rc = reserve(r, m->len)) < 0)
+			break;
+		copy_msg(payload(r), m->data, m->len);
+		commit_claim(r, m->type, false);
+		a->ret++;
+	}
+	if (a->ret > 0)
+		publish(r);
+	return a->ret > 0 ? 0 : rc;
+}
+
+ssize_t mmds_ring_push_batch(mmds_ring *r, const mmds_ring_msg *msgs,
+			     size_t n)
+{
+	struct batch_call a = { .r = r, .msgs = msgs, .n = n };
+	int rc;
+
+	if (r == NULL || (msgs == NULL && n > 0))
+		return -EINVAL;
+	rc = mmds_guard_run(push_batch_cb, &a);
+	if (rc == -EFAULT)
+		r->claimed = 0;
+	return rc < 0 ? rc : a.ret;
+}
+
 /* ---- consumer ------------------------------------------------------------ */
 
 /*
@@ -1055,8 +1271,14 @@ static int next_record(mmds_ring *r, uint64_t *hdr, uint64_t *size)
 		uint32_t st;
 
 		if (r->read == r->tail_cache) {
-			uint64_t t = atomic_load_explicit(&r->c->tail,
-							  memory_order_acquire);
+			uint64_t t;
+
+			/* fetch the header's line while the tail's comes: a
+			 * consumer that caught up then waits for one line
+			 * transfer per message, not two in a row */
+			__builtin_prefetch(r->data + (r->read & r->mask));
+			t = atomic_load_explicit(&r->c->tail,
+						 memory_order_acquire);
 
 			if (t & 7 || t - r->head > r->cap ||
 			    t - r->read > t - r->head)
@@ -1170,6 +1392,29 @@ int mmds_ring_peek(mmds_ring *r, mmds_ring_msg *msg)
 	return mmds_guard_run(peek_cb, &(struct cons_call){ .r = r, .msg = msg });
 }
 
+static int peek_batch_cb(void *arg)
+{
+	struct batch_call *a = arg;
+	int rc = 0;
+
+	a->ret = 0;
+	while ((size_t)a->ret < a->n &&
+	       (rc = peek_one(a->r, &a->out[a->ret])) == 0)
+		a->ret++;
+	return rc < 0 && rc != -EAGAIN && a->ret == 0 ? rc : 0;
+}
+
+ssize_t mmds_ring_peek_batch(mmds_ring *r, mmds_ring_msg *msgs, size_t n)
+{
+	struct batch_call a = { .r = r, .out = msgs, .n = n };
+	int rc;
+
+	if (!consumer_ok(r) || (msgs == NULL && n > 0))
+		return -EINVAL;
+	rc = mmds_guard_run(peek_batch_cb, &a);
+	return rc < 0 ? rc : a.ret;
+}
+
 static int pop_cb(void *arg)
 {
 	struct cons_call *a = arg;
@@ -1183,8 +1428,7 @@ static int pop_cb(void *arg)
 	len = (uint32_t)h & RING_LEN_MASK;
 	if (len > a->cap)
 		return -EMSGSIZE;
-	if (len)
-		memcpy(a->buf, r->data + (r->read & r->mask) + 8, len);
+	copy_msg(a->buf, r->data + (r->read & r->mask) + 8, len);
 	if (a->type)
 		*a->type = (uint32_t)(h >> 32);
 	r->read += size;
@@ -1255,9 +1499,10 @@ static struct deadline deadline_in(int64_t timeout_ns)
 
 /* Sleep on w while it holds val, up to the deadline (at most one chunk).
  * 0 to check again, -ETIMEDOUT, -EINTR. */
-static int sleep_on(_Atomic uint32_t *w, uint32_t val, struct deadline d)
+static int sleep_on(_Atomic uint32_t *w, uint32_t val, struct deadline d,
+		    bool covered)
 {
-	int64_t left = RING_SLEEP_CHUNK_NS;
+	int64_t left = covered ? RING_SLEEP_CHUNK_NS : RING_SLEEP_SHORT_NS;
 
 	if (!d.forever) {
 		uint64_t now = mmds__mono_ns();
@@ -1303,14 +1548,16 @@ static int wait_data_cb(void *arg)
 		uint32_t seq = atomic_load_explicit(&r->c->data_seq,
 						    memory_order_acquire);
 
+		bool covered;
+
 		/* store, fence, re-check: pairs with wake_consumer() */
 		atomic_store_explicit(&r->c->cons_waiting, 1,
 				      memory_order_relaxed);
-		RING_FENCE();
+		covered = sleeper_fence();
 		MMDS_CRASH("ring.wait.data.waiting");
 		rc = data_ready(r);
 		if (rc == -EAGAIN)
-			rc = sleep_on(&r->c->data_seq, seq, d);
+			rc = sleep_on(&r->c->data_seq, seq, d, covered);
 		atomic_store_explicit(&r->c->cons_waiting, 0,
 				      memory_order_relaxed);
 		beat(r);
@@ -1379,14 +1626,16 @@ static int wait_space_cb(void *arg)
 		uint32_t seq = atomic_load_explicit(&r->c->space_seq,
 						    memory_order_acquire);
 
+		bool covered;
+
 		/* mark, fence, re-check: pairs with wake_producers() */
 		atomic_fetch_or_explicit(&r->c->prod_waiting, bit,
 					 memory_order_relaxed);
-		RING_FENCE();
+		covered = sleeper_fence();
 		MMDS_CRASH("ring.wait.space.waiting");
 		rc = space_ready(r, a->len);
 		if (rc == -EAGAIN)
-			rc = sleep_on(&r->c->space_seq, seq, d);
+			rc = sleep_on(&r->c->space_seq, seq, d, covered);
 		atomic_fetch_and_explicit(&r->c->prod_waiting, ~bit,
 					  memory_order_relaxed);
 		beat(r);

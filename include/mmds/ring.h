@@ -147,6 +147,17 @@ MMDS_API int mmds_ring_fd(const mmds_ring *r);
 /* mmds_ring_max_message - the largest payload a message may have. */
 MMDS_API size_t mmds_ring_max_message(const mmds_ring *r);
 
+/* A message, given or received whole.
+ * The consumer sees messages in place (mmds_ring_peek,
+ * mmds_ring_peek_batch, mmds_ring_read_batch); a producer hands an array of
+ * them to mmds_ring_push_batch. */
+typedef struct mmds_ring_msg {
+	const void *data; /* payload (consumer: inside the ring, valid until
+	                     released) */
+	size_t len;
+	uint32_t type;
+} mmds_ring_msg;
+
 /* ---- Producer ------------------------------------------------------------ */
 
 /*
@@ -167,6 +178,20 @@ MMDS_API int mmds_ring_pushv(mmds_ring *r, uint32_t type,
 			     const struct iovec *iov, int iovcnt);
 
 /*
+ * mmds_ring_push_batch - publish an array of messages in one call.
+ * msgs[0..n) (data, len, type each) go out in order, as n calls of
+ * mmds_ring_push would send them, under one guard with one publication of
+ * the tail and one check for a sleeping consumer: the fast way to send
+ * several messages at once.  Stops at the first message that does not fit
+ * (or is invalid); those before it are published.  Returns how many were
+ * published (0 for n == 0), or, when msgs[0] itself fails, its error as
+ * mmds_ring_push: -EAGAIN, -EMSGSIZE, -EINVAL (also NULL msgs with n > 0,
+ * a NULL data with len > 0), -EBADMSG, -EFAULT.
+ */
+MMDS_API ssize_t mmds_ring_push_batch(mmds_ring *r, const mmds_ring_msg *msgs,
+				      size_t n);
+
+/*
  * mmds_ring_claim - reserve room for a message of len bytes and return in
  * *data a pointer into the ring where the payload is to be written (len
  * contiguous bytes, 8-byte aligned).  Then mmds_ring_commit() publishes
@@ -175,8 +200,9 @@ MMDS_API int mmds_ring_pushv(mmds_ring *r, uint32_t type,
  * the consumer waits at a claimed message until it is committed: keep the
  * claim short.  A producer that dies holding a claim stalls the consumer
  * until mmds_ring_repair().  An SPSC claim with room at hand touches no
- * shared memory, so it may return 0 on a truncated file: the writes to
- * *data then fault (see above).
+ * shared memory (and takes no guard), so it may return 0 on a truncated
+ * file: the writes to *data then fault (see above).  Claim + commit is the
+ * zero-copy way to send: build the message in place, no copy.
  */
 MMDS_API int mmds_ring_claim(mmds_ring *r, size_t len, void **data);
 
@@ -190,13 +216,6 @@ MMDS_API int mmds_ring_commit(mmds_ring *r, uint32_t type);
 MMDS_API int mmds_ring_abort(mmds_ring *r);
 
 /* ---- Consumer ------------------------------------------------------------ */
-
-/* A message seen in place (mmds_ring_peek, mmds_ring_read_batch). */
-typedef struct mmds_ring_msg {
-	const void *data; /* payload inside the ring: valid until released */
-	size_t len;
-	uint32_t type;
-} mmds_ring_msg;
 
 /*
  * mmds_ring_pop - copy the next message into buf (cap bytes), release it,
@@ -218,6 +237,16 @@ MMDS_API ssize_t mmds_ring_pop(mmds_ring *r, void *buf, size_t cap,
  */
 MMDS_API int mmds_ring_peek(mmds_ring *r, mmds_ring_msg *msg);
 
+/*
+ * mmds_ring_peek_batch - see up to n ready messages in place in one call.
+ * Fills msgs[] under one guard, as n calls of mmds_ring_peek would;
+ * mmds_ring_release() then consumes them all.  Returns how many were peeked (0 when none is ready: no
+ * -EAGAIN), or -EINVAL (not the consumer, NULL msgs with n > 0), -EBADMSG
+ * (only when no message came before the bad record), -EFAULT.
+ */
+MMDS_API ssize_t mmds_ring_peek_batch(mmds_ring *r, mmds_ring_msg *msgs,
+				      size_t n);
+
 /* mmds_ring_release - consume every message peeked so far (their memory
  * may be reused at once).  Returns how many were released, or -EINVAL,
  * -EFAULT (truncated file). */
@@ -230,7 +259,9 @@ MMDS_API int mmds_ring_release(mmds_ring *r);
  * like every message fn saw.  Returns
  * the number of messages handed to fn (0 when none is ready: no -EAGAIN),
  * or -EINVAL, -EBADMSG (the messages before the bad one are consumed),
- * -EFAULT (truncated file; fn runs under the same guard).
+ * -EFAULT (truncated file; fn runs under the same guard).  One guard, one
+ * release and one wake-up check for the whole batch: with
+ * mmds_ring_peek_batch, the fast way to drain a busy ring.
  */
 MMDS_API ssize_t mmds_ring_read_batch(mmds_ring *r, size_t limit,
 				      int (*fn)(void *arg,
@@ -244,7 +275,11 @@ MMDS_API ssize_t mmds_ring_read_batch(mmds_ring *r, size_t limit,
  * mmds_ring_wait_space - (producer) wait until a message of len bytes fits.
  *
  * timeout_ns < 0 waits without limit, 0 only checks.  Spins briefly, then
- * sleeps on a shared futex.  0 when ready, -ETIMEDOUT, -EINVAL, -EMSGSIZE,
+ * sleeps on a shared futex; going to sleep costs one
+ * membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) call, so that the other
+ * side's publications need no fence (docs/ring.md, "Sleeping and waking";
+ * MMDS_RING_MEMBARRIER=0 in a process's environment at its first ring open
+ * makes its publications fence instead).  0 when ready, -ETIMEDOUT, -EINVAL, -EMSGSIZE,
  * -EBADMSG, -EINTR (a signal arrived), -EFAULT (truncated file).  While
  * asleep the caller's role carries a waiting mark, so that the other side
  * wakes it; the mark of a waiter killed asleep is dropped when its role is

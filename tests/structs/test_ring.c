@@ -592,6 +592,169 @@ START_TEST(test_batch_honours_limit_and_stop_and_consumes_what_it_saw)
 }
 END_TEST
 
+static void push_batch_in_order(unsigned mode)
+{
+	mmds_ring *c = ring_new(t_path("r"), MMDS_RING_CONSUMER, mode, 1024);
+	mmds_ring *p = ring_at(t_path("r"), MMDS_RING_PRODUCER);
+	unsigned char bufs[40][48], got[64];
+	mmds_ring_msg m[40];
+	uint32_t type;
+	ssize_t n, k;
+	void *d;
+
+	for (uint32_t i = 0; i < 40; i++) {
+		fill(bufs[i], 3, i, 1 + i % 48);
+		m[i] = (mmds_ring_msg){ .data = bufs[i], .len = 1 + i % 48,
+					.type = 100 + i };
+	}
+	ck_assert_int_eq(mmds_ring_push_batch(p, m, 0), 0);
+	/* 1024 bytes hold fewer than 40 of these: it stops when full */
+	n = mmds_ring_push_batch(p, m, 40);
+	ck_assert_int_gt(n, 10);
+	ck_assert_int_lt(n, 40);
+	ck_assert_int_eq(mmds_ring_push_batch(p, &m[n], (size_t)(40 - n)),
+			 -EAGAIN);
+	for (k = 0; k < n; k++) {
+		ck_assert_int_eq(mmds_ring_pop(c, got, sizeof(got), &type),
+				 (ssize_t)m[k].len);
+		ck_assert_uint_eq(type, 100 + (uint32_t)k);
+		ck_assert(check(got, 3, (uint32_t)k, m[k].len));
+	}
+	ck_assert_int_eq(mmds_ring_pop(c, got, sizeof(got), NULL), -EAGAIN);
+	/* the rest, from where it stopped */
+	ck_assert_int_eq(mmds_ring_push_batch(p, &m[n], (size_t)(40 - n)),
+			 40 - n);
+	for (k = n; k < 40; k++) {
+		ck_assert_int_eq(mmds_ring_pop(c, got, sizeof(got), &type),
+				 (ssize_t)m[k].len);
+		ck_assert_uint_eq(type, 100 + (uint32_t)k);
+		ck_assert(check(got, 3, (uint32_t)k, m[k].len));
+	}
+	/* an invalid message stops the batch; the ones before it go out */
+	m[1].data = NULL;
+	ck_assert_int_eq(mmds_ring_push_batch(p, m, 3), 1);
+	ck_assert_int_eq(mmds_ring_push_batch(p, &m[1], 2), -EINVAL);
+	m[1].data = bufs[1];
+	m[1].len = mmds_ring_max_message(p) + 1;
+	ck_assert_int_eq(mmds_ring_push_batch(p, &m[1], 2), -EMSGSIZE);
+	ck_assert_int_eq(mmds_ring_pop(c, got, sizeof(got), &type), 1);
+	ck_assert_uint_eq(type, 100);
+	ck_assert_int_eq(mmds_ring_pop(c, got, sizeof(got), NULL), -EAGAIN);
+	/* wrong role, NULL arguments, a claim outstanding */
+	ck_assert_int_eq(mmds_ring_push_batch(NULL, m, 1), -EINVAL);
+	ck_assert_int_eq(mmds_ring_push_batch(p, NULL, 1), -EINVAL);
+	ck_assert_int_eq(mmds_ring_push_batch(c, m, 1), -EINVAL);
+	ck_assert_int_eq(mmds_ring_claim(p, 8, &d), 0);
+	ck_assert_int_eq(mmds_ring_push_batch(p, m, 1), -EINVAL);
+	ck_assert_int_eq(mmds_ring_abort(p), 0);
+	mmds_ring_close(p);
+	mmds_ring_close(c);
+}
+
+START_TEST(test_push_batch_publishes_in_order_and_stops_when_full_spsc)
+{
+	push_batch_in_order(MMDS_RING_SPSC);
+}
+END_TEST
+
+START_TEST(test_push_batch_publishes_in_order_and_stops_when_full_mpsc)
+{
+	push_batch_in_order(MMDS_RING_MPSC);
+}
+END_TEST
+
+START_TEST(test_peek_batch_sees_messages_in_place_until_released)
+{
+	for (unsigned mode = MMDS_RING_SPSC; mode <= MMDS_RING_MPSC; mode++) {
+		const char *path = t_path(mode == 1 ? "s" : "m");
+		mmds_ring *c = ring_new(path, MMDS_RING_CONSUMER, mode, 4096);
+		mmds_ring *p = ring_at(path, MMDS_RING_PRODUCER);
+		unsigned char buf[64];
+		mmds_ring_msg m[8];
+		uint32_t type;
+
+		for (uint32_t i = 0; i < 5; i++) {
+			fill(buf, 4, i, 10 + i);
+			ck_assert_int_eq(mmds_ring_push(p, i, buf, 10 + i), 0);
+		}
+		ck_assert_int_eq(mmds_ring_peek_batch(c, m, 0), 0);
+		ck_assert_int_eq(mmds_ring_peek_batch(c, m, 3), 3);
+		ck_assert_int_eq(mmds_ring_peek_batch(c, &m[3], 5), 2);
+		ck_assert_int_eq(mmds_ring_peek_batch(c, &m[5], 3), 0);
+		for (uint32_t i = 0; i < 5; i++) {
+			ck_assert_uint_eq(m[i].type, i);
+			ck_assert_uint_eq(m[i].len, 10 + i);
+			ck_assert(check(m[i].data, 4, i, 10 + i));
+		}
+		/* nothing is consumed before the release */
+		ck_assert_int_eq(mmds_ring_release(c), 5);
+		ck_assert_int_eq(mmds_ring_pop(c, buf, sizeof(buf), NULL),
+				 -EAGAIN);
+		/* a peek batch not released is delivered to the next
+		 * consumer */
+		ck_assert_int_eq(mmds_ring_push(p, 9, "x", 1), 0);
+		ck_assert_int_eq(mmds_ring_peek_batch(c, m, 8), 1);
+		mmds_ring_close(c);
+		c = ring_at(path, MMDS_RING_CONSUMER);
+		ck_assert_int_eq(mmds_ring_pop(c, buf, sizeof(buf), &type), 1);
+		ck_assert_uint_eq(type, 9);
+		ck_assert_int_eq(mmds_ring_peek_batch(NULL, m, 1), -EINVAL);
+		ck_assert_int_eq(mmds_ring_peek_batch(c, NULL, 1), -EINVAL);
+		ck_assert_int_eq(mmds_ring_peek_batch(p, m, 1), -EINVAL);
+		mmds_ring_close(p);
+		mmds_ring_close(c);
+	}
+}
+END_TEST
+
+START_TEST(test_zero_copy_claim_without_shared_access_publishes_on_commit)
+{
+	mmds_ring *c = ring_new(t_path("r"), MMDS_RING_CONSUMER, 0, 256);
+	mmds_ring *p = ring_at(t_path("r"), MMDS_RING_PRODUCER);
+	unsigned char buf[128];
+	uint32_t type;
+	void *d;
+
+	/* round the ring several times: claims at every offset, the end of
+	 * the data area (padding, done under the guard) and a full ring */
+	for (uint32_t i = 0; i < 200; i++) {
+		size_t len = 1 + i % 60;
+
+		ck_assert_int_eq(mmds_ring_claim(p, len, &d), 0);
+		ck_assert_int_eq(mmds_ring_claim(p, len, &d), -EINVAL);
+		fill(d, 5, i, len);
+		if (i % 3 != 0) /* the ring is empty: not published yet */
+			ck_assert_int_eq(mmds_ring_pop(c, buf, sizeof(buf),
+						       NULL), -EAGAIN);
+		ck_assert_int_eq(mmds_ring_commit(p, i), 0);
+		ck_assert_int_eq(mmds_ring_commit(p, i), -EINVAL);
+		if (i % 3 == 2)
+			continue; /* leave some in the ring */
+		while (mmds_ring_claim(p, 120, &d) == 0) {
+			fill(d, 6, i, 120);
+			ck_assert_int_eq(mmds_ring_commit(p, 1000), 0);
+		}
+		ck_assert_int_eq(mmds_ring_claim(p, 120, &d), -EAGAIN);
+		for (;;) {
+			ssize_t n = mmds_ring_pop(c, buf, sizeof(buf), &type);
+
+			if (n == -EAGAIN)
+				break;
+			ck_assert_int_gt(n, 0);
+			if (type == 1000)
+				ck_assert(check(buf, 6, i, 120));
+			else
+				ck_assert(check(buf, 5, type, (size_t)n));
+		}
+	}
+	ck_assert_int_eq(mmds_ring_claim(p, mmds_ring_max_message(p) + 1, &d),
+			 -EMSGSIZE);
+	ck_assert_int_eq(mmds_ring_claim(c, 8, &d), -EINVAL);
+	mmds_ring_close(p);
+	mmds_ring_close(c);
+}
+END_TEST
+
 /* ---- across processes ------------------------------------------------------ */
 
 /* Producer process: n messages of varying size, blocking pushes. */
@@ -1782,6 +1945,13 @@ START_TEST(test_truncated_ring_is_efault_not_sigbus)
 			T_CHILD_ASSERT(rc == -EFAULT || (mode == MMDS_RING_SPSC && rc == 0));
 			if (rc == 0)
 				T_CHILD_ASSERT(mmds_ring_abort(p) == 0);
+			/* its commit touches the ring: -EFAULT, no SIGBUS */
+			rc = mmds_ring_claim(p, 3, &d);
+			if (rc == 0)
+				T_CHILD_ASSERT(mmds_ring_commit(p, 1) == -EFAULT);
+			T_CHILD_ASSERT(mmds_ring_push_batch(p, &(mmds_ring_msg){
+				.data = "abc", .len = 3 }, 1) == -EFAULT);
+			T_CHILD_ASSERT(mmds_ring_peek_batch(c, &msg, 1) == -EFAULT);
 			T_CHILD_ASSERT(mmds_ring_get_info(c, &in) == -EFAULT);
 			T_CHILD_ASSERT(mmds_ring_wait_data(c, 1000000) == -EFAULT);
 			T_CHILD_ASSERT(mmds_ring_repair(c) == -EFAULT);
@@ -1870,6 +2040,10 @@ Suite *ring_suite(void)
 	tcase_add_test(tc, test_pop_into_small_buffer_is_emsgsize_and_keeps_message);
 	tcase_add_test(tc, test_aborted_claim_is_never_delivered);
 	tcase_add_test(tc, test_batch_honours_limit_and_stop_and_consumes_what_it_saw);
+	tcase_add_test(tc, test_push_batch_publishes_in_order_and_stops_when_full_spsc);
+	tcase_add_test(tc, test_push_batch_publishes_in_order_and_stops_when_full_mpsc);
+	tcase_add_test(tc, test_peek_batch_sees_messages_in_place_until_released);
+	tcase_add_test(tc, test_zero_copy_claim_without_shared_access_publishes_on_commit);
 
 	tc = t_tcase(s, "processes", 120);
 	tcase_add_test(tc, test_spsc_between_processes_delivers_everything_in_order);
