@@ -1367,8 +1367,9 @@ static int push_batch_cb(void *arg)
 			rc = -EINVAL;
 			break;
 		}
+		/* under the guard: a plain copy of any size */
 		if ((rc = reserve(r, m->len)) < 0 ||
-		    (rc = copy_pl(payload(r), m->data, m->len)) != 0 ||
+		    (copy_msg(payload(r), m->data, m->len), 0) ||
 		    (rc = commit_claim(r, m->type, false)) != 0)
 			break;
 		a->ret++;
@@ -1388,7 +1389,9 @@ ssize_t mmds_ring_push_batch(mmds_ring *r, const mmds_ring_msg *msgs,
 
 	if (r == NULL || (msgs == NULL && n > 0))
 		return -EINVAL;
-	rc = RING_RUN(r->mode == MMDS_RING_SPSC, push_batch_cb, &a);
+	/* One guard for the batch, amortised over its messages: payloads of
+	 * more than 16 bytes would otherwise take one each (mmds_ptr_copy). */
+	rc = mmds_guard_run(push_batch_cb, &a);
 	if (rc == -EFAULT || rc == -EIO)
 		r->claimed = 0;
 	return rc < 0 ? rc : a.ret;
