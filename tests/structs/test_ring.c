@@ -1971,7 +1971,7 @@ START_TEST(test_truncated_ring_is_efault_not_sigbus)
 			T_CHILD_ASSERT(mmds_ring_read_batch(c, 0, count_cb, &n) == -EFAULT);
 			T_CHILD_ASSERT(mmds_ring_release(c) == -EFAULT);
 			T_CHILD_ASSERT(mmds_ring_pushv(p, 1, &(struct iovec){
-				.iov_base = "abc", .iov_len = 3 }, 1) == -EFAULT);
+				.iov_base = (char[]){ "abc" }, .iov_len = 3 }, 1) == -EFAULT);
 			T_CHILD_ASSERT(mmds_ring_push_timed(p, 1, "abc", 3, 1000000) == -EFAULT);
 			T_CHILD_ASSERT(mmds_ring_pop_timed(c, buf, sizeof(buf), NULL,
 							   1000000) == -EFAULT);
@@ -2034,7 +2034,7 @@ START_TEST(test_truncated_data_area_is_efault_from_every_call)
 			T_CHILD_ASSERT(mmds_ring_push(p, 2, big, sizeof(big)) == -EFAULT);
 			T_CHILD_ASSERT(mmds_ring_push_batch(p, msgs, 2) == -EFAULT);
 			T_CHILD_ASSERT(mmds_ring_pushv(p, 1, &(struct iovec){
-				.iov_base = "abc", .iov_len = 3 }, 1) == -EFAULT);
+				.iov_base = (char[]){ "abc" }, .iov_len = 3 }, 1) == -EFAULT);
 			/* SPSC: the claim touches nothing shared, its commit
 			 * stores the header; MPSC: the claim stores it */
 			rc = mmds_ring_claim(p, 3, &d);
