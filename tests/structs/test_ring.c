@@ -1913,8 +1913,16 @@ START_TEST(test_huge_aborted_and_repaired_claims_pad_correctly)
 }
 END_TEST
 
-/* A file ring truncated under live handles: pop, push, peek, get_info and
- * the waits return -EFAULT instead of dying by SIGBUS. */
+/* read_batch's callback: counts the messages it is given. */
+static int count_cb(void *arg, const mmds_ring_msg *msg)
+{
+	(void)msg;
+	++*(size_t *)arg;
+	return 0;
+}
+
+/* A file ring truncated under live handles: every call that touches the
+ * ring returns -EFAULT instead of dying by SIGBUS. */
 START_TEST(test_truncated_ring_is_efault_not_sigbus)
 {
 	for (unsigned mode = MMDS_RING_SPSC; mode <= MMDS_RING_MPSC; mode++) {
@@ -1926,6 +1934,7 @@ START_TEST(test_truncated_ring_is_efault_not_sigbus)
 			mmds_ring_info in;
 			mmds_ring_msg msg;
 			unsigned char buf[64];
+			size_t n = 0;
 			void *d;
 			int rc;
 
@@ -1935,6 +1944,9 @@ START_TEST(test_truncated_ring_is_efault_not_sigbus)
 			T_CHILD_ASSERT(mmds_ring_open(&p, path, &(mmds_ring_opts){
 				.role = MMDS_RING_PRODUCER }) == 0);
 			T_CHILD_ASSERT(mmds_ring_push(p, 1, "abc", 3) == 0);
+			T_CHILD_ASSERT(mmds_ring_push(p, 1, "abc", 3) == 0);
+			/* one peeked: release has a head to store */
+			T_CHILD_ASSERT(mmds_ring_peek(c, &msg) == 0);
 			T_CHILD_ASSERT(truncate(path, 0) == 0);
 			T_CHILD_ASSERT(mmds_ring_pop(c, buf, sizeof(buf), NULL) == -EFAULT);
 			T_CHILD_ASSERT(mmds_ring_peek(c, &msg) == -EFAULT);
@@ -1956,6 +1968,85 @@ START_TEST(test_truncated_ring_is_efault_not_sigbus)
 			T_CHILD_ASSERT(mmds_ring_wait_data(c, 1000000) == -EFAULT);
 			T_CHILD_ASSERT(mmds_ring_repair(c) == -EFAULT);
 			T_CHILD_ASSERT(mmds_ring_heartbeat(c) == -EFAULT);
+			T_CHILD_ASSERT(mmds_ring_read_batch(c, 0, count_cb, &n) == -EFAULT);
+			T_CHILD_ASSERT(mmds_ring_release(c) == -EFAULT);
+			T_CHILD_ASSERT(mmds_ring_pushv(p, 1, &(struct iovec){
+				.iov_base = (char[]){ "abc" }, .iov_len = 3 }, 1) == -EFAULT);
+			T_CHILD_ASSERT(mmds_ring_push_timed(p, 1, "abc", 3, 1000000) == -EFAULT);
+			T_CHILD_ASSERT(mmds_ring_pop_timed(c, buf, sizeof(buf), NULL,
+							   1000000) == -EFAULT);
+			/* an SPSC producer with room cached touches nothing */
+			rc = mmds_ring_wait_space(p, 3, 1000000);
+			T_CHILD_ASSERT(rc == -EFAULT || (mode == MMDS_RING_SPSC && rc == 0));
+			T_CHILD_ASSERT(mmds_ring_peer_alive(c, 0) == -EFAULT);
+			T_CHILD_ASSERT(n == 0);
+			mmds_ring_close(p);
+			mmds_ring_close(c);
+			_exit(0);
+		}
+		t_wait_child(pid);
+	}
+}
+END_TEST
+
+/* The data area cut off under live handles, the control block still
+ * mapped: the calls that run without a guard on x86-64 (their accesses to
+ * the shared words are marked instructions) reach a record header or a
+ * payload that faults, short (inline copy) and long (guarded copy) ones,
+ * and return -EFAULT; those that touch only the control block succeed. */
+START_TEST(test_truncated_data_area_is_efault_from_every_call)
+{
+	for (unsigned mode = MMDS_RING_SPSC; mode <= MMDS_RING_MPSC; mode++) {
+		const char *path = t_path(mode == 1 ? "s" : "m");
+		pid_t pid = t_fork();
+
+		if (pid == 0) {
+			static const char big[200] = "big";
+			mmds_ring *c = NULL, *p = NULL;
+			mmds_ring_msg msg, msgs[2] = {
+				{ .data = "abc", .len = 3, .type = 1 },
+				{ .data = big, .len = sizeof(big), .type = 2 } };
+			unsigned char buf[256];
+			size_t n = 0;
+			void *d;
+			int rc;
+
+			T_CHILD_ASSERT(mmds_ring_open(&c, path, &(mmds_ring_opts){
+				.role = MMDS_RING_CONSUMER, .flags = MMDS_RING_CREATE,
+				.mode = mode, .capacity = 1 << 16 }) == 0);
+			T_CHILD_ASSERT(mmds_ring_open(&p, path, &(mmds_ring_opts){
+				.role = MMDS_RING_PRODUCER }) == 0);
+			for (int i = 0; i < 4; i++)
+				T_CHILD_ASSERT(mmds_ring_push_batch(p, msgs, 2) == 2);
+			T_CHILD_ASSERT(mmds_ring_peek(c, &msg) == 0);
+			T_CHILD_ASSERT(msg.len == 3);
+			T_CHILD_ASSERT(truncate(path, DATA) == 0);
+			/* SPSC: the head is in the control block; MPSC zeroes
+			 * the released record first */
+			rc = mmds_ring_release(c);
+			T_CHILD_ASSERT(mode == MMDS_RING_SPSC ? rc == 1 : rc == -EFAULT);
+			T_CHILD_ASSERT(mmds_ring_pop(c, buf, sizeof(buf), NULL) == -EFAULT);
+			T_CHILD_ASSERT(mmds_ring_peek(c, &msg) == -EFAULT);
+			T_CHILD_ASSERT(mmds_ring_peek_batch(c, msgs, 2) == -EFAULT);
+			T_CHILD_ASSERT(mmds_ring_read_batch(c, 0, count_cb, &n) == -EFAULT);
+			T_CHILD_ASSERT(n == 0);
+			T_CHILD_ASSERT(mmds_ring_push(p, 1, "abc", 3) == -EFAULT);
+			T_CHILD_ASSERT(mmds_ring_push(p, 2, big, sizeof(big)) == -EFAULT);
+			T_CHILD_ASSERT(mmds_ring_push_batch(p, msgs, 2) == -EFAULT);
+			T_CHILD_ASSERT(mmds_ring_pushv(p, 1, &(struct iovec){
+				.iov_base = (char[]){ "abc" }, .iov_len = 3 }, 1) == -EFAULT);
+			/* SPSC: the claim touches nothing shared, its commit
+			 * stores the header; MPSC: the claim stores it */
+			rc = mmds_ring_claim(p, 3, &d);
+			if (mode == MMDS_RING_SPSC) {
+				T_CHILD_ASSERT(rc == 0);
+				T_CHILD_ASSERT(mmds_ring_commit(p, 1) == -EFAULT);
+			} else {
+				T_CHILD_ASSERT(rc == -EFAULT);
+			}
+			/* a failed call leaves no claim behind */
+			T_CHILD_ASSERT(mmds_ring_abort(p) == -EINVAL);
+			T_CHILD_ASSERT(mmds_ring_heartbeat(c) == 0);
 			mmds_ring_close(p);
 			mmds_ring_close(c);
 			_exit(0);
@@ -2079,6 +2170,7 @@ Suite *ring_suite(void)
 	tcase_add_test(tc, test_repair_waits_for_live_producer_between_cas_and_header);
 	tcase_add_test(tc, test_huge_aborted_and_repaired_claims_pad_correctly);
 	tcase_add_test(tc, test_truncated_ring_is_efault_not_sigbus);
+	tcase_add_test(tc, test_truncated_data_area_is_efault_from_every_call);
 	tcase_add_test(tc, test_killed_sleeper_waiting_mark_is_dropped_at_takeover);
 
 	tc = t_tcase(s, "tool", 20);
