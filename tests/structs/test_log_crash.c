@@ -230,16 +230,28 @@ START_TEST(test_every_log_crash_point_recovers_every_acknowledged_record)
 
 			if (pass > total || (k > 0 && pass <= passes[k - 1]))
 				continue;
-			rm_dir(logdir());
-			atomic_store(&g_sh->acked, 0);
-			if (is_recovery_point(pts[p])) {
-				setup_torn_log(pts[p]);
-				ck_assert_msg(t_crash_run(pts[p], pass, scenario_recover, NULL) == 1,
-					      "%s pass %lu not reached", pts[p], pass);
-			} else {
-				ck_assert_msg(t_crash_run(pts[p], pass, scenario_work, NULL) == 1,
-					      "%s pass %lu not reached", pts[p], pass);
+			/* the rollover points are also reached by the writer's
+			 * background thread, as often as it gets ahead of the
+			 * appenders: a run may reach one fewer times than the
+			 * unarmed run did, so a later pass falls back to an
+			 * earlier one (pass 1 must be reached) */
+			int r;
+
+			for (;;) {
+				rm_dir(logdir());
+				atomic_store(&g_sh->acked, 0);
+				if (is_recovery_point(pts[p])) {
+					setup_torn_log(pts[p]);
+					r = t_crash_run(pts[p], pass, scenario_recover, NULL);
+				} else {
+					r = t_crash_run(pts[p], pass, scenario_work, NULL);
+				}
+				if (r == 1 || pass == 1 ||
+				    strncmp(pts[p], "log.rollover.", 13) != 0)
+					break;
+				pass = pass / 2 > passes[0] ? pass / 2 : passes[0];
 			}
+			ck_assert_msg(r == 1, "%s pass %lu not reached", pts[p], pass);
 			ck_assert_msg(log_inv_check(logdir(), g_sh, why, sizeof(why)) == 0,
 				      "killed at %s pass %lu: %s", pts[p], pass, why);
 			/* and recovery is stable: a second one finds the same log */
