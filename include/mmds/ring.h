@@ -22,9 +22,11 @@
  *
  * Nothing read from the shared memory is trusted: impossible positions,
  * lengths or states written by a faulty or hostile peer are -EBADMSG, never
- * an access outside the ring.  Every call touches the shared memory under
- * the SIGBUS guard (mmds_guard_run()): a ring file truncated under live
- * handles makes the calls return -EFAULT instead of killing the process;
+ * an access outside the ring.  Every access to the shared memory is
+ * guarded against SIGBUS, by a marked instruction (docs/CORE.md, fix-ups
+ * keyed by instruction address) or under mmds_guard_run(): a ring file
+ * truncated under live handles makes the calls return -EFAULT instead of
+ * killing the process;
  * such a handle is only good for mmds_ring_close() afterwards.  Pointers a
  * call hands out (mmds_ring_claim(), mmds_ring_msg.data) point into the
  * mapping: a caller that must survive truncation touches them under
@@ -239,7 +241,7 @@ MMDS_API int mmds_ring_peek(mmds_ring *r, mmds_ring_msg *msg);
 
 /*
  * mmds_ring_peek_batch - see up to n ready messages in place in one call.
- * Fills msgs[] under one guard, as n calls of mmds_ring_peek would;
+ * Fills msgs[] as n calls of mmds_ring_peek would, in one pass;
  * mmds_ring_release() then consumes them all.  Returns how many were peeked (0 when none is ready: no
  * -EAGAIN), or -EINVAL (not the consumer, NULL msgs with n > 0), -EBADMSG
  * (only when no message came before the bad record), -EFAULT.
