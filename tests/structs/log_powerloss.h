@@ -38,6 +38,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -89,11 +90,16 @@ struct pl_stats {
 	unsigned long records_served, durable_checked, appends, syncs;
 };
 
+/* The writer's background thread syncs and unlinks too: the wrappers
+ * update the model under pl_mu, and the flags the test's own thread sets
+ * or reads while that thread runs are atomic. */
+static pthread_mutex_t pl_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static struct pl_model {
-	int on;      /* the wrappers model the disk */
-	int crashed; /* this run's crash state is built */
-	int in_open, in_sync;
-	long countdown; /* events left before the power loss */
+	_Atomic int on;      /* the wrappers model the disk */
+	_Atomic int crashed; /* this run's crash state is built */
+	_Atomic int in_open, in_sync;
+	_Atomic long countdown; /* events left before the power loss */
 	char dir[PATH_MAX - 16], crash[PATH_MAX];
 	dev_t ddev;
 	ino_t dino;
@@ -375,14 +381,24 @@ static int pl_sync(int fd)
 	return 0;
 }
 
+static int pl_sync_locked(int fd)
+{
+	int rc;
+
+	pthread_mutex_lock(&pl_mu);
+	rc = pl_sync(fd);
+	pthread_mutex_unlock(&pl_mu);
+	return rc;
+}
+
 int __wrap_fdatasync(int fd)
 {
-	return pl.on ? pl_sync(fd) : __real_fdatasync(fd);
+	return pl.on ? pl_sync_locked(fd) : __real_fdatasync(fd);
 }
 
 int __wrap_fsync(int fd)
 {
-	return pl.on ? pl_sync(fd) : __real_fsync(fd);
+	return pl.on ? pl_sync_locked(fd) : __real_fsync(fd);
 }
 
 int __wrap_msync(void *addr, size_t len, int flags)
@@ -400,12 +416,15 @@ static void pl_forget(dev_t dev, ino_t ino)
 int __wrap_unlinkat(int dirfd, const char *name, int flags)
 {
 	struct stat s;
-	int have = pl.on && !(flags & AT_REMOVEDIR) &&
-		   fstatat(dirfd, name, &s, AT_SYMLINK_NOFOLLOW) == 0;
-	int rc = __real_unlinkat(dirfd, name, flags);
+	int have, rc;
 
+	pthread_mutex_lock(&pl_mu);
+	have = pl.on && !(flags & AT_REMOVEDIR) &&
+	       fstatat(dirfd, name, &s, AT_SYMLINK_NOFOLLOW) == 0;
+	rc = __real_unlinkat(dirfd, name, flags);
 	if (rc == 0 && have && s.st_nlink <= 1)
 		pl_forget(s.st_dev, s.st_ino);
+	pthread_mutex_unlock(&pl_mu);
 	return rc;
 }
 
