@@ -88,7 +88,7 @@ static uint64_t walk_committed(mmds_log *L, uint64_t pos, uint64_t limit)
 		if (a.s == NULL)
 			break;
 		rc = mmds_guard_run(walk_fn, &a);
-		mmds__log_seg_release(a.s);
+		mmds__log_seg_release(L, a.s);
 		pos = a.pos;
 		if (rc || a.stop)
 			break;
@@ -141,7 +141,7 @@ static int sync_range(mmds_log *L, uint64_t from, uint64_t to)
 
 		if (s && fdatasync(mmds_map_fd(s->map)) != 0)
 			rc = -errno;
-		mmds__log_seg_release(s);
+		mmds__log_seg_release(L, s);
 		from = stop;
 	}
 	return rc;
@@ -196,7 +196,7 @@ int mmds_log_sync(mmds_log *L, uint64_t lsn)
 			/* the hint recovery starts from: stored after the sync */
 			if (s)
 				rc = mmds__log_store_hint(s, p);
-			mmds__log_seg_release(s);
+			mmds__log_seg_release(L, s);
 		}
 		pthread_mutex_lock(&L->sync_mu);
 		L->syncing = 0;
@@ -383,6 +383,7 @@ int mmds_log_open(mmds_log **out, const char *dir, const mmds_log_opts *o)
 	L->writer = !(o->flags & MMDS_LOG_RDONLY);
 	L->pid = getpid();
 	pthread_mutex_init(&L->roll_mu, NULL);
+	pthread_mutex_init(&L->pool_mu, NULL);
 	pthread_cond_init(&L->roll_cv, NULL);
 	pthread_mutex_init(&L->sync_mu, NULL);
 	pthread_cond_init(&L->sync_cv, NULL);
@@ -508,13 +509,14 @@ int mmds_log_close(mmds_log *L)
 			continue;
 		for (unsigned i = 0; i < 1u << CHUNK_BITS; i++) {
 			struct seg *s = atomic_load(&ch[i]);
-			int r = mmds__log_seg_release(s);
+			int r = mmds__log_seg_release(L, s);
 
 			if (r && rc == 0)
 				rc = r;
 		}
 		free(ch);
 	}
+	mmds__log_seg_pool_free(L);
 	if (L->rseg_ok)
 		mmds__log_seg_unmap(&L->rseg);
 	if (L->lockfd >= 0)
@@ -526,6 +528,7 @@ int mmds_log_close(mmds_log *L)
 	 * waiters that do not exist here */
 	if (L->pid == getpid()) {
 		pthread_mutex_destroy(&L->roll_mu);
+		pthread_mutex_destroy(&L->pool_mu);
 		pthread_cond_destroy(&L->roll_cv);
 		pthread_mutex_destroy(&L->sync_mu);
 		pthread_cond_destroy(&L->sync_cv);
@@ -640,7 +643,7 @@ int mmds_log_retain(mmds_log *L, uint64_t lsn)
 		dropped = s->next;
 		/* unmapped and closed here (the space is free) unless a sync or
 		 * an append still uses it: then by that user when it is done */
-		mmds__log_seg_release(s);
+		mmds__log_seg_release(L, s);
 	}
 	first = atomic_load_explicit(&L->first, memory_order_relaxed);
 	pthread_mutex_lock(&L->read_mu);

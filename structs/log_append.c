@@ -152,11 +152,13 @@ static int rollover(mmds_log *L, uint64_t pos)
 	if (next) {
 		rc = 0;
 	} else {
-		next = calloc(1, sizeof(*next));
+		next = mmds__log_seg_new(L);
 		rc = next ? mmds__log_seg_create(L, nidx, L->log_id, next) : -ENOMEM;
 	}
 	if (rc == 0) {
-		atomic_store_explicit(&next->refs, 1, memory_order_relaxed);
+		/* release: a stale appender's mmds__log_seg_tryget() reads
+		 * the index after it */
+		atomic_store_explicit(&next->refs, 1, memory_order_release);
 		pthread_mutex_lock(&L->roll_mu);
 		rc = mmds__log_seg_set(L, nidx, next);
 		if (rc == 0)
@@ -167,12 +169,13 @@ static int rollover(mmds_log *L, uint64_t pos)
 
 			seg_name(name, sizeof(name), nidx * L->dsize);
 			unlinkat(L->dirfd, name, 0);
-			mmds__log_seg_unmap(next);
+			mmds__log_seg_release(L, next); /* unmapped, pooled */
+			next = NULL;
 		}
 	}
 	if (rc) {
-		free(next);
-		mmds__log_seg_release(cur);
+		mmds__log_seg_put(L, next);
+		mmds__log_seg_release(L, cur);
 		return rc;
 	}
 	if (cur) {
@@ -186,16 +189,9 @@ static int rollover(mmds_log *L, uint64_t pos)
 		/* readers wait on the full segment before it */
 		rc = mmds_guard_run(wake_fn, cur);
 	}
-	mmds__log_seg_release(cur);
+	mmds__log_seg_release(L, cur);
 	return rc;
 }
-
-/* Reserve a record of len bytes: its LSN in *lsn and its segment in *segp
- * with a reference taken, which the caller drops when the record is
- * written.  The reference is taken after the CAS: from then until the
- * header is stored the unfinished record keeps retention out of the
- * segment (it drops only below the published end), so the segment cannot
- * be freed in between. */
 
 struct pad_claim {
 	_Atomic uint64_t *h;
@@ -236,10 +232,11 @@ static void tail_restore(mmds_log *L, uint64_t pos)
  * CLAIMED with the length: the reservation exists only once it is in the
  * file, so a writer killed at any moment leaves either no record or one
  * whose extent recovery knows.  The tail is advanced after it, by the
- * claimer or by whoever finds the claim first.  From the claim until the
- * header is final, the claim keeps retention out of the segment (it drops
- * only below the published end).  Runs under the caller's guard (the CAS
- * touches the mapping).
+ * claimer or by whoever finds the claim first.  The segment's reference
+ * is taken before anything of it is touched: between reading the tail and
+ * taking it, this thread may be preempted while the tail moves on and
+ * retention drops the segment (mmds__log_seg_tryref() tells).  Runs under
+ * the caller's guard (the CAS touches the mapping).
  */
 static int reserve(mmds_log *L, size_t len, uint16_t type, uint64_t *lsn,
 		   struct seg **segp)
@@ -251,7 +248,12 @@ static int reserve(mmds_log *L, size_t len, uint16_t type, uint64_t *lsn,
 	struct seg *s;
 	int rc;
 
+	/* *segp holds the reference on s from the moment it is taken: after
+	 * a fault (the guard jumps out of here) the caller drops it */
+	*segp = NULL;
 	for (;;) {
+		mmds__log_seg_release(L, *segp); /* the last round's */
+		*segp = NULL;
 		pos = atomic_load_explicit(&L->tail, memory_order_acquire);
 		if (pos & TAIL_ROLL) {
 			pthread_mutex_lock(&L->roll_mu);
@@ -261,15 +263,23 @@ static int reserve(mmds_log *L, size_t len, uint16_t type, uint64_t *lsn,
 			pthread_mutex_unlock(&L->roll_mu);
 			continue;
 		}
-		/* the newest segment, without the division and the table walk
-		 * in the common case */
+		/* pos's segment with a reference (nothing of it is touched
+		 * before: it may have been dropped meanwhile): the newest one,
+		 * without the division and the table walk, in the common case */
 		s = atomic_load_explicit(&L->active, memory_order_acquire);
+		if (s && !mmds__log_seg_tryref(s))
+			s = NULL;
 		if (s && pos - s->index * L->dsize < L->dsize) {
 			end = (s->index + 1) * L->dsize;
 		} else {
-			end = (pos / L->dsize + 1) * L->dsize;
-			s = mmds__log_seg_get(L, pos / L->dsize);
+			uint64_t k = pos / L->dsize;
+
+			if (s)
+				mmds__log_seg_release(L, s);
+			end = (k + 1) * L->dsize;
+			s = mmds__log_seg_tryget(L, mmds__log_seg_get(L, k), k);
 		}
+		*segp = s;
 		if (s && s->version >= LOG_VERSION_CLAIM && pos + stride <= end) {
 			/* a plain look first: a claim already there needs no
 			 * CAS, and a truncated file faults here, outside any
@@ -282,9 +292,6 @@ static int reserve(mmds_log *L, size_t len, uint16_t type, uint64_t *lsn,
 				    hdr_word(L, s, pos), &cur,
 				    claim_word((uint32_t)len, type, 0),
 				    memory_order_acq_rel, memory_order_acquire)) {
-				atomic_fetch_add_explicit(&s->refs, 1,
-							  memory_order_relaxed);
-				*segp = s;
 				*lsn = pos;
 				MMDS_CRASH("log.append.reserved");
 				t = pos;
@@ -419,7 +426,7 @@ int mmds_log_appendv(mmds_log *L, uint16_t type, const struct iovec *iov,
 		return rc;
 	rc = mmds_guard_run(append_fn, &a);
 	/* after a fault the claim stays: recovery turns it into a skip */
-	mmds__log_seg_release(a.s);
+	mmds__log_seg_release(L, a.s);
 	if (rc)
 		return rc;
 	if (a.rc)
@@ -460,7 +467,7 @@ int mmds_log_reserve(mmds_log *L, size_t len, mmds_log_reservation *r)
 	if (rc == 0)
 		rc = a.rc;
 	if (rc) {
-		mmds__log_seg_release(a.s);
+		mmds__log_seg_release(L, a.s);
 		return rc;
 	}
 	r->data = a.s->base + HDR + (a.pos - a.s->index * L->dsize) + RH;
@@ -480,7 +487,7 @@ static int finish(mmds_log *L, mmds_log_reservation *r, uint16_t type,
 		return -EINVAL;
 	s = r->priv_;
 	rc = put(L, s, r->lsn, r->len, type, flags);
-	mmds__log_seg_release(s);
+	mmds__log_seg_release(L, s);
 	r->priv_ = NULL;
 	return rc;
 }

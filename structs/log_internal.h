@@ -92,11 +92,18 @@ struct seg {
 	struct seg_live *live; /* writer: in map; reader: in hmap or NULL */
 	mmds_map *hmap;      /* reader's writable window on the header page */
 	int hmap_failed;
-	/* Writer's table segments: one reference held by the table, one by
-	 * each user outside roll_mu (sync, walks, an append in flight).  The
-	 * last one to drop it unmaps, closes and frees it (acq_rel). */
-	_Atomic uint32_t refs;
 	struct seg *next;    /* retention's list of dropped segments */
+	/* ---- kept by seg_clear(): the writer's table segments ----
+	 * One reference held by the table, one by each user outside roll_mu
+	 * (sync, walks, an append in flight).  The last one to drop it unmaps
+	 * and closes the segment and gives the struct back to the handle's
+	 * pool, which frees it only at close: an appender holding a stale
+	 * pointer (L->active, a table entry) may still try to take a
+	 * reference, so the struct stays a struct seg whose refs are 0, or
+	 * another segment's (mmds__log_seg_tryget() tells).  (acq_rel) */
+	_Atomic uint32_t refs;
+	struct seg *pool_next; /* the pool's free list (under pool_mu) */
+	struct seg *all_next;  /* every struct of the pool, freed at close */
 };
 
 struct mmds_log {
@@ -126,6 +133,11 @@ struct mmds_log {
 	 * tail's, or the one a rollover is moving the tail into. */
 	_Atomic(struct seg *) active;
 	pthread_mutex_t roll_mu; /* rollover, retention, chunk allocation */
+	/* The table segments' structs (struct seg, refs): taken by
+	 * mmds__log_seg_new(), given back by the last release, freed at
+	 * close. */
+	pthread_mutex_t pool_mu;
+	struct seg *pool_free, *pool_all;
 	pthread_cond_t roll_cv;
 	pthread_mutex_t sync_mu;
 	pthread_cond_t sync_cv;
@@ -210,12 +222,34 @@ int mmds__log_seg_hint_at(mmds_log *L, uint64_t index, uint64_t *v);
 struct seg *mmds__log_seg_get(mmds_log *L, uint64_t index);
 /* Set an entry; under roll_mu (or before the handle is shared). */
 int mmds__log_seg_set(mmds_log *L, uint64_t index, struct seg *s);
-/* Unmap a segment the caller owns (not one of the table's). */
+/* Unmap a segment the caller owns (not one of the table's); its fields
+ * are cleared, refs and the pool's links are kept. */
 void mmds__log_seg_unmap(struct seg *s);
+/* A cleared struct for a table segment, from the pool (refs 0): to be
+ * filled by mmds__log_seg_open/create, then given refs 1 (release) before
+ * it is published in the table; given back by mmds__log_seg_put() if it
+ * never is. */
+struct seg *mmds__log_seg_new(mmds_log *L);
+/* Give back to the pool a struct never published (refs 0), unmapped. */
+void mmds__log_seg_put(mmds_log *L, struct seg *s);
+/* Free the pool: at close, after every table reference is dropped (a
+ * segment still referenced, by a reservation never committed, is unmapped
+ * here). */
+void mmds__log_seg_pool_free(mmds_log *L);
+/* A reference on s if its refs are not 0 (it is a segment in use, maybe
+ * not the one the caller read it as: check its index), else 0.  Acquire:
+ * the fields are the segment's.  Lock-free. */
+int mmds__log_seg_tryref(struct seg *s);
+/* A reference on s if it is segment index and still in use (its refs not
+ * 0), else NULL: for a pointer read without a reference (L->active, a
+ * table entry), whose segment may have been dropped and its struct given
+ * to another segment meanwhile.  Lock-free. */
+struct seg *mmds__log_seg_tryget(mmds_log *L, struct seg *s, uint64_t index);
 /* The table's segment index with a reference taken, or NULL. */
 struct seg *mmds__log_seg_acquire(mmds_log *L, uint64_t index);
-/* Drop a reference; the last one unmaps and frees.  The close's error. */
-int mmds__log_seg_release(struct seg *s);
+/* Drop a reference; the last one unmaps and gives the struct back to the
+ * pool.  The close's error. */
+int mmds__log_seg_release(mmds_log *L, struct seg *s);
 /* Read and validate segment index's header page without mapping it. */
 int mmds__log_seg_check(mmds_log *L, uint64_t index, uint64_t *fsize,
 			uint64_t *durable, struct mmds__fmt_header *out);

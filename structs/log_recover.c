@@ -345,7 +345,7 @@ int mmds__log_recover(mmds_log *L, const uint64_t *idx, size_t n)
 	L->idx0 = idx[0];
 	atomic_store_explicit(&L->first, idx[0] * L->dsize, memory_order_relaxed);
 	for (size_t i = 0; i < n; i++) {
-		struct seg *s = calloc(1, sizeof(*s));
+		struct seg *s = mmds__log_seg_new(L);
 
 		if (s == NULL)
 			return -ENOMEM;
@@ -354,10 +354,10 @@ int mmds__log_recover(mmds_log *L, const uint64_t *idx, size_t n)
 			rc = mmds__log_seg_set(L, idx[i], s);
 		if (rc) {
 			mmds__log_seg_unmap(s);
-			free(s);
+			mmds__log_seg_put(L, s);
 			return rc == -EFBIG ? -EBADMSG : rc;
 		}
-		atomic_store_explicit(&s->refs, 1, memory_order_relaxed);
+		atomic_store_explicit(&s->refs, 1, memory_order_release);
 	}
 	/* The durable word is outside every checksum: it only picks the
 	 * segment the scan starts in (the one holding the byte before it).  A
@@ -467,7 +467,7 @@ int mmds__log_recover(mmds_log *L, const uint64_t *idx, size_t n)
 
 			MMDS_CRASH("log.recover.delete");
 			mmds__log_seg_set(L, idx[i], NULL);
-			mmds__log_seg_release(t);
+			mmds__log_seg_release(L, t);
 			rc = mmds__log_delete_segment(L, idx[i], &rep->bytes_cut);
 			if (rc)
 				return rc;

@@ -135,16 +135,100 @@ int mmds__log_seg_set(mmds_log *L, uint64_t index, struct seg *s)
 	return 0;
 }
 
+/* Clear a segment's fields, not refs and the pool's links: an appender
+ * with a stale pointer may be trying to take a reference meanwhile. */
+static void seg_clear(struct seg *s)
+{
+	memset(s, 0, offsetof(struct seg, refs));
+}
+
 void mmds__log_seg_unmap(struct seg *s)
 {
 	mmds_map_close(s->hmap);
 	mmds_map_close(s->map);
-	memset(s, 0, sizeof(*s));
+	seg_clear(s);
+}
+
+/* ---- the table segments' structs ---------------------------------------
+ *
+ * An appender reads L->active (or a table entry) and then takes a
+ * reference; in between, preempted, the segment may be dropped (retention)
+ * and its last reference go.  So the struct is never freed while the
+ * handle is open: the last release unmaps the segment and puts the struct
+ * in the pool, where its refs stay 0 until it is made another segment.
+ * The appender's reference is taken only from a refs that is not 0 and
+ * kept only if the struct is still the segment it wanted (the index,
+ * written before the release store of refs that made it live). */
+
+struct seg *mmds__log_seg_new(mmds_log *L)
+{
+	struct seg *s;
+
+	pthread_mutex_lock(&L->pool_mu);
+	s = L->pool_free;
+	if (s) {
+		L->pool_free = s->pool_next;
+	} else {
+		s = calloc(1, sizeof(*s));
+		if (s) {
+			s->all_next = L->pool_all;
+			L->pool_all = s;
+		}
+	}
+	pthread_mutex_unlock(&L->pool_mu);
+	return s;
+}
+
+void mmds__log_seg_put(mmds_log *L, struct seg *s)
+{
+	if (s == NULL)
+		return;
+	seg_clear(s);
+	pthread_mutex_lock(&L->pool_mu);
+	s->pool_next = L->pool_free;
+	L->pool_free = s;
+	pthread_mutex_unlock(&L->pool_mu);
+}
+
+void mmds__log_seg_pool_free(mmds_log *L)
+{
+	struct seg *s = L->pool_all, *n;
+
+	for (; s; s = n) {
+		n = s->all_next;
+		if (atomic_load_explicit(&s->refs, memory_order_acquire))
+			mmds__log_seg_unmap(s);
+		free(s);
+	}
+	L->pool_all = L->pool_free = NULL;
+}
+
+int mmds__log_seg_tryref(struct seg *s)
+{
+	uint32_t r = atomic_load_explicit(&s->refs, memory_order_relaxed);
+
+	do {
+		if (r == 0)
+			return 0; /* in the pool: dropped */
+	} while (!atomic_compare_exchange_weak_explicit(
+		&s->refs, &r, r + 1, memory_order_acquire, memory_order_relaxed));
+	return 1;
+}
+
+struct seg *mmds__log_seg_tryget(mmds_log *L, struct seg *s, uint64_t index)
+{
+	if (s == NULL || !mmds__log_seg_tryref(s))
+		return NULL;
+	if (s->index == index)
+		return s;
+	/* another segment's now: the reference was never ours to keep */
+	mmds__log_seg_release(L, s);
+	return NULL;
 }
 
 /* Segment index of the table with a reference taken, or NULL.  Taken under
  * roll_mu, which retention holds while it drops the table's reference, so
- * the segment cannot be freed between the lookup and the increment. */
+ * the segment cannot be dropped between the lookup and the increment. */
 struct seg *mmds__log_seg_acquire(mmds_log *L, uint64_t index)
 {
 	struct seg *s;
@@ -158,8 +242,9 @@ struct seg *mmds__log_seg_acquire(mmds_log *L, uint64_t index)
 }
 
 /* Drop a reference; the last one unmaps and closes the segment (its blocks
- * are freed then if the file was unlinked).  Returns the close's error. */
-int mmds__log_seg_release(struct seg *s)
+ * are freed then if the file was unlinked) and gives the struct back to
+ * L's pool.  Returns the close's error. */
+int mmds__log_seg_release(mmds_log *L, struct seg *s)
 {
 	int rc = 0, r;
 
@@ -168,7 +253,7 @@ int mmds__log_seg_release(struct seg *s)
 		return 0;
 	r = mmds_map_close(s->hmap);
 	rc = mmds_map_close(s->map);
-	free(s);
+	mmds__log_seg_put(L, s);
 	return rc ? rc : r;
 }
 
@@ -258,7 +343,7 @@ int mmds__log_seg_open(mmds_log *L, uint64_t index, int writable,
 	uint64_t fsize;
 	int rc;
 
-	memset(s, 0, sizeof(*s));
+	seg_clear(s);
 	rc = mmds__log_seg_check(L, index, &fsize, NULL, &h);
 	if (rc)
 		return rc;
@@ -319,7 +404,7 @@ static int seg_make(mmds_log *L, uint64_t index, uint64_t salt_id,
 	struct log_params p = { L->seg_size, index * L->dsize, salt_id, index };
 	int rc;
 
-	memset(s, 0, sizeof(*s));
+	seg_clear(s);
 	if (snprintf(tpath, sizeof(tpath), "%s/%s", L->dir, tmp) >= (int)sizeof(tpath))
 		return -ENAMETOOLONG;
 	unlinkat(L->dirfd, tmp, 0);
@@ -423,7 +508,7 @@ static void spare_drop(mmds_log *L)
 		unlinkat(L->dirfd, tmp, 0);
 	}
 	mmds__log_seg_unmap(L->spare);
-	free(L->spare);
+	mmds__log_seg_put(L, L->spare);
 	L->spare = NULL;
 }
 
@@ -455,7 +540,7 @@ static int pt_step(mmds_log *L)
 		if (s)
 			(void)mmds_map_touch(s->map, HDR + (from - k * L->dsize),
 					     to - from);
-		mmds__log_seg_release(s);
+		mmds__log_seg_release(L, s);
 		pthread_mutex_lock(&L->pt_mu);
 		if (L->pt_seg == k && L->pt_done == from)
 			L->pt_done = to;
@@ -465,7 +550,7 @@ static int pt_step(mmds_log *L)
 		spare_drop(L);
 	if (L->spare == NULL && L->spare_failed != k + 2 && k + 1 >= L->spare_next &&
 	    (k + 2) * L->dsize < TAIL_ROLL / 2) {
-		struct seg *s = calloc(1, sizeof(*s));
+		struct seg *s = mmds__log_seg_new(L);
 		int rc = s ? 0 : -ENOMEM;
 
 		L->spare_busy = 1;
@@ -483,7 +568,7 @@ static int pt_step(mmds_log *L)
 		if (rc == 0) {
 			L->spare = s;
 		} else {
-			free(s);
+			mmds__log_seg_put(L, s);
 			L->spare_failed = k + 2;
 		}
 		pthread_cond_broadcast(&L->pt_cv);
@@ -566,7 +651,7 @@ void mmds__log_pt_stop(mmds_log *L)
 		/* a forked child: the parent's thread and its lock state are
 		 * not ours; unmap our copy, leave the parent's file alone */
 		mmds__log_seg_unmap(L->spare);
-		free(L->spare);
+		mmds__log_seg_put(L, L->spare);
 		L->spare = NULL;
 	}
 	L->pt_running = 0;
@@ -604,7 +689,7 @@ struct seg *mmds__log_pt_take(mmds_log *L, uint64_t index)
 		if (seg_link(L, tmp, s) != 0) {
 			unlinkat(L->dirfd, tmp, 0);
 			mmds__log_seg_unmap(s);
-			free(s);
+			mmds__log_seg_put(L, s);
 			s = NULL;
 		}
 	}
