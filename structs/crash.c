@@ -17,6 +17,8 @@ extern struct mmds__crash_point *const __stop_mmds_crash[]
 	__attribute__((weak));
 
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+static char stalled[128];
+static _Atomic unsigned long stall_every, stall_us; /* 0: nothing stalls */
 static char armed[128];
 static _Atomic unsigned long countdown; /* 0: nothing armed */
 
@@ -42,8 +44,14 @@ static void read_env(void)
 
 void mmds__crash_hit(struct mmds__crash_point *p)
 {
+	unsigned long hit, every;
+
 	pthread_once(&env_once, read_env);
-	atomic_fetch_add_explicit(&p->hits, 1, memory_order_relaxed);
+	hit = atomic_fetch_add_explicit(&p->hits, 1, memory_order_relaxed) + 1;
+	every = atomic_load_explicit(&stall_every, memory_order_relaxed);
+	if (every && hit % every == 0 && strcmp(p->name, stalled) == 0)
+		usleep((useconds_t)atomic_load_explicit(&stall_us,
+							memory_order_relaxed));
 	if (atomic_load_explicit(&countdown, memory_order_relaxed) == 0 ||
 	    strcmp(p->name, armed) != 0)
 		return;
@@ -72,6 +80,17 @@ void mmds__crash_arm(const char *name, unsigned long pass)
 		return;
 	strcpy(armed, name);
 	atomic_store(&countdown, pass ? pass : 1);
+}
+
+void mmds__crash_stall(const char *name, unsigned long every,
+		       unsigned long usec)
+{
+	atomic_store(&stall_every, 0);
+	if (name == NULL || every == 0 || strlen(name) >= sizeof(stalled))
+		return;
+	strcpy(stalled, name);
+	atomic_store(&stall_us, usec);
+	atomic_store(&stall_every, every);
 }
 
 unsigned long mmds__crash_hits(const char *name)

@@ -6,7 +6,8 @@
  * library (compiled with -DMMDS_CRASH_POINTS, lib/libmmds_crash.la, linked
  * only by tests) each point is registered in the "mmds_crash" section, so a
  * test can enumerate every point compiled in, and a point that is armed
- * sends SIGKILL to its own process on the chosen pass.
+ * sends SIGKILL to its own process on the chosen pass (or, stalled, sleeps
+ * there now and then, for races).
  *
  * Arming: mmds__crash_arm(name, pass) from a test, or the environment
  * variable MMDS_CRASH=name[:pass] (pass counts from 1, default 1), read at
@@ -50,6 +51,13 @@ const struct mmds__crash_point *mmds__crash_at(size_t i);
  * process kills itself with SIGKILL.  NULL disarms.  Not thread-safe
  * against points being reached concurrently: arm before starting work. */
 void mmds__crash_arm(const char *name, unsigned long pass);
+
+/* Stall name: every every-th time it is reached (counted per site), the
+ * thread sleeps usec microseconds there, to widen a race window a test
+ * wants to hit (a thread preempted at that point).  NULL or every 0
+ * disarms.  Arm before starting work, as above. */
+void mmds__crash_stall(const char *name, unsigned long every,
+		       unsigned long usec);
 
 /* How often name has been reached in this process (all its sites). */
 unsigned long mmds__crash_hits(const char *name);

@@ -267,6 +267,7 @@ static int reserve(mmds_log *L, size_t len, uint16_t type, uint64_t *lsn,
 		 * before: it may have been dropped meanwhile): the newest one,
 		 * without the division and the table walk, in the common case */
 		s = atomic_load_explicit(&L->active, memory_order_acquire);
+		MMDS_CRASH("log.append.looked");
 		if (s && !mmds__log_seg_tryref(s))
 			s = NULL;
 		if (s && pos - s->index * L->dsize < L->dsize) {

@@ -1518,73 +1518,6 @@ START_TEST(test_sync_racing_retention_never_uses_a_dropped_segment)
 }
 END_TEST
 
-/* Appenders, more than the cores, on the smallest segments while retention
- * drops everything behind the tail: an appender preempted between reading
- * the active segment and taking its reference finds it dropped (under ASan
- * the old code read the freed segment here within seconds). */
-static void *small_appender(void *p)
-{
-	struct race_arg *a = p;
-	unsigned char buf[64];
-
-	memset(buf, 0x33, sizeof(buf));
-	while (!atomic_load(&a->stop)) {
-		uint64_t lsn;
-		int rc = mmds_log_append(a->l, 2, buf, sizeof(buf), &lsn);
-
-		if (rc) {
-			atomic_fetch_add(&a->append_errors, 1);
-			atomic_store(&a->first_error, rc);
-		}
-		atomic_fetch_add(&a->appends, 1);
-	}
-	return NULL;
-}
-
-START_TEST(test_appenders_racing_retention_never_touch_a_dropped_segment)
-{
-	struct race_arg a = { 0 };
-	pthread_t t[9];
-	uint64_t secs = test_iterations(3), start = (uint64_t)time(NULL);
-	mmds_log_report rep;
-	mmds_log_iter *it;
-	mmds_log_record rec;
-	uint64_t n = 0;
-	int rc;
-
-	a.l = create_ok(MMDS_LOG_MIN_SEGMENT);
-	snprintf(a.dir, sizeof(a.dir), "%s", logdir());
-	for (int i = 0; i < 8; i++)
-		pthread_create(&t[i], NULL, small_appender, &a);
-	pthread_create(&t[8], NULL, race_retainer, &a);
-	while (atomic_load(&a.append_errors) == 0 &&
-	       ((uint64_t)time(NULL) - start < secs ||
-		(atomic_load(&a.retains) <= 100 && (uint64_t)time(NULL) - start < 60)))
-		usleep(10000);
-	atomic_store(&a.stop, 1);
-	for (int i = 0; i < 9; i++)
-		pthread_join(t[i], NULL);
-	ck_assert_msg(a.append_errors == 0, "%llu append errors, e.g. %d (%s)",
-		      (unsigned long long)a.append_errors, a.first_error,
-		      mmds_strerror(a.first_error));
-	ck_assert_uint_gt(a.retains, 100);
-	ck_assert_int_eq(mmds_log_sync(a.l, UINT64_MAX), 0);
-	/* what is kept reads back whole: every record the payload appended */
-	ck_assert_int_eq(mmds_log_iter_open(&it, a.l, MMDS_LOG_START), 0);
-	while ((rc = mmds_log_iter_next(it, &rec)) == 0) {
-		ck_assert_uint_eq(rec.len, 64);
-		ck_assert_uint_eq(rec.type, 2);
-		ck_assert_uint_eq(((const unsigned char *)rec.data)[63], 0x33);
-		n++;
-	}
-	ck_assert_int_eq(rc, -EAGAIN);
-	mmds_log_iter_close(it);
-	ck_assert_uint_gt(n, 0);
-	ck_assert_int_eq(mmds_log_close(a.l), 0);
-	ck_assert_int_eq(mmds_log_verify(a.dir, &rep), 0);
-}
-END_TEST
-
 START_TEST(test_verify_beside_a_busy_writer_says_intact)
 {
 	struct race_arg a = { 0 };
@@ -2037,7 +1970,6 @@ Suite *log_suite(void)
 
 	tc = t_tcase(s, "lifetime", 60);
 	tcase_add_test(tc, test_sync_racing_retention_never_uses_a_dropped_segment);
-	tcase_add_test(tc, test_appenders_racing_retention_never_touch_a_dropped_segment);
 	tcase_add_test(tc, test_truncated_active_segment_makes_append_and_close_efault);
 	tcase_add_test(tc, test_verify_beside_a_busy_writer_says_intact);
 
