@@ -603,11 +603,14 @@ int mmds_log_retain(mmds_log *L, uint64_t lsn)
 	for (;;) {
 		uint64_t k = atomic_load_explicit(&L->first, memory_order_relaxed) /
 			     L->dsize;
+		/* NULL when out of the window (unmapped already) */
 		struct seg *s = mmds__log_seg_get(L, k);
 		char name[32];
 
-		if ((k + 1) * L->dsize > limit || k >= active || s == NULL ||
-		    mmds__log_seg_get(L, k + 1) == NULL)
+		/* the next one must exist: a segment below win_lo does, the
+		 * table has those from there on */
+		if ((k + 1) * L->dsize > limit || k >= active ||
+		    (k + 1 >= L->win_lo && mmds__log_seg_get(L, k + 1) == NULL))
 			break;
 		seg_name(name, sizeof(name), k * L->dsize);
 		/* oldest first, each unlink durable before the next: the files
@@ -624,24 +627,21 @@ int mmds_log_retain(mmds_log *L, uint64_t lsn)
 			break;
 		}
 		MMDS_CRASH("log.retain.unlinked");
-		mmds__log_seg_set(L, k, NULL);
-		/* the table's reference, dropped below, outside the lock */
-		s->next = dropped;
-		dropped = s;
+		if (s) {
+			mmds__log_seg_set(L, k, NULL);
+			/* the table's reference, dropped below, outside the lock */
+			s->next = dropped;
+			dropped = s;
+		}
 		atomic_store_explicit(&L->first, (k + 1) * L->dsize,
 				      memory_order_relaxed);
 		atomic_store_explicit(&L->dir_dirty, 1, memory_order_release);
 		count++;
 	}
 	pthread_mutex_unlock(&L->roll_mu);
-	while (dropped) {
-		struct seg *s = dropped;
-
-		dropped = s->next;
-		/* unmapped and closed here (the space is free) unless a sync or
-		 * an append still uses it: then by that user when it is done */
-		mmds__log_seg_release(s);
-	}
+	/* unmapped and closed here (the space is free) unless a sync or an
+	 * append still uses it: then by that user when it is done */
+	mmds__log_seg_release_list(dropped);
 	first = atomic_load_explicit(&L->first, memory_order_relaxed);
 	pthread_mutex_lock(&L->read_mu);
 	if (L->rseg_ok && L->rseg.index * L->dsize < first) {
