@@ -227,6 +227,10 @@ void mmds__log_seg_unmap(struct seg *s);
  * out of the window (below win_lo), a mapping made now and freed by the
  * last release.  NULL if it is gone (retention) or cannot be mapped. */
 struct seg *mmds__log_seg_acquire(mmds_log *L, uint64_t index);
+/* The same, telling the two NULLs apart: *err 0 when the segment is not
+ * there (dropped, or never made), else the error of mapping it again
+ * (-EMFILE, -ENOMEM ...): a sync must not take that for "nothing to do". */
+struct seg *mmds__log_seg_acquire_err(mmds_log *L, uint64_t index, int *err);
 /* Take the table's segments below index `below` out of it (under roll_mu)
  * and move win_lo up to it: the list (linked by next) whose references
  * the caller drops with mmds__log_seg_release_list(), outside the lock. */

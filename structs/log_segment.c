@@ -151,9 +151,18 @@ void mmds__log_seg_unmap(struct seg *s)
  * nothing: the mapping keeps the blocks until it goes. */
 struct seg *mmds__log_seg_acquire(mmds_log *L, uint64_t index)
 {
+	int err;
+
+	return mmds__log_seg_acquire_err(L, index, &err);
+}
+
+struct seg *mmds__log_seg_acquire_err(mmds_log *L, uint64_t index, int *err)
+{
 	struct seg *s;
 	uint64_t first, lo;
+	int rc;
 
+	*err = 0;
 	pthread_mutex_lock(&L->roll_mu);
 	s = mmds__log_seg_get(L, index);
 	if (s)
@@ -164,10 +173,15 @@ struct seg *mmds__log_seg_acquire(mmds_log *L, uint64_t index)
 	if (s || !L->writer || index >= lo || index < first / L->dsize)
 		return s;
 	s = calloc(1, sizeof(*s));
-	if (s == NULL)
+	if (s == NULL) {
+		*err = -ENOMEM;
 		return NULL;
-	if (mmds__log_seg_open(L, index, 1, s) != 0) {
+	}
+	rc = mmds__log_seg_open(L, index, 1, s);
+	if (rc) {
 		free(s);
+		/* -ENOENT: retention unlinked it meanwhile */
+		*err = rc == -ENOENT ? 0 : rc;
 		return NULL;
 	}
 	atomic_store_explicit(&s->refs, 1, memory_order_relaxed);

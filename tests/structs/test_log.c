@@ -2003,8 +2003,8 @@ START_TEST(test_writer_keeps_a_bounded_window_of_segments_open)
 			_exit(21);
 		}
 		/* retention over segments that are no longer mapped */
-		T_CHILD_ASSERT(mmds_log_retain(l, lsns[n / 2]) > 0);
-		T_CHILD_ASSERT(mmds_log_first_lsn(l) <= lsns[n / 2]);
+		T_CHILD_ASSERT(mmds_log_retain(l, lsns[100]) > 0);
+		T_CHILD_ASSERT(mmds_log_first_lsn(l) <= lsns[100] && mmds_log_first_lsn(l) > lsns[0]);
 		T_CHILD_ASSERT(mmds_log_close(l) == 0);
 		T_CHILD_ASSERT(count_fds() == base);
 		/* recovery of a log of many segments within the same limit */
@@ -2065,6 +2065,56 @@ START_TEST(test_iterator_record_in_an_old_segment_stays_valid_while_writer_rolls
 	ck_assert_int_eq(mmds_log_iter_next(it, &r2), -EAGAIN);
 	mmds_log_iter_close(it);
 	ck_assert_int_eq(mmds_log_close(l), 0);
+}
+END_TEST
+
+/* A sync that has to map an unmapped segment again and cannot (no
+ * descriptor left) fails with that error, never reports the records
+ * durable; with descriptors back it succeeds. */
+START_TEST(test_sync_that_cannot_reopen_an_old_segment_fails_not_claims_durable)
+{
+	pid_t pid = fork();
+	int status;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		unsigned char buf[3000];
+		struct rlimit rl, old;
+		mmds_log *l = NULL;
+		uint64_t d0;
+		int rc, fds[64], nfds = 0;
+
+		T_CHILD_ASSERT(mmds_log_open(&l, logdir(),
+					     &(mmds_log_opts){ .flags = MMDS_LOG_CREATE,
+							       .segment_size = SEG_SMALL }) == 0);
+		d0 = mmds_log_durable_lsn(l);
+		memset(buf, 0x5a, sizeof(buf));
+		for (int i = 0; i < 200; i++) /* 50 segments */
+			T_CHILD_ASSERT(mmds_log_append(l, 1, buf, sizeof(buf), NULL) == 0);
+		/* no descriptor free: the limit low, its holes filled */
+		getrlimit(RLIMIT_NOFILE, &old);
+		rl = old;
+		rl.rlim_cur = (rlim_t)count_fds() + 8;
+		T_CHILD_ASSERT(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+		while ((fds[nfds] = dup(0)) >= 0)
+			T_CHILD_ASSERT(++nfds < 64);
+		rc = mmds_log_sync(l, UINT64_MAX);
+		while (nfds > 0)
+			close(fds[--nfds]);
+		T_CHILD_ASSERT(setrlimit(RLIMIT_NOFILE, &old) == 0);
+		if (rc != -EMFILE) {
+			fprintf(stderr, "sync without descriptors = %d\n", rc);
+			_exit(20);
+		}
+		T_CHILD_ASSERT(mmds_log_durable_lsn(l) == d0);
+		T_CHILD_ASSERT(mmds_log_sync(l, UINT64_MAX) == 0);
+		T_CHILD_ASSERT(mmds_log_durable_lsn(l) == mmds_log_tail_lsn(l));
+		T_CHILD_ASSERT(mmds_log_close(l) == 0);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "child status %#x", status);
 }
 END_TEST
 
@@ -2138,6 +2188,7 @@ Suite *log_suite(void)
 	tc = t_tcase(s, "window", 120);
 	tcase_add_test(tc, test_writer_keeps_a_bounded_window_of_segments_open);
 	tcase_add_test(tc, test_iterator_record_in_an_old_segment_stays_valid_while_writer_rolls);
+	tcase_add_test(tc, test_sync_that_cannot_reopen_an_old_segment_fails_not_claims_durable);
 	return s;
 }
 
