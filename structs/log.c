@@ -78,11 +78,14 @@ static int walk_fn(void *arg)
 
 /* The end of the committed prefix from a record boundary: stops at the
  * first record not yet committed (or at limit).  Holds a reference on each
- * segment it reads. */
-static uint64_t walk_committed(mmds_log *L, uint64_t pos, uint64_t limit)
+ * segment it reads; *err: the error of mapping one out of the window
+ * again (else left alone). */
+static uint64_t walk_committed(mmds_log *L, uint64_t pos, uint64_t limit,
+			       int *err)
 {
 	while (pos < limit) {
-		struct walk a = { L, mmds__log_seg_acquire(L, pos / L->dsize), pos, limit, 0 };
+		struct walk a = { L, mmds__log_seg_acquire_err(L, pos / L->dsize, err),
+				  pos, limit, 0 };
 		int rc;
 
 		if (a.s == NULL)
@@ -96,7 +99,7 @@ static uint64_t walk_committed(mmds_log *L, uint64_t pos, uint64_t limit)
 	return pos;
 }
 
-static uint64_t published_end(mmds_log *L)
+static uint64_t published_end(mmds_log *L, int *err)
 {
 	uint64_t from = atomic_load_explicit(&L->durable, memory_order_acquire);
 	uint64_t first = atomic_load_explicit(&L->first, memory_order_relaxed);
@@ -109,7 +112,7 @@ static uint64_t published_end(mmds_log *L)
 		from = pub;
 	end = walk_committed(L, from,
 			     atomic_load_explicit(&L->tail, memory_order_acquire) &
-				     ~TAIL_ROLL);
+				     ~TAIL_ROLL, err);
 	while (pub < end && !atomic_compare_exchange_weak_explicit(
 				    &L->pub, &pub, end, memory_order_relaxed,
 				    memory_order_relaxed))
@@ -135,7 +138,9 @@ static int sync_range(mmds_log *L, uint64_t from, uint64_t to)
 		return -errno;
 	}
 	for (uint64_t k = from / L->dsize; from < to && rc == 0; k++) {
-		struct seg *s = mmds__log_seg_acquire(L, k);
+		/* one out of the window is mapped again for this: its
+		 * pages dirtied through the old mapping are the file's */
+		struct seg *s = mmds__log_seg_acquire_err(L, k, &rc);
 		uint64_t sb = k * L->dsize, e = sb + L->dsize;
 		uint64_t stop = to < e ? to : e;
 
@@ -157,7 +162,9 @@ int mmds_log_sync(mmds_log *L, uint64_t lsn)
 	if (!L->writer)
 		return -EACCES;
 	if (lsn == UINT64_MAX) {
-		lsn = published_end(L);
+		lsn = published_end(L, &rc);
+		if (rc)
+			return rc;
 	} else {
 		uint64_t t = atomic_load_explicit(&L->tail, memory_order_acquire) &
 			     ~TAIL_ROLL;
@@ -187,11 +194,14 @@ int mmds_log_sync(mmds_log *L, uint64_t lsn)
 		d = atomic_load_explicit(&L->durable, memory_order_acquire);
 		if (d < atomic_load_explicit(&L->first, memory_order_relaxed))
 			d = atomic_load_explicit(&L->first, memory_order_relaxed);
-		p = published_end(L);
-		rc = p > d ? sync_range(L, d, p) : 0;
+		rc = 0;
+		p = published_end(L, &rc);
+		if (rc == 0 && p > d)
+			rc = sync_range(L, d, p);
 		MMDS_CRASH("log.sync.synced");
 		if (rc == 0 && p > d) {
-			struct seg *s = mmds__log_seg_acquire(L, (p - 1) / L->dsize);
+			struct seg *s = mmds__log_seg_acquire_err(L, (p - 1) / L->dsize,
+								  &rc);
 
 			/* the hint recovery starts from: stored after the sync */
 			if (s)
@@ -597,7 +607,10 @@ int mmds_log_retain(mmds_log *L, uint64_t lsn)
 		return -EINVAL;
 	if (!L->writer)
 		return -EACCES;
-	limit = published_end(L);
+	/* an error mapping an old segment again only stops the walk short:
+	 * fewer segments dropped */
+	limit = published_end(L, &rc);
+	rc = 0;
 	if (lsn < limit)
 		limit = lsn;
 	pthread_mutex_lock(&L->roll_mu);
@@ -606,11 +619,14 @@ int mmds_log_retain(mmds_log *L, uint64_t lsn)
 	for (;;) {
 		uint64_t k = atomic_load_explicit(&L->first, memory_order_relaxed) /
 			     L->dsize;
+		/* NULL when out of the window (unmapped already) */
 		struct seg *s = mmds__log_seg_get(L, k);
 		char name[32];
 
-		if ((k + 1) * L->dsize > limit || k >= active || s == NULL ||
-		    mmds__log_seg_get(L, k + 1) == NULL)
+		/* the next one must exist: a segment below win_lo does, the
+		 * table has those from there on */
+		if ((k + 1) * L->dsize > limit || k >= active ||
+		    (k + 1 >= L->win_lo && mmds__log_seg_get(L, k + 1) == NULL))
 			break;
 		seg_name(name, sizeof(name), k * L->dsize);
 		/* oldest first, each unlink durable before the next: the files
@@ -627,24 +643,21 @@ int mmds_log_retain(mmds_log *L, uint64_t lsn)
 			break;
 		}
 		MMDS_CRASH("log.retain.unlinked");
-		mmds__log_seg_set(L, k, NULL);
-		/* the table's reference, dropped below, outside the lock */
-		s->next = dropped;
-		dropped = s;
+		if (s) {
+			mmds__log_seg_set(L, k, NULL);
+			/* the table's reference, dropped below, outside the lock */
+			s->next = dropped;
+			dropped = s;
+		}
 		atomic_store_explicit(&L->first, (k + 1) * L->dsize,
 				      memory_order_relaxed);
 		atomic_store_explicit(&L->dir_dirty, 1, memory_order_release);
 		count++;
 	}
 	pthread_mutex_unlock(&L->roll_mu);
-	while (dropped) {
-		struct seg *s = dropped;
-
-		dropped = s->next;
-		/* unmapped and closed here (the space is free) unless a sync or
-		 * an append still uses it: then by that user when it is done */
-		mmds__log_seg_release(L, s);
-	}
+	/* unmapped and closed here (the space is free) unless a sync or an
+	 * append still uses it: then by that user when it is done */
+	mmds__log_seg_release_list(L, dropped);
 	first = atomic_load_explicit(&L->first, memory_order_relaxed);
 	pthread_mutex_lock(&L->read_mu);
 	if (L->rseg_ok && L->rseg.index * L->dsize < first) {

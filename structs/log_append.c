@@ -142,7 +142,7 @@ static int wake_fn(void *arg)
 static int rollover(mmds_log *L, uint64_t pos)
 {
 	uint64_t k = pos / L->dsize;
-	struct seg *cur = mmds__log_seg_acquire(L, k), *next;
+	struct seg *cur = mmds__log_seg_acquire(L, k), *next, *old = NULL;
 	uint64_t nidx = cur ? k + 1 : k;
 	uint64_t end = (k + 1) * L->dsize;
 	int rc;
@@ -161,9 +161,16 @@ static int rollover(mmds_log *L, uint64_t pos)
 		atomic_store_explicit(&next->refs, 1, memory_order_release);
 		pthread_mutex_lock(&L->roll_mu);
 		rc = mmds__log_seg_set(L, nidx, next);
-		if (rc == 0)
+		if (rc == 0) {
 			atomic_store_explicit(&L->active, next, memory_order_release);
+			/* the window: older segments leave the table (an
+			 * appender still looking at one without a reference
+			 * finds it dropped: mmds__log_seg_tryref()) */
+			if (nidx > LOG_WINDOW)
+				old = mmds__log_seg_evict(L, nidx - LOG_WINDOW);
+		}
 		pthread_mutex_unlock(&L->roll_mu);
+		mmds__log_seg_release_list(L, old);
 		if (rc) {
 			char name[32];
 

@@ -48,6 +48,13 @@
 /* The pretoucher keeps this many bytes ahead of the tail populated (page
  * tables filled, pages allocated and writable): appends take no fault. */
 #define PT_AHEAD ((uint64_t)8 << 20)
+/* The writer's table keeps the active segment and this many before it
+ * mapped (with the pretoucher's spare: LOG_WINDOW + 2 descriptors); older
+ * ones are unmapped and closed, and mapped again on demand by the few
+ * writer paths that reach back (sync, the published-end walk, recovery),
+ * so a log of any number of segments needs a bounded number of
+ * descriptors.  Readers and iterators map their own segment already. */
+#define LOG_WINDOW 4u
 
 /* Immutable parameters in the common header's params. */
 struct log_params {
@@ -92,7 +99,7 @@ struct seg {
 	struct seg_live *live; /* writer: in map; reader: in hmap or NULL */
 	mmds_map *hmap;      /* reader's writable window on the header page */
 	int hmap_failed;
-	struct seg *next;    /* retention's list of dropped segments */
+	struct seg *next;    /* list of segments leaving the table */
 	/* ---- kept by seg_clear(): the writer's table segments ----
 	 * One reference held by the table, one by each user outside roll_mu
 	 * (sync, walks, an append in flight).  The last one to drop it unmaps
@@ -132,6 +139,10 @@ struct mmds_log {
 	/* The newest segment in the table (release, with the entry): the
 	 * tail's, or the one a rollover is moving the tail into. */
 	_Atomic(struct seg *) active;
+	/* Writer, under roll_mu: segments below win_lo (and not below first)
+	 * are out of the table, unmapped; mmds__log_seg_acquire() maps them
+	 * again on demand.  From win_lo to the active one they are in it. */
+	uint64_t win_lo;
 	pthread_mutex_t roll_mu; /* rollover, retention, chunk allocation */
 	/* The table segments' structs (struct seg, refs): taken by
 	 * mmds__log_seg_new(), given back by the last release, freed at
@@ -245,8 +256,21 @@ int mmds__log_seg_tryref(struct seg *s);
  * table entry), whose segment may have been dropped and its struct given
  * to another segment meanwhile.  Lock-free. */
 struct seg *mmds__log_seg_tryget(mmds_log *L, struct seg *s, uint64_t index);
-/* The table's segment index with a reference taken, or NULL. */
+/* Writer: segment index with a reference taken: the table's, or, for one
+ * out of the window (below win_lo), a mapping made now (a struct from the
+ * pool) and given back by the last release.  NULL if it is gone
+ * (retention) or cannot be mapped. */
 struct seg *mmds__log_seg_acquire(mmds_log *L, uint64_t index);
+/* The same, telling the two NULLs apart: *err 0 when the segment is not
+ * there (dropped, or never made), else the error of mapping it again
+ * (-EMFILE, -ENOMEM ...): a sync must not take that for "nothing to do". */
+struct seg *mmds__log_seg_acquire_err(mmds_log *L, uint64_t index, int *err);
+/* Take the table's segments below index `below` out of it (under roll_mu)
+ * and move win_lo up to it: the list (linked by next) whose references
+ * the caller drops with mmds__log_seg_release_list(), outside the lock. */
+struct seg *mmds__log_seg_evict(mmds_log *L, uint64_t below);
+/* Drop the table's reference of each segment of a list. */
+void mmds__log_seg_release_list(mmds_log *L, struct seg *list);
 /* Drop a reference; the last one unmaps and gives the struct back to the
  * pool.  The close's error. */
 int mmds__log_seg_release(mmds_log *L, struct seg *s);

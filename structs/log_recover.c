@@ -288,11 +288,34 @@ static uint64_t recovery_point(mmds_log *L, const uint64_t *idx, size_t n)
 	return rp;
 }
 
+/* Put segment index in the table (refs 1) unless it is there. */
+static int table_map(mmds_log *L, uint64_t index)
+{
+	struct seg *s;
+	int rc;
+
+	if (mmds__log_seg_get(L, index))
+		return 0;
+	s = mmds__log_seg_new(L);
+	if (s == NULL)
+		return -ENOMEM;
+	rc = mmds__log_seg_open(L, index, 1, s);
+	if (rc == 0)
+		rc = mmds__log_seg_set(L, index, s);
+	if (rc) {
+		mmds__log_seg_unmap(s);
+		mmds__log_seg_put(L, s);
+		return rc == -EFBIG ? -EBADMSG : rc;
+	}
+	atomic_store_explicit(&s->refs, 1, memory_order_release);
+	return 0;
+}
+
 int mmds__log_recover(mmds_log *L, const uint64_t *idx, size_t n)
 {
 	mmds_log_report *rep = &L->report;
 	uint64_t hint = 0, d, pos, start, cut = UINT64_MAX, rp;
-	size_t good = n, ci = 0;
+	size_t good = n, ci = 0, lo;
 	int rc, rp_seen = 0;
 
 	for (size_t i = 0; i < n; i++) {
@@ -344,20 +367,16 @@ int mmds__log_recover(mmds_log *L, const uint64_t *idx, size_t n)
 	}
 	L->idx0 = idx[0];
 	atomic_store_explicit(&L->first, idx[0] * L->dsize, memory_order_relaxed);
-	for (size_t i = 0; i < n; i++) {
-		struct seg *s = mmds__log_seg_new(L);
-
-		if (s == NULL)
-			return -ENOMEM;
-		rc = mmds__log_seg_open(L, idx[i], 1, s);
-		if (rc == 0)
-			rc = mmds__log_seg_set(L, idx[i], s);
-		if (rc) {
-			mmds__log_seg_unmap(s);
-			mmds__log_seg_put(L, s);
-			return rc == -EFBIG ? -EBADMSG : rc;
-		}
-		atomic_store_explicit(&s->refs, 1, memory_order_release);
+	/* The window (log_internal.h): the newest segments go in the table;
+	 * an older one is mapped only while the scan is in it, or on demand
+	 * (mmds__log_seg_acquire()), so that a log of any number of segments
+	 * opens with a bounded number of descriptors. */
+	lo = n > LOG_WINDOW + 1 ? n - (LOG_WINDOW + 1) : 0;
+	L->win_lo = idx[lo];
+	for (size_t i = lo; i < n; i++) {
+		rc = table_map(L, idx[i]);
+		if (rc)
+			return rc;
 	}
 	/* The durable word is outside every checksum: it only picks the
 	 * segment the scan starts in (the one holding the byte before it).  A
@@ -376,10 +395,16 @@ int mmds__log_recover(mmds_log *L, const uint64_t *idx, size_t n)
 	 * start); otherwise every bad record with valid ones after is refused. */
 	rp_seen = rp != UINT64_MAX && rp <= pos;
 	for (size_t i = 0; i < n && cut == UINT64_MAX; i++) {
-		struct seg *s = mmds__log_seg_get(L, idx[i]);
+		struct seg *s;
 
 		if (idx[i] < start)
 			continue;
+		/* in the table while the scan is in it: a failure below
+		 * leaves it there, for the close to unmap */
+		rc = table_map(L, idx[i]);
+		if (rc)
+			return rc;
+		s = mmds__log_seg_get(L, idx[i]);
 		rep->segments_scanned++;
 		for (;;) {
 			struct rec r;
@@ -454,6 +479,11 @@ int mmds__log_recover(mmds_log *L, const uint64_t *idx, size_t n)
 			}
 			break;
 		}
+		/* scanned whole: out of the window again */
+		if (cut == UINT64_MAX && i < lo) {
+			mmds__log_seg_set(L, idx[i], NULL);
+			mmds__log_seg_release(L, s);
+		}
 	}
 	if (cut != UINT64_MAX) {
 		struct seg *s = mmds__log_seg_get(L, idx[ci]);
@@ -508,19 +538,25 @@ int mmds__log_recover(mmds_log *L, const uint64_t *idx, size_t n)
 		}
 		pos = cut;
 	}
+	/* the segments kept: the table has those from win_lo on (the cut one
+	 * among them), older ones are mapped on demand */
+	if (cut != UINT64_MAX && ci < lo)
+		L->win_lo = idx[ci];
 	for (size_t i = 0; i < (cut != UINT64_MAX ? ci + 1 : n); i++) {
-		struct seg *t = mmds__log_seg_get(L, idx[i]);
+		struct seg *t = mmds__log_seg_acquire(L, idx[i]);
 
 		/* made durable at once: after a power loss, an old marker
 		 * must not vouch for bytes written since (older versions of the
 		 * library trust it) */
+		rc = 0;
 		if (t && atomic_load_explicit(&t->live->clean_end, memory_order_relaxed)) {
 			rc = mmds__log_store64_guarded(&t->live->clean_end, 0);
 			if (rc == 0)
 				rc = mmds_map_sync_range(t->map, 0, HDR, MMDS_SYNC_DURABLE);
-			if (rc)
-				return rc;
 		}
+		mmds__log_seg_release(L, t);
+		if (rc)
+			return rc;
 	}
 	rep->end_lsn = pos;
 	/* the newest segment left: later ones went with a cut */
@@ -536,13 +572,15 @@ int mmds__log_recover(mmds_log *L, const uint64_t *idx, size_t n)
 	/* A hint beyond what recovery found (forged, or from before a cut)
 	 * would make readers take the real end for a missing record. */
 	for (size_t i = 0; i < (cut != UINT64_MAX ? ci + 1 : n); i++) {
-		struct seg *t = mmds__log_seg_get(L, idx[i]);
+		struct seg *t = mmds__log_seg_acquire(L, idx[i]);
 
-		if (t == NULL || mmds__log_seg_hint(t) <= d)
-			continue;
-		rc = mmds__log_store_hint(t, d);
-		if (rc == 0)
-			rc = mmds_map_sync_range(t->map, 0, HDR, MMDS_SYNC_DURABLE);
+		rc = 0;
+		if (t && mmds__log_seg_hint(t) > d) {
+			rc = mmds__log_store_hint(t, d);
+			if (rc == 0)
+				rc = mmds_map_sync_range(t->map, 0, HDR, MMDS_SYNC_DURABLE);
+		}
+		mmds__log_seg_release(L, t);
 		if (rc)
 			return rc;
 	}

@@ -226,19 +226,86 @@ struct seg *mmds__log_seg_tryget(mmds_log *L, struct seg *s, uint64_t index)
 	return NULL;
 }
 
-/* Segment index of the table with a reference taken, or NULL.  Taken under
- * roll_mu, which retention holds while it drops the table's reference, so
- * the segment cannot be dropped between the lookup and the increment. */
+/* Segment index with a reference taken, or NULL.  The table's is taken
+ * under roll_mu, which retention and eviction hold while they take a
+ * segment out of the table, so it cannot be dropped between the lookup and
+ * the increment.  One out of the window is mapped again here, on its own
+ * (the table is not changed: the window stays bounded), and given back to the
+ * pool by the last release; retention may unlink the file meanwhile, which costs
+ * nothing: the mapping keeps the blocks until it goes. */
 struct seg *mmds__log_seg_acquire(mmds_log *L, uint64_t index)
 {
-	struct seg *s;
+	int err;
 
+	return mmds__log_seg_acquire_err(L, index, &err);
+}
+
+struct seg *mmds__log_seg_acquire_err(mmds_log *L, uint64_t index, int *err)
+{
+	struct seg *s;
+	uint64_t first, lo;
+	int rc;
+
+	*err = 0;
 	pthread_mutex_lock(&L->roll_mu);
 	s = mmds__log_seg_get(L, index);
 	if (s)
 		atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+	first = atomic_load_explicit(&L->first, memory_order_relaxed);
+	lo = L->win_lo;
 	pthread_mutex_unlock(&L->roll_mu);
+	if (s || !L->writer || index >= lo || index < first / L->dsize)
+		return s;
+	s = mmds__log_seg_new(L);
+	if (s == NULL) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	rc = mmds__log_seg_open(L, index, 1, s);
+	if (rc) {
+		mmds__log_seg_put(L, s);
+		/* -ENOENT: retention unlinked it meanwhile */
+		*err = rc == -ENOENT ? 0 : rc;
+		return NULL;
+	}
+	atomic_store_explicit(&s->refs, 1, memory_order_release);
 	return s;
+}
+
+struct seg *mmds__log_seg_evict(mmds_log *L, uint64_t below)
+{
+	uint64_t k = L->win_lo, f = atomic_load_explicit(&L->first,
+							 memory_order_relaxed) / L->dsize;
+	struct seg *list = NULL;
+
+	if (k < f)
+		k = f; /* retention took those */
+	for (; k < below; k++) {
+		struct seg *s = mmds__log_seg_get(L, k);
+
+		if (s == NULL)
+			continue;
+		mmds__log_seg_set(L, k, NULL);
+		s->next = list;
+		list = s;
+	}
+	if (L->win_lo < below)
+		L->win_lo = below;
+	return list;
+}
+
+void mmds__log_seg_release_list(mmds_log *L, struct seg *list)
+{
+	while (list) {
+		struct seg *s = list;
+
+		list = s->next;
+		/* unmapped and closed here unless a sync or an append still
+		 * uses it: then by that user when it is done.  Its dirty pages
+		 * stay in the page cache; a sync reaches them through a new
+		 * descriptor (fdatasync is per file, not per descriptor). */
+		mmds__log_seg_release(L, s);
+	}
 }
 
 /* Drop a reference; the last one unmaps and closes the segment (its blocks

@@ -266,9 +266,12 @@ MMDS_API int mmds_log_abort(mmds_log *log, mmds_log_reservation *r);
  * thread (or an open reservation) is waited for, so commit or abort
  * reservations before syncing past them.  Returns 0, -EINVAL (NULL),
  * -EACCES on a reader, -EFAULT (a segment file was truncated under the
- * writer), or the error of fdatasync/fsync (-EIO ...).  A segment that
- * mmds_log_retain() drops meanwhile stays mapped until the sync is done
- * with it.  Thread-safe.
+ * writer), the error of mapping again a segment the writer no longer keeps
+ * mapped (-EMFILE, -ENFILE, -ENOMEM ...: the writer keeps only a few
+ * recent segments mapped, and a sync reaches every older one with records
+ * not yet durable; the durable LSN does not move then), or the error of
+ * fdatasync/fsync (-EIO ...).  A segment that mmds_log_retain() drops
+ * meanwhile stays mapped until the sync is done with it.  Thread-safe.
  */
 MMDS_API int mmds_log_sync(mmds_log *log, uint64_t lsn);
 

@@ -1916,6 +1916,208 @@ START_TEST(test_spare_of_a_killed_writer_is_removed_by_the_next_open)
 }
 END_TEST
 
+/* ---- bounded window of mapped segments ---------------------------------------- */
+
+/* Descriptors open in this process now. */
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* the listing's own */
+}
+
+/* A writer keeps a bounded number of segments mapped and open, not every
+ * segment since the oldest kept one: with a descriptor limit far below the
+ * number of segments, every append succeeds, every record reads back by LSN
+ * and by iterator from the start, sync and retention work, the log reopens,
+ * and the count of open descriptors stays bounded throughout. */
+START_TEST(test_writer_keeps_a_bounded_window_of_segments_open)
+{
+	const uint32_t n = (uint32_t)test_iterations(8000); /* 4 a segment */
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct rlimit rl;
+		unsigned char buf[3000];
+		uint64_t *lsns = calloc(n, sizeof(*lsns));
+		mmds_log_iter *it;
+		mmds_log_record r;
+		mmds_log *l = NULL;
+		int base, maxfd = 0, rc;
+		uint32_t s;
+
+		T_CHILD_ASSERT(lsns != NULL);
+		getrlimit(RLIMIT_NOFILE, &rl);
+		rl.rlim_cur = 64;
+		T_CHILD_ASSERT(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+		base = count_fds();
+		T_CHILD_ASSERT(base > 0 && base < 32);
+		T_CHILD_ASSERT(mmds_log_open(&l, logdir(),
+					     &(mmds_log_opts){ .flags = MMDS_LOG_CREATE,
+							       .segment_size = SEG_SMALL }) == 0);
+		for (s = 0; s < n; s++) {
+			fill(buf, sizeof(buf), 1, s);
+			rc = mmds_log_append(l, 7, buf, sizeof(buf), &lsns[s]);
+			if (rc != 0) {
+				fprintf(stderr, "append %u: %s\n", s, mmds_strerror(rc));
+				_exit(20);
+			}
+			if (s % 256 == 0 && count_fds() > maxfd)
+				maxfd = count_fds();
+		}
+		/* most segments were unmapped long before: sync reaches them */
+		T_CHILD_ASSERT(mmds_log_sync(l, UINT64_MAX) == 0);
+		T_CHILD_ASSERT(mmds_log_durable_lsn(l) == mmds_log_tail_lsn(l));
+		for (s = 0; s < n; s++) {
+			unsigned char got[3000];
+
+			T_CHILD_ASSERT(mmds_log_read(l, lsns[s], got, sizeof(got), &r) == 3000);
+			T_CHILD_ASSERT(payload_ok(got, sizeof(got), 1, s));
+		}
+		T_CHILD_ASSERT(mmds_log_iter_open(&it, l, MMDS_LOG_START) == 0);
+		for (s = 0; (rc = mmds_log_iter_next(it, &r)) == 0; s++) {
+			T_CHILD_ASSERT(s < n && r.lsn == lsns[s] && r.len == 3000);
+			T_CHILD_ASSERT(payload_ok(r.data, r.len, 1, s));
+			if (s % 256 == 0 && count_fds() > maxfd)
+				maxfd = count_fds();
+		}
+		T_CHILD_ASSERT(rc == -EAGAIN && s == n);
+		mmds_log_iter_close(it);
+		if (count_fds() > maxfd)
+			maxfd = count_fds();
+		/* the window: a few segments plus the spare, the lock and the
+		 * directory, whatever the number of segments */
+		if (maxfd - base > 16) {
+			fprintf(stderr, "%d descriptors open (%d before)\n", maxfd, base);
+			_exit(21);
+		}
+		/* retention over segments that are no longer mapped */
+		T_CHILD_ASSERT(mmds_log_retain(l, lsns[100]) > 0);
+		T_CHILD_ASSERT(mmds_log_first_lsn(l) <= lsns[100] && mmds_log_first_lsn(l) > lsns[0]);
+		T_CHILD_ASSERT(mmds_log_close(l) == 0);
+		T_CHILD_ASSERT(count_fds() == base);
+		/* recovery of a log of many segments within the same limit */
+		T_CHILD_ASSERT(mmds_log_open(&l, logdir(), NULL) == 0);
+		T_CHILD_ASSERT(count_fds() - base <= 16);
+		fill(buf, sizeof(buf), 1, n);
+		T_CHILD_ASSERT(mmds_log_append(l, 7, buf, sizeof(buf), NULL) == 0);
+		T_CHILD_ASSERT(mmds_log_iter_open(&it, l, MMDS_LOG_START) == 0);
+		for (s = 0; (rc = mmds_log_iter_next(it, &r)) == 0; s++)
+			T_CHILD_ASSERT(r.lsn >= lsns[0] && r.len == 3000);
+		T_CHILD_ASSERT(rc == -EAGAIN);
+		T_CHILD_ASSERT(r.lsn > lsns[n - 1]);
+		T_CHILD_ASSERT(payload_ok(r.data, r.len, 1, n));
+		mmds_log_iter_close(it);
+		T_CHILD_ASSERT(count_fds() - base <= 16);
+		T_CHILD_ASSERT(mmds_log_close(l) == 0);
+		free(lsns);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "child status %#x", status);
+	ck_assert_int_eq(mmds_log_verify(logdir(), NULL), 0);
+}
+END_TEST
+
+/* A record handed out by an iterator in an old segment stays readable (the
+ * documented lifetime: until the next call on the iterator) while the
+ * writer rolls over far beyond the window of segments it keeps mapped. */
+START_TEST(test_iterator_record_in_an_old_segment_stays_valid_while_writer_rolls)
+{
+	mmds_log *l = create_ok(SEG_SMALL);
+	unsigned char buf[3000];
+	mmds_log_iter *it;
+	mmds_log_record r, r2;
+
+	for (uint32_t s = 0; s < 8; s++) {
+		fill(buf, sizeof(buf), 2, s);
+		append_ok(l, 1, buf, sizeof(buf));
+	}
+	ck_assert_int_eq(mmds_log_iter_open(&it, l, MMDS_LOG_START), 0);
+	ck_assert_int_eq(mmds_log_iter_next(it, &r), 0);
+	ck_assert_uint_eq(r.lsn, 0);
+	/* hundreds of segments later, with a sync making them all durable */
+	for (uint32_t s = 8; s < 2000; s++) {
+		fill(buf, sizeof(buf), 2, s);
+		append_ok(l, 1, buf, sizeof(buf));
+	}
+	ck_assert_int_eq(mmds_log_sync(l, UINT64_MAX), 0);
+	ck_assert_uint_eq(r.len, sizeof(buf));
+	ck_assert(payload_ok(r.data, r.len, 2, 0));
+	/* and the iterator goes on from there, through segments unmapped by
+	 * the writer long ago */
+	for (uint32_t s = 1; s < 2000; s++) {
+		ck_assert_int_eq(mmds_log_iter_next(it, &r2), 0);
+		ck_assert(payload_ok(r2.data, r2.len, 2, s));
+	}
+	ck_assert_int_eq(mmds_log_iter_next(it, &r2), -EAGAIN);
+	mmds_log_iter_close(it);
+	ck_assert_int_eq(mmds_log_close(l), 0);
+}
+END_TEST
+
+/* A sync that has to map an unmapped segment again and cannot (no
+ * descriptor left) fails with that error, never reports the records
+ * durable; with descriptors back it succeeds. */
+START_TEST(test_sync_that_cannot_reopen_an_old_segment_fails_not_claims_durable)
+{
+	pid_t pid = fork();
+	int status;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		unsigned char buf[3000];
+		struct rlimit rl, old;
+		mmds_log *l = NULL;
+		uint64_t d0;
+		int rc, fds[64], nfds = 0;
+
+		T_CHILD_ASSERT(mmds_log_open(&l, logdir(),
+					     &(mmds_log_opts){ .flags = MMDS_LOG_CREATE,
+							       .segment_size = SEG_SMALL }) == 0);
+		d0 = mmds_log_durable_lsn(l);
+		memset(buf, 0x5a, sizeof(buf));
+		for (int i = 0; i < 200; i++) /* 50 segments */
+			T_CHILD_ASSERT(mmds_log_append(l, 1, buf, sizeof(buf), NULL) == 0);
+		/* no descriptor free: the limit low, its holes filled */
+		getrlimit(RLIMIT_NOFILE, &old);
+		rl = old;
+		rl.rlim_cur = (rlim_t)count_fds() + 8;
+		T_CHILD_ASSERT(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+		while ((fds[nfds] = dup(0)) >= 0)
+			T_CHILD_ASSERT(++nfds < 64);
+		rc = mmds_log_sync(l, UINT64_MAX);
+		while (nfds > 0)
+			close(fds[--nfds]);
+		T_CHILD_ASSERT(setrlimit(RLIMIT_NOFILE, &old) == 0);
+		if (rc != -EMFILE) {
+			fprintf(stderr, "sync without descriptors = %d\n", rc);
+			_exit(20);
+		}
+		T_CHILD_ASSERT(mmds_log_durable_lsn(l) == d0);
+		T_CHILD_ASSERT(mmds_log_sync(l, UINT64_MAX) == 0);
+		T_CHILD_ASSERT(mmds_log_durable_lsn(l) == mmds_log_tail_lsn(l));
+		T_CHILD_ASSERT(mmds_log_close(l) == 0);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "child status %#x", status);
+}
+END_TEST
+
 /* ---- suite ------------------------------------------------------------------ */
 
 Suite *log_suite(void)
@@ -1982,6 +2184,11 @@ Suite *log_suite(void)
 	tcase_add_test(tc, test_next_segment_is_made_ahead_and_linked_by_the_rollover);
 	tcase_add_test(tc, test_forked_child_has_no_background_thread_and_leaves_the_spare);
 	tcase_add_test(tc, test_spare_of_a_killed_writer_is_removed_by_the_next_open);
+
+	tc = t_tcase(s, "window", 120);
+	tcase_add_test(tc, test_writer_keeps_a_bounded_window_of_segments_open);
+	tcase_add_test(tc, test_iterator_record_in_an_old_segment_stays_valid_while_writer_rolls);
+	tcase_add_test(tc, test_sync_that_cannot_reopen_an_old_segment_fails_not_claims_durable);
 	return s;
 }
 
