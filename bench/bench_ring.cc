@@ -47,6 +47,10 @@
 //     mmds_push_pop          two SPSC rings, push / pop
 //     cacheline              the floor: two processes taking turns writing
 //                            one 64-bit word of a shared cache line
+//     cachelines             the same with a line per direction (the
+//                            parent writes one, the child the other), the
+//                            layout two rings have; the floor is the
+//                            faster of the two
 //                           Counters p10_ns / p50_ns: the 10th percentile
 //                           and median of windows of 16 round trips, per
 //                           round trip; on a shared machine, p10_ns is the
@@ -500,6 +504,35 @@ void pingpong_cacheline(benchmark::State &state)
 	munmap(w, 4096);
 }
 
+// The same with one line per direction, as two rings have: each process
+// writes only its own line and spins only on the other's.
+void pingpong_cachelines(benchmark::State &state)
+{
+	auto *ping = new (shared(4096)) std::atomic<uint64_t>(0);
+	auto *pong = new (reinterpret_cast<char *>(ping) + 128) std::atomic<uint64_t>(0);
+	const uint64_t n = uint64_t(state.max_iterations);
+	pid_t pid = spawn([&] {
+		for (uint64_t i = 1; i <= n; i++) {
+			while (ping->load(std::memory_order_acquire) != i)
+				relax();
+			pong->store(i, std::memory_order_release);
+		}
+	});
+	uint64_t i = 1;
+	Windows win(16);
+
+	for (auto _ : state) {
+		win.tick();
+		ping->store(i, std::memory_order_release);
+		while (pong->load(std::memory_order_acquire) != i)
+			relax();
+		i++;
+	}
+	win.report(state);
+	reap(pid);
+	munmap(ping, 4096);
+}
+
 // ---- boost::lockfree::spsc_queue -------------------------------------------------
 
 #ifdef HAVE_BOOST_SPSC
@@ -724,6 +757,9 @@ void register_all()
 		->MinTime(kMinTime)
 		->UseRealTime();
 	benchmark::RegisterBenchmark("BM_pingpong/cacheline", pingpong_cacheline)
+		->MinTime(kMinTime)
+		->UseRealTime();
+	benchmark::RegisterBenchmark("BM_pingpong/cachelines", pingpong_cachelines)
 		->MinTime(kMinTime)
 		->UseRealTime();
 }
