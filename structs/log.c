@@ -375,7 +375,8 @@ int mmds_log_open(mmds_log **out, const char *dir, const mmds_log_opts *o)
 		return -EINVAL;
 	if (o == NULL)
 		o = &def;
-	if ((o->flags & ~(unsigned)(MMDS_LOG_CREATE | MMDS_LOG_RDONLY)) ||
+	if ((o->flags & ~(unsigned)(MMDS_LOG_CREATE | MMDS_LOG_RDONLY |
+				    MMDS_LOG_NO_THREAD)) ||
 	    o->recovery > MMDS_LOG_RECOVER_TRUNCATE ||
 	    (o->flags & MMDS_LOG_CREATE && o->flags & MMDS_LOG_RDONLY))
 		return -EINVAL;
@@ -476,7 +477,7 @@ int mmds_log_open(mmds_log **out, const char *dir, const mmds_log_opts *o)
 	atomic_store_explicit(&L->first, idx[0] * L->dsize, memory_order_relaxed);
 	if (L->writer) {
 		rc = mmds__log_recover(L, idx, n);
-		if (rc == 0)
+		if (rc == 0 && !(o->flags & MMDS_LOG_NO_THREAD))
 			rc = mmds__log_pt_start(L);
 		if (rc)
 			goto fail;

@@ -54,8 +54,14 @@ typedef struct mmds_log_iter mmds_log_iter;
 enum mmds_log_flag {
 	MMDS_LOG_CREATE = 1u << 0, /* create the directory and first segment
 	                              if there is no log yet */
-	MMDS_LOG_RDONLY = 1u << 1  /* a reader: no lock, no recovery, no
+	MMDS_LOG_RDONLY = 1u << 1, /* a reader: no lock, no recovery, no
 	                              writes; many may run beside the writer */
+	MMDS_LOG_NO_THREAD = 1u << 2 /* a writer without the background
+	                              thread (the pretoucher): the appender
+	                              that needs them faults the pages in and
+	                              makes the next segment itself (slower
+	                              appends on fresh pages, no thread, no
+	                              spare file); ignored by a reader */
 };
 
 /* What recovery does with a corrupt record that valid records follow. */
@@ -181,7 +187,7 @@ typedef struct mmds_log_reservation {
  * runs one background thread, the pretoucher, until it is closed: it keeps
  * the pages past the tail populated and makes the next segment ahead of
  * the rollover (docs/log.md, "Speed"); it blocks every asynchronous
- * signal.
+ * signal.  MMDS_LOG_NO_THREAD opens a writer without it.
  * Returns 0 and *out, or (with *out NULL): -EINVAL, -ENOENT (no log and no
  * CREATE), -EBUSY (another writer holds the lock), -ELOOP (the lock file
  * or a segment a writer would write is a symbolic link: never followed),

@@ -1820,6 +1820,52 @@ START_TEST(test_writer_runs_one_background_thread_joined_on_close)
 }
 END_TEST
 
+/* MMDS_LOG_NO_THREAD: a writer with no background thread and no spare
+ * file, whose appends make each next segment themselves; a reader ignores
+ * the flag; unknown flags are refused. */
+START_TEST(test_writer_without_a_thread_makes_its_segments_itself)
+{
+	const uint64_t dsize = SEG_SMALL - HDRSZ;
+	unsigned char buf[1000], got[1000];
+	uint64_t lsns[100];
+	mmds_log_record rec;
+	pthread_t t;
+	int before;
+	mmds_log *w, *r;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, idle_thread, NULL), 0);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	before = thread_count();
+	ck_assert_int_eq(mmds_log_open(&w, logdir(),
+				       &(mmds_log_opts){ .flags = MMDS_LOG_CREATE |
+								  MMDS_LOG_NO_THREAD,
+							 .segment_size = SEG_SMALL }),
+			 0);
+	ck_assert_int_eq(thread_count(), before);
+	for (int i = 0; i < 100; i++) {
+		fill(buf, sizeof(buf), 3, (uint32_t)i);
+		lsns[i] = append_ok(w, 1, buf, sizeof(buf));
+		/* never a segment made ahead, at any point */
+		ck_assert_int_eq(count_prefixed(".tmp-"), 0);
+		ck_assert_int_eq(thread_count(), before);
+	}
+	ck_assert_uint_gt(lsns[99], 5 * dsize); /* several rollovers */
+	ck_assert_int_eq(mmds_log_sync(w, UINT64_MAX), 0);
+	r = open_ok(&(mmds_log_opts){ .flags = MMDS_LOG_RDONLY | MMDS_LOG_NO_THREAD });
+	for (int i = 0; i < 100; i++) {
+		ck_assert_int_eq(mmds_log_read(r, lsns[i], got, sizeof(got), &rec),
+				 (int)sizeof(got));
+		ck_assert(payload_ok(got, sizeof(got), 3, (uint32_t)i));
+	}
+	ck_assert_int_eq(mmds_log_close(r), 0);
+	ck_assert_int_eq(mmds_log_close(w), 0);
+	ck_assert_int_eq(thread_count(), before);
+	ck_assert_int_eq(mmds_log_open(&w, logdir(), &(mmds_log_opts){ .flags = 1u << 9 }),
+			 -EINVAL);
+	ck_assert_int_eq(mmds_log_verify(logdir(), NULL), 0);
+}
+END_TEST
+
 START_TEST(test_next_segment_is_made_ahead_and_linked_by_the_rollover)
 {
 	mmds_log *l = create_ok(SEG_SMALL);
@@ -2182,6 +2228,7 @@ Suite *log_suite(void)
 	tc = t_tcase(s, "pretoucher", 60);
 	tcase_add_test(tc, test_writer_runs_one_background_thread_joined_on_close);
 	tcase_add_test(tc, test_next_segment_is_made_ahead_and_linked_by_the_rollover);
+	tcase_add_test(tc, test_writer_without_a_thread_makes_its_segments_itself);
 	tcase_add_test(tc, test_forked_child_has_no_background_thread_and_leaves_the_spare);
 	tcase_add_test(tc, test_spare_of_a_killed_writer_is_removed_by_the_next_open);
 
