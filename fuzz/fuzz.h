@@ -43,6 +43,13 @@ const char *fz_dir(void);
 void fz_clear_dir(const char *path);
 /* Write len bytes (may be 0) to dir/name.  0 or -errno. */
 int fz_write_file(const char *dir, const char *name, const void *p, size_t len);
+/* The file an input of the counters or ring target describes (a mode
+ * byte, then the file's bytes): a copy of the bytes, padded with zeros to
+ * the size declared(bytes) says its header declares when the mode asks
+ * (FZ_MODE_EXTEND, at most FZ_EXTEND_MAX).  *n its size; the caller frees
+ * it.  NULL for an empty input (no file at all).  Aborts without memory. */
+uint8_t *fz_image(const uint8_t *data, size_t size,
+		  uint64_t (*declared)(const uint8_t *f, size_t len), size_t *n);
 /* /dev/null, opened by fz_init. */
 extern FILE *fz_devnull;
 /* Run `mmds ARGS...` in-process, its output thrown away; its exit status. */

@@ -35,21 +35,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static void materialize(const uint8_t *data, size_t size)
 {
+	size_t n;
 	uint8_t *img;
-	size_t len = size ? size - 1 : 0, n = len;
-	uint64_t want;
 
 	fz_clear_dir(fz_dir());
-	if (size == 0)
-		return;
-	want = fz_counters_declared_size(data + 1, len);
-	if ((data[0] & FZ_MODE_EXTEND) && want > n && want <= FZ_EXTEND_MAX)
-		n = (size_t)want;
-	img = calloc(1, n ? n : 1);
+	img = fz_image(data, size, fz_counters_declared_size, &n);
 	if (img == NULL)
-		abort();
-	if (len)
-		memcpy(img, data + 1, len);
+		return;
 	if (fz_skip("counters-lock"))
 		fz_counters_clear_lock(img, n);
 	if (data[0] & FZ_MODE_FIXUP)

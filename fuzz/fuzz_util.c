@@ -105,6 +105,27 @@ void fz_clear_dir(const char *path)
 	remove_tree(path, 0);
 }
 
+uint8_t *fz_image(const uint8_t *data, size_t size,
+		  uint64_t (*declared)(const uint8_t *f, size_t len), size_t *n)
+{
+	size_t len = size ? size - 1 : 0;
+	uint64_t want;
+	uint8_t *img;
+
+	*n = len;
+	if (size == 0)
+		return NULL;
+	want = declared(data + 1, len);
+	if ((data[0] & FZ_MODE_EXTEND) && want > len && want <= FZ_EXTEND_MAX)
+		*n = (size_t)want;
+	img = calloc(1, *n ? *n : 1);
+	if (img == NULL)
+		abort();
+	if (len)
+		memcpy(img, data + 1, len);
+	return img;
+}
+
 int fz_write_file(const char *dir, const char *name, const void *p, size_t len)
 {
 	char path[PATH_MAX];
