@@ -34,6 +34,9 @@
 // docs/PERFORMANCE.md.
 
 #include <benchmark/benchmark.h>
+// inline, as the log's own record checksum: the peer is a framed append
+// written as well as it can be
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include <mmds.h>
@@ -175,18 +178,57 @@ void BM_append_fwrite(benchmark::State &state)
 	unlink(p.c_str());
 }
 
+// The raw peers' file: 256 MiB, preallocated, mapped shared (prefaulted
+// unless fresh), removed at the end.
+struct RawFile {
+	static constexpr size_t size = size_t(256) << 20;
+	std::string path;
+	int fd;
+	bool fresh;
+	uint8_t *base = nullptr;
+
+	RawFile(const char *name, bool fresh_) : path(tmpdir() + "/" + name), fresh(fresh_)
+	{
+		fd = open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd >= 0 && posix_fallocate(fd, 0, off_t(size)) == 0)
+			map();
+	}
+	bool ok() const { return base != nullptr; }
+	void map()
+	{
+		void *m = mmap(nullptr, size, PROT_READ | PROT_WRITE,
+			       MAP_SHARED | (fresh ? 0 : MAP_POPULATE), fd, 0);
+		base = m == MAP_FAILED ? nullptr : static_cast<uint8_t *>(m);
+	}
+	// fresh pages again: unmapped, the blocks given back and taken anew
+	bool remake()
+	{
+		munmap(base, size);
+		base = nullptr;
+		if (ftruncate(fd, 0) == 0 && posix_fallocate(fd, 0, off_t(size)) == 0)
+			map();
+		return ok();
+	}
+	~RawFile()
+	{
+		if (base)
+			munmap(base, size);
+		if (fd >= 0)
+			close(fd);
+		unlink(path.c_str());
+	}
+};
+
 void BM_append_memcpy(benchmark::State &state)
 {
 	size_t len = size_t(state.range(0));
-	const size_t size = size_t(256) << 20;
-	std::string p = tmpdir() + "/raw.dat";
-	int fd = open(p.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || posix_fallocate(fd, 0, off_t(size)) != 0) {
+	RawFile raw("raw.dat", false);
+	if (!raw.ok()) {
 		state.SkipWithError("cannot create the file");
 		return;
 	}
-	auto *base = static_cast<uint8_t *>(
-		mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0));
+	const size_t size = raw.size;
+	uint8_t *base = raw.base;
 	Frame f(len);
 	uint64_t w;
 	memcpy(&w, f.buf, 8);
@@ -201,9 +243,6 @@ void BM_append_memcpy(benchmark::State &state)
 	}
 	state.SetItemsProcessed(int64_t(state.iterations()));
 	state.SetBytesProcessed(int64_t(state.iterations() * len));
-	munmap(base, size);
-	close(fd);
-	unlink(p.c_str());
 }
 
 void BM_append_fwrite_buffered(benchmark::State &state)
@@ -233,19 +272,13 @@ void BM_append_fwrite_buffered(benchmark::State &state)
 void append_memcpy_xxh3(benchmark::State &state, bool fresh)
 {
 	size_t len = size_t(state.range(0));
-	const size_t size = size_t(256) << 20;
-	std::string p = tmpdir() + "/raw_xxh3.dat";
-	int fd = open(p.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || posix_fallocate(fd, 0, off_t(size)) != 0) {
+	RawFile raw("raw_xxh3.dat", fresh);
+	if (!raw.ok()) {
 		state.SkipWithError("cannot create the file");
 		return;
 	}
-	auto map = [&]() {
-		return static_cast<uint8_t *>(mmap(nullptr, size, PROT_READ | PROT_WRITE,
-						   MAP_SHARED | (fresh ? 0 : MAP_POPULATE),
-						   fd, 0));
-	};
-	uint8_t *base = map();
+	const size_t size = raw.size;
+	uint8_t *base = raw.base;
 	Frame f(len);
 	uint64_t w;
 	memcpy(&w, f.buf, 8);
@@ -255,11 +288,11 @@ void append_memcpy_xxh3(benchmark::State &state, bool fresh)
 			pos = 0;
 			if (fresh) {
 				state.PauseTiming();
-				munmap(base, size);
-				if (ftruncate(fd, 0) != 0 ||
-				    posix_fallocate(fd, 0, off_t(size)) != 0)
+				if (!raw.remake()) {
 					state.SkipWithError("cannot remake the file");
-				base = map();
+					break;
+				}
+				base = raw.base;
 				state.ResumeTiming();
 			}
 		}
@@ -273,9 +306,6 @@ void append_memcpy_xxh3(benchmark::State &state, bool fresh)
 	}
 	state.SetItemsProcessed(int64_t(state.iterations()));
 	state.SetBytesProcessed(int64_t(state.iterations() * len));
-	munmap(base, size);
-	close(fd);
-	unlink(p.c_str());
 }
 
 void BM_append_memcpy_xxh3(benchmark::State &state)
