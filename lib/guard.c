@@ -507,64 +507,73 @@ int mmds_guard_run(int (*fn)(void *arg), void *arg)
 	return r;
 }
 
+/* The slow forms below (other architectures, TSan, unmarked code) are
+ * plain callbacks under mmds_guard_run(). */
+struct ptr_op {
+	void *p;
+	int op;
+	uint64_t v, *out;
+};
+
+static int ptr_op_fn(void *arg)
+{
+	struct ptr_op *a = arg;
+	uint64_t v = a->v;
+
+	switch (a->op) {
+	case MMDS_PTR_LOAD64:
+		*a->out = atomic_load((_Atomic uint64_t *)a->p);
+		break;
+	case MMDS_PTR_STORE64:
+		atomic_store((_Atomic uint64_t *)a->p, v);
+		break;
+	case MMDS_PTR_ADD64:
+		v = atomic_fetch_add((_Atomic uint64_t *)a->p, v);
+		if (a->out)
+			*a->out = v;
+		break;
+	case MMDS_PTR_LOAD32:
+		*a->out = atomic_load((_Atomic uint32_t *)a->p);
+		break;
+	case MMDS_PTR_STORE32:
+		atomic_store((_Atomic uint32_t *)a->p, (uint32_t)v);
+		break;
+	default:
+		v = atomic_fetch_add((_Atomic uint32_t *)a->p, (uint32_t)v);
+		if (a->out)
+			*a->out = v;
+		break;
+	}
+	return 0;
+}
+
 int mmds_ptr_access(void *p, int op, uint64_t v, uint64_t *out)
 {
-	struct mmds__guard g;
-	int err;
-
 	if (p == NULL || op < MMDS_PTR_LOAD64 || op > MMDS_PTR_ADD32 ||
 	    (out == NULL && (op == MMDS_PTR_LOAD64 || op == MMDS_PTR_LOAD32)))
 		return -EINVAL;
-	err = mmds__guard_init();
-	if (err)
-		return err;
-	mmds__guard_push(&g);
-	if (sigsetjmp(g.env, 0))
-		return mmds__guard_error(&g);
-	switch (op) {
-	case MMDS_PTR_LOAD64:
-		*out = atomic_load((_Atomic uint64_t *)p);
-		break;
-	case MMDS_PTR_STORE64:
-		atomic_store((_Atomic uint64_t *)p, v);
-		break;
-	case MMDS_PTR_ADD64:
-		v = atomic_fetch_add((_Atomic uint64_t *)p, v);
-		if (out)
-			*out = v;
-		break;
-	case MMDS_PTR_LOAD32:
-		*out = atomic_load((_Atomic uint32_t *)p);
-		break;
-	case MMDS_PTR_STORE32:
-		atomic_store((_Atomic uint32_t *)p, (uint32_t)v);
-		break;
-	default:
-		v = atomic_fetch_add((_Atomic uint32_t *)p, (uint32_t)v);
-		if (out)
-			*out = v;
-		break;
-	}
-	mmds__guard_pop(&g);
+	return mmds_guard_run(ptr_op_fn, &(struct ptr_op){ p, op, v, out });
+}
+
+struct copy_op {
+	void *dst;
+	const void *src;
+	size_t n;
+};
+
+static int copy_op_fn(void *arg)
+{
+	struct copy_op *a = arg;
+
+	memcpy(a->dst, a->src, a->n);
 	return 0;
 }
 
 int mmds_guard_copy(void *dst, const void *src, size_t n)
 {
-	struct mmds__guard g;
-	int err;
-
 	if (n == 0)
 		return 0;
 	if (dst == NULL || src == NULL)
 		return -EINVAL;
-	err = mmds__guard_init();
-	if (err)
-		return err;
-	mmds__guard_push(&g);
-	if (sigsetjmp(g.env, 0))
-		return mmds__guard_error(&g);
-	memcpy(dst, src, n);
-	mmds__guard_pop(&g);
-	return 0;
+	return mmds_guard_run(copy_op_fn, &(struct copy_op){ dst, src, n });
 }
