@@ -67,6 +67,11 @@ static int t_rm_tree(void)
 	return rc;
 }
 
+void t_rm_dir(const char *path)
+{
+	(void)nftw(path, t_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static void t_rm_tree_at_exit(void)
 {
 	(void)t_rm_tree();

@@ -56,6 +56,10 @@ const char *t_tmpdir(void);
 /* t_path - "<tmpdir>/<name>" in one of 8 rotating static buffers. */
 const char *t_path(const char *name);
 
+/* t_rm_dir - remove the directory path and everything under it (gone
+ * already is fine): a test starting a scenario again from nothing. */
+void t_rm_dir(const char *path);
+
 /* A barrier for n processes (or threads), in a MAP_SHARED|MAP_ANONYMOUS
  * page: create it before fork(). */
 typedef struct t_barrier t_barrier;

@@ -204,24 +204,6 @@ static void copy_dir(const char *from, const char *to)
 	closedir(d);
 }
 
-static void rm_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char a[4096];
-
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(a, sizeof(a), "%s/%s", dir, e->d_name);
-		unlink(a);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 /* ---- round trips ----------------------------------------------------------- */
 
 START_TEST(test_append_then_iterate_and_read_by_lsn)
@@ -992,7 +974,7 @@ START_TEST(test_kill9_with_threads_appending_leaves_per_thread_prefixes)
 		/* the recovered log takes appends after the cut */
 		ck_assert_int_eq(mmds_log_append(l, 0xfffe, "z", 1, NULL), 0);
 		mmds_log_close(l);
-		rm_dir(logdir()); /* each round starts a fresh log: keep it small */
+		t_rm_dir(logdir()); /* each round starts a fresh log: keep it small */
 		l = create_ok(SEG_SMALL);
 		mmds_log_close(l);
 		for (unsigned i = 0; i < MT_THREADS; i++)
@@ -1222,7 +1204,7 @@ START_TEST(test_hostile_length_fields_never_read_outside)
 			mmds_log_record rec;
 			int rc, opened = 0;
 
-			rm_dir(logdir());
+			t_rm_dir(logdir());
 			copy_dir(t_path("orig"), logdir());
 			w = (uint64_t)lens[i] | (uint64_t)0x8000 << 48;
 			patch_file(seg_path(k * d), (off_t)(HDRSZ + lsns[s] - k * d), &w, 8);
@@ -1255,7 +1237,7 @@ START_TEST(test_hostile_durable_hint_is_harmless)
 	for (unsigned i = 0; i < 4; i++) {
 		int opened = 0;
 
-		rm_dir(logdir());
+		t_rm_dir(logdir());
 		copy_dir(t_path("orig"), logdir());
 		for (uint64_t k = 0; k <= last; k++)
 			patch_file(seg_path(k * d), 256, &hints[i], 8);
@@ -1285,13 +1267,13 @@ START_TEST(test_zeroed_segment_header_is_refused_or_cut)
 	open_is_clean(MMDS_LOG_RECOVER_TRUNCATE, 80, &opened);
 	ck_assert_int_eq(opened, 1);
 	/* the first segment: nothing to go on */
-	rm_dir(logdir());
+	t_rm_dir(logdir());
 	copy_dir(t_path("orig"), logdir());
 	patch_file(seg_path(0), 0, z, sizeof(z));
 	ck_assert_int_eq(mmds_log_open(&l, logdir(), NULL), -EBADMSG);
 	ck_assert_int_eq(mmds_log_verify(logdir(), NULL), -EBADMSG);
 	/* the last segment: a torn creation, cut */
-	rm_dir(logdir());
+	t_rm_dir(logdir());
 	copy_dir(t_path("orig"), logdir());
 	patch_file(seg_path(last * d), 0, z, sizeof(z));
 	open_is_clean(MMDS_LOG_RECOVER_REFUSE, 80, &opened);
@@ -1321,7 +1303,7 @@ START_TEST(test_truncating_segments_at_every_offset_recovers_cleanly)
 		orig = t_read_file(src, &n);
 		/* every offset of the last segment, a stride through the others */
 		for (size_t cut = 0; cut < n; cut += k == last ? step : 61) {
-			rm_dir(logdir());
+			t_rm_dir(logdir());
 			copy_dir(t_path("orig"), logdir());
 			ck_assert_int_eq(truncate(seg_path(k * d), (off_t)cut), 0);
 			open_is_clean(MMDS_LOG_RECOVER_REFUSE, 40, &opened);
@@ -1348,7 +1330,7 @@ START_TEST(test_random_byte_flips_never_crash)
 		off_t off = (off_t)(rand() % 8192);
 		int fd;
 
-		rm_dir(logdir());
+		t_rm_dir(logdir());
 		copy_dir(t_path("orig"), logdir());
 		fd = open(seg_path(k * d), O_RDWR);
 		ck_assert_int_ge(fd, 0);
@@ -1640,7 +1622,7 @@ START_TEST(test_hostile_durable_word_never_hides_records)
 		mmds_log_report rep;
 		uint32_t seen;
 
-		rm_dir(logdir());
+		t_rm_dir(logdir());
 		copy_dir(t_path("orig"), logdir());
 		set_durable_word(d, 2, v, i % 2);
 		end = lsns[99] + 16 + ((len_of(0, 99, 300) + 7) & ~(size_t)7);

@@ -42,24 +42,6 @@ static const char *logdir(void)
 	return t_path("log");
 }
 
-static void rm_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char a[PATH_MAX];
-
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(a, sizeof(a), "%s/%s", dir, e->d_name);
-		unlink(a);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 /* ---- scenarios (run in a child) ----------------------------------------- */
 
 /* Appends with a sync every 9 records and retention every 40, keeping the
@@ -191,7 +173,7 @@ static unsigned long hits_unarmed(const char *point)
 	pid_t pid;
 
 	ck_assert_ptr_ne(h, MAP_FAILED);
-	rm_dir(logdir());
+	t_rm_dir(logdir());
 	atomic_store(&g_sh->acked, 0);
 	if (is_recovery_point(point))
 		setup_torn_log(point);
@@ -249,7 +231,7 @@ START_TEST(test_every_log_crash_point_recovers_every_acknowledged_record)
 			} else if (pass > total || (k > 0 && pass <= passes[k - 1])) {
 				continue;
 			}
-			rm_dir(logdir());
+			t_rm_dir(logdir());
 			atomic_store(&g_sh->acked, 0);
 			if (is_recovery_point(pts[p])) {
 				setup_torn_log(pts[p]);

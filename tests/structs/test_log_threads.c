@@ -42,27 +42,9 @@ static const char *logdir(void)
 	return t_path("log");
 }
 
-static void rm_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char a[PATH_MAX];
-
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		snprintf(a, sizeof(a), "%s/%s", dir, e->d_name);
-		unlink(a);
-	}
-	closedir(d);
-	rmdir(dir);
-}
-
 static void reset(unsigned threads)
 {
-	rm_dir(logdir());
+	t_rm_dir(logdir());
 	memset(g_sh, 0, sizeof(*g_sh));
 	g_sh->threads = threads;
 }
@@ -374,7 +356,7 @@ START_TEST(test_appenders_racing_retention_never_touch_a_dropped_segment)
 	uint64_t n = 0;
 	int rc;
 
-	rm_dir(logdir());
+	t_rm_dir(logdir());
 	ck_assert_int_eq(mmds_log_open(&a.l, logdir(),
 				       &(mmds_log_opts){ .flags = MMDS_LOG_CREATE,
 							 .segment_size = MMDS_LOG_MIN_SEGMENT }),
