@@ -1776,17 +1776,23 @@ static void *idle_thread(void *arg)
 	return arg;
 }
 
-START_TEST(test_writer_runs_one_background_thread_joined_on_close)
+/* The threads of this process, counted after one thread has come and gone
+ * (a sanitizer may start a thread of its own at the first
+ * pthread_create(): let it, before counting). */
+static int threads_settled(void)
 {
 	pthread_t t;
-	int before;
-	mmds_log *w, *r;
 
-	/* a sanitizer may start a thread of its own at the first
-	 * pthread_create(): let it, before counting */
 	ck_assert_int_eq(pthread_create(&t, NULL, idle_thread, NULL), 0);
 	ck_assert_int_eq(pthread_join(t, NULL), 0);
-	before = thread_count();
+	return thread_count();
+}
+
+START_TEST(test_writer_runs_one_background_thread_joined_on_close)
+{
+	int before = threads_settled();
+	mmds_log *w, *r;
+
 	w = create_ok(SEG_SMALL);
 
 	ck_assert_int_eq(thread_count(), before + 1);
@@ -1811,13 +1817,9 @@ START_TEST(test_writer_without_a_thread_makes_its_segments_itself)
 	unsigned char buf[1000], got[1000];
 	uint64_t lsns[100];
 	mmds_log_record rec;
-	pthread_t t;
-	int before;
+	int before = threads_settled();
 	mmds_log *w, *r;
 
-	ck_assert_int_eq(pthread_create(&t, NULL, idle_thread, NULL), 0);
-	ck_assert_int_eq(pthread_join(t, NULL), 0);
-	before = thread_count();
 	ck_assert_int_eq(mmds_log_open(&w, logdir(),
 				       &(mmds_log_opts){ .flags = MMDS_LOG_CREATE |
 								  MMDS_LOG_NO_THREAD,
