@@ -334,7 +334,7 @@ void throughput_mmds(benchmark::State &state, unsigned mode, int producers,
 	Start *go = start_flag();
 	pid_t pid[2];
 	char buf[1024];
-	int64_t sum = 0, pending = 0;
+	int64_t sum = 0, pending = 0, calls = 0;
 
 	for (int k = 0; k < producers; k++)
 		pid[k] = spawn([&] {
@@ -374,11 +374,17 @@ void throughput_mmds(benchmark::State &state, unsigned mode, int producers,
 				die("consumer", int(got));
 			if (got == 0)
 				relax();
+			else
+				calls++;
 			pending = got;
 		}
 		pending--;
 	}
 	benchmark::DoNotOptimize(sum);
+	// messages per batch call that found any: about 1 means the consumer
+	// keeps pace with the producer, one message at a time
+	if (recv != Recv::pop && calls)
+		state.counters["per_batch"] = double(state.iterations()) / double(calls);
 	state.SetItemsProcessed(state.iterations());
 	state.SetBytesProcessed(state.iterations() * int64_t(size));
 	for (int k = 0; k < producers; k++)
