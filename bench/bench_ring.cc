@@ -47,6 +47,8 @@
 //   BM_pingpong/<peer>      round trip of an 8-byte message between the two
 //                           processes: the parent sends, the child echoes
 //     mmds_push_pop          two SPSC rings, push / pop
+//     mmds_push_pop_timed    the same, receiving with mmds_ring_pop_timed()
+//                            (spins inside the call before it would sleep)
 //     cacheline              the floor: two processes taking turns writing
 //                            one 64-bit word of a shared cache line
 //     cachelines             the same with a line per direction (the
@@ -394,7 +396,10 @@ void throughput_mmds(benchmark::State &state, unsigned mode, int producers,
 	munmap(go, 4096);
 }
 
-void pingpong_mmds(benchmark::State &state)
+// timed: the receives are mmds_ring_pop_timed() with no timeout (it spins
+// a while inside one call before it would sleep) instead of a loop of
+// mmds_ring_pop() calls.
+void pingpong_mmds(benchmark::State &state, bool timed)
 {
 	mmds_ring *ping = ring_anon(MMDS_RING_SPSC, kRingCap, MMDS_RING_PRODUCER);
 	mmds_ring *pong = ring_anon(MMDS_RING_SPSC, kRingCap);
@@ -404,8 +409,13 @@ void pingpong_mmds(benchmark::State &state)
 		mmds_ring *in = ring_peer(ping, MMDS_RING_CONSUMER);
 		mmds_ring *out = ring_peer(pong, MMDS_RING_PRODUCER);
 		for (int64_t i = 0; i < n; i++) {
-			while (mmds_ring_pop(in, &v, sizeof(v), nullptr) == -EAGAIN)
-				relax();
+			if (timed) {
+				if (mmds_ring_pop_timed(in, &v, sizeof(v), nullptr, -1) < 0)
+					die("mmds_ring_pop_timed", -EIO);
+			} else {
+				while (mmds_ring_pop(in, &v, sizeof(v), nullptr) == -EAGAIN)
+					relax();
+			}
 			while (mmds_ring_push(out, 0, &v, sizeof(v)) == -EAGAIN)
 				relax();
 		}
@@ -417,8 +427,13 @@ void pingpong_mmds(benchmark::State &state)
 		v++;
 		while (mmds_ring_push(ping, 0, &v, sizeof(v)) == -EAGAIN)
 			relax();
-		while (mmds_ring_pop(pong, &v, sizeof(v), nullptr) == -EAGAIN)
-			relax();
+		if (timed) {
+			if (mmds_ring_pop_timed(pong, &v, sizeof(v), nullptr, -1) < 0)
+				die("mmds_ring_pop_timed", -EIO);
+		} else {
+			while (mmds_ring_pop(pong, &v, sizeof(v), nullptr) == -EAGAIN)
+				relax();
+		}
 	}
 	win.report(state);
 	reap(pid);
@@ -781,7 +796,12 @@ void register_all()
 		      size == 8 ? local_boost<8> : local_boost<64>);
 #endif
 	}
-	benchmark::RegisterBenchmark("BM_pingpong/mmds_push_pop", pingpong_mmds)
+	benchmark::RegisterBenchmark("BM_pingpong/mmds_push_pop",
+				     [](benchmark::State &s) { pingpong_mmds(s, false); })
+		->MinTime(kMinTime)
+		->UseRealTime();
+	benchmark::RegisterBenchmark("BM_pingpong/mmds_push_pop_timed",
+				     [](benchmark::State &s) { pingpong_mmds(s, true); })
 		->MinTime(kMinTime)
 		->UseRealTime();
 	benchmark::RegisterBenchmark("BM_pingpong/cacheline", pingpong_cacheline)
