@@ -25,6 +25,15 @@ static uint64_t now_ms(void)
 	return mmds__mono_ns() / 1000000u;
 }
 
+/* Has the writer's retention deleted the segment s maps (its file has no
+ * name left)?  The mapping still reads, but its records are gone. */
+static int seg_unlinked(const struct seg *s)
+{
+	struct stat st;
+
+	return fstat(mmds_map_fd(s->map), &st) == 0 && st.st_nlink == 0;
+}
+
 /* Make s the mapping of segment k.  -ENOENT: dropped by retention;
  * -EAGAIN: not created yet; -EBADMSG: a gap or a bad segment. */
 static int seg_reach(mmds_log *L, struct seg *s, int *has, uint64_t k)
@@ -148,9 +157,17 @@ int64_t mmds_log_read(mmds_log *L, uint64_t lsn, void *buf, size_t cap,
 
 	if (L == NULL || lsn % 8 || (buf == NULL && cap))
 		return -EINVAL;
-	if (lsn < mmds_log_first_lsn(L))
+	/* a writer knows its first LSN; a reader's is the last one it saw
+	 * (it only moves up), and a segment retention has deleted since is
+	 * found missing below, without listing the directory on every read */
+	if (lsn < atomic_load_explicit(&L->first, memory_order_relaxed))
 		return -ENOENT;
 	pthread_mutex_lock(&L->read_mu);
+	if (!L->writer && L->rseg_ok && L->rseg.index == lsn / L->dsize &&
+	    seg_unlinked(&L->rseg)) {
+		mmds__log_seg_unmap(&L->rseg);
+		L->rseg_ok = 0;
+	}
 	rc = read_at(L, &L->rseg, &L->rseg_ok, &p, &r, 0, 0);
 	if (rc == 0) {
 		size_t n = r.len < cap ? r.len : cap;

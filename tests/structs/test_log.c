@@ -765,9 +765,16 @@ START_TEST(test_retention_drops_whole_segments_below_lsn)
 
 	append_range(l, 0, 1000, 200, lsns);
 	r = reader_ok();
+	/* the reader has the first segment mapped for its reads ... */
+	ck_assert_int_eq(mmds_log_read(r, lsns[1], NULL, 0, &rec), (int)len_of(0, 1, 200));
 	ck_assert_int_eq(mmds_log_iter_open(&old, r, 0), 0);
 	dropped = mmds_log_retain(l, lsns[500]);
 	ck_assert_int_eq(dropped, (int)(lsns[500] / d));
+	/* ... and still serves none of it once retention deleted it */
+	ck_assert_int_eq(mmds_log_read(r, lsns[1], NULL, 0, &rec), -ENOENT);
+	ck_assert_int_eq(mmds_log_read(r, lsns[2], NULL, 0, &rec), -ENOENT);
+	ck_assert_int_eq(mmds_log_read(r, lsns[500], NULL, 0, &rec),
+			 (int)len_of(0, 500, 200));
 	ck_assert_uint_eq(mmds_log_first_lsn(l), (lsns[500] / d) * d);
 	ck_assert_uint_eq(mmds_log_first_lsn(r), (lsns[500] / d) * d);
 	ck_assert_int_eq(mmds_log_iter_next(old, &rec), -ENOENT);
