@@ -230,9 +230,9 @@ struct seg *mmds__log_seg_tryget(mmds_log *L, struct seg *s, uint64_t index)
  * under roll_mu, which retention and eviction hold while they take a
  * segment out of the table, so it cannot be dropped between the lookup and
  * the increment.  One out of the window is mapped again here, on its own
- * (the table is not changed: the window stays bounded), and given back to the
- * pool by the last release; retention may unlink the file meanwhile, which costs
- * nothing: the mapping keeps the blocks until it goes. */
+ * (the table is not changed: the window stays bounded), and given back to
+ * the pool by the last release; retention may unlink the file meanwhile,
+ * which costs nothing: the mapping keeps the blocks until it goes. */
 struct seg *mmds__log_seg_acquire(mmds_log *L, uint64_t index)
 {
 	int err;
