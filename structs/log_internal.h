@@ -167,6 +167,12 @@ struct mmds_log {
 	pthread_cond_t pt_cv;    /* work for the thread; a spare finished */
 	pthread_t pt_thread;
 	int pt_running, pt_stop, pt_kicked;
+	/* The thread is in a step of work, pt_mu dropped (it may hold the
+	 * handle's other locks, or the allocator's): fork() waits until it is
+	 * back (log_segment.c, "fork").  pt_next links the writers whose
+	 * thread runs, for the fork handlers. */
+	int pt_busy, pt_listed;
+	mmds_log *pt_next;
 	uint64_t pt_seg, pt_done; /* active segment, populated below pt_done */
 	struct seg *spare;       /* the next segment, under a temporary name */
 	uint64_t spare_idx, spare_failed; /* spare_failed: index + 1 */

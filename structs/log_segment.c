@@ -165,6 +165,7 @@ struct seg *mmds__log_seg_new(mmds_log *L)
 	struct seg *s;
 
 	pthread_mutex_lock(&L->pool_mu);
+	MMDS_CRASH("log.pool.taken");
 	s = L->pool_free;
 	if (s) {
 		L->pool_free = s->pool_next;
@@ -555,6 +556,83 @@ int mmds__log_seg_create(mmds_log *L, uint64_t index, uint64_t salt_id,
  * (threads do not survive fork), so there every call here does nothing and
  * rollovers create their segment themselves. */
 
+/* ---- fork ----------------------------------------------------------------
+ *
+ * fork() in a process whose pretoucher is in the middle of a step would
+ * give the child a lock the thread held (the handle's pool or table lock,
+ * or the allocator's: a sanitizer's allocator is not fork-safe at all)
+ * and no thread to release it: the child's next append could block for
+ * ever.  So fork waits, in its prepare handler, until every pretoucher is
+ * between steps, and holds it there (its pt_mu) until fork returns in the
+ * parent and the child.  A step is at most one populate of PT_AHEAD bytes
+ * or the making of one segment. */
+
+static pthread_mutex_t pt_list_mu = PTHREAD_MUTEX_INITIALIZER;
+static mmds_log *pt_list; /* writers whose pretoucher runs (pt_next) */
+static pthread_once_t pt_fork_once = PTHREAD_ONCE_INIT;
+
+static void pt_fork_prepare(void)
+{
+	pthread_mutex_lock(&pt_list_mu);
+	for (mmds_log *L = pt_list; L; L = L->pt_next) {
+		pthread_mutex_lock(&L->pt_mu);
+		while (L->pt_busy)
+			pthread_cond_wait(&L->pt_cv, &L->pt_mu);
+	}
+}
+
+/* Parent and child: the forking thread took these locks, it releases
+ * them (in the child it is the only thread). */
+static void pt_fork_done(void)
+{
+	for (mmds_log *L = pt_list; L; L = L->pt_next)
+		pthread_mutex_unlock(&L->pt_mu);
+	pthread_mutex_unlock(&pt_list_mu);
+}
+
+static void pt_fork_register(void)
+{
+	pthread_atfork(pt_fork_prepare, pt_fork_done, pt_fork_done);
+}
+
+static void pt_list_add(mmds_log *L)
+{
+	pthread_once(&pt_fork_once, pt_fork_register);
+	pthread_mutex_lock(&pt_list_mu);
+	L->pt_next = pt_list;
+	pt_list = L;
+	L->pt_listed = 1;
+	pthread_mutex_unlock(&pt_list_mu);
+}
+
+static void pt_list_remove(mmds_log *L)
+{
+	if (!L->pt_listed)
+		return;
+	pthread_mutex_lock(&pt_list_mu);
+	for (mmds_log **p = &pt_list; *p; p = &(*p)->pt_next)
+		if (*p == L) {
+			*p = L->pt_next;
+			break;
+		}
+	L->pt_listed = 0;
+	pthread_mutex_unlock(&pt_list_mu);
+}
+
+/* The thread leaves pt_mu for a step of work, and comes back. */
+static void pt_work_begin(mmds_log *L)
+{
+	L->pt_busy = 1;
+	pthread_mutex_unlock(&L->pt_mu);
+}
+
+static void pt_work_end(mmds_log *L)
+{
+	pthread_mutex_lock(&L->pt_mu);
+	L->pt_busy = 0;
+	pthread_cond_broadcast(&L->pt_cv); /* a fork may be waiting */
+}
+
 static void spare_tmp(mmds_log *L, uint64_t index, char *buf, size_t cap)
 {
 	char name[32];
@@ -600,7 +678,7 @@ static int pt_step(mmds_log *L)
 		uint64_t from = L->pt_done, to = min64(from + PT_AHEAD, segend);
 		struct seg *s;
 
-		pthread_mutex_unlock(&L->pt_mu);
+		pt_work_begin(L);
 		s = mmds__log_seg_acquire(L, k);
 		/* a failure (no memory, the file truncated) costs only speed:
 		 * the appends fault the pages in themselves */
@@ -608,7 +686,7 @@ static int pt_step(mmds_log *L)
 			(void)mmds_map_touch(s->map, HDR + (from - k * L->dsize),
 					     to - from);
 		mmds__log_seg_release(L, s);
-		pthread_mutex_lock(&L->pt_mu);
+		pt_work_end(L);
 		if (L->pt_seg == k && L->pt_done == from)
 			L->pt_done = to;
 		return 1;
@@ -622,7 +700,7 @@ static int pt_step(mmds_log *L)
 
 		L->spare_busy = 1;
 		L->spare_idx = k + 1;
-		pthread_mutex_unlock(&L->pt_mu);
+		pt_work_begin(L);
 		spare_tmp(L, k + 1, tmp, sizeof(tmp));
 		if (rc == 0)
 			rc = seg_make(L, k + 1, L->log_id, tmp, s);
@@ -630,7 +708,7 @@ static int pt_step(mmds_log *L)
 			(void)mmds_map_touch(s->map, HDR, min64(PT_AHEAD, L->dsize));
 		else
 			unlinkat(L->dirfd, tmp, 0);
-		pthread_mutex_lock(&L->pt_mu);
+		pt_work_end(L);
 		L->spare_busy = 0;
 		if (rc == 0) {
 			L->spare = s;
@@ -700,13 +778,17 @@ int mmds__log_pt_start(mmds_log *L)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rc = -pthread_create(&L->pt_thread, NULL, pt_main, L);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc == 0)
+	if (rc == 0) {
 		L->pt_running = 1;
+		pt_list_add(L);
+	}
 	return rc;
 }
 
 void mmds__log_pt_stop(mmds_log *L)
 {
+	/* in a forked child too: the list is the process's */
+	pt_list_remove(L);
 	if (L->pt_running && L->pid == getpid()) {
 		pthread_mutex_lock(&L->pt_mu);
 		L->pt_stop = 1;

@@ -395,6 +395,48 @@ START_TEST(test_appenders_racing_retention_never_touch_a_dropped_segment)
 }
 END_TEST
 
+/* fork() while the writer's background thread holds the handle's pool
+ * lock (stalled there, making the next segment): the child inherits the
+ * lock with no thread to release it, and its first rollover blocked for
+ * ever.  fork now waits until the thread is between steps. */
+START_TEST(test_fork_while_the_background_thread_works_leaves_the_child_usable)
+{
+	unsigned char buf[3000];
+	mmds_log *l = NULL;
+	pid_t pid;
+	int st;
+
+	t_rm_dir(logdir());
+	memset(buf, 0x44, sizeof(buf));
+	/* every pass sleeps 300 ms with the lock held: the open's own passes
+	 * (recovery) in this thread, then the thread's, making the spare */
+	mmds__crash_stall("log.pool.taken", 1, 300000);
+	ck_assert_int_eq(mmds_log_open(&l, logdir(),
+				       &(mmds_log_opts){ .flags = MMDS_LOG_CREATE,
+							 .segment_size = MMDS_LOG_MIN_SEGMENT }),
+			 0);
+	usleep(100000); /* the thread is in its 300 ms now */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		mmds__crash_stall(NULL, 0, 0);
+		alarm(20);
+		/* rollovers, each taking a struct from the pool */
+		for (int i = 0; i < 20; i++)
+			if (mmds_log_append(l, 1, buf, sizeof(buf), NULL) != 0)
+				_exit(3);
+		_exit(mmds_log_close(l) == 0 ? 0 : 4);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	mmds__crash_stall(NULL, 0, 0);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "child: %s %d", WIFEXITED(st) ? "exit" : "signal",
+		      WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+	/* the child was the writer after the fork: the parent only closes */
+	ck_assert_int_eq(mmds_log_close(l), 0);
+}
+END_TEST
+
 Suite *log_threads_suite(void)
 {
 	Suite *s = suite_create("log_threads");
@@ -408,6 +450,7 @@ Suite *log_threads_suite(void)
 	tcase_add_test(tc, test_reader_skips_a_reservation_the_dead_writer_left);
 	tc = t_tcase(s, "lifetime", 120);
 	tcase_add_test(tc, test_appenders_racing_retention_never_touch_a_dropped_segment);
+	tcase_add_test(tc, test_fork_while_the_background_thread_works_leaves_the_child_usable);
 	tc = t_tcase(s, "points", 300);
 	tcase_add_test(tc, test_every_append_crash_point_at_1_4_16_threads_loses_nothing);
 	return s;
