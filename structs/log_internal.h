@@ -171,7 +171,7 @@ struct mmds_log {
 	 * handle's other locks, or the allocator's): fork() waits until it is
 	 * back (log_segment.c, "fork").  pt_next links the writers whose
 	 * thread runs, for the fork handlers. */
-	int pt_busy, pt_listed;
+	int pt_busy, pt_listed, pt_started;
 	mmds_log *pt_next;
 	uint64_t pt_seg, pt_done; /* active segment, populated below pt_done */
 	struct seg *spare;       /* the next segment, under a temporary name */

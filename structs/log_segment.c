@@ -727,6 +727,11 @@ static void *pt_main(void *arg)
 	mmds_log *L = arg;
 
 	pthread_mutex_lock(&L->pt_mu);
+	/* running: whatever the thread's start allocated is allocated (see
+	 * mmds__log_pt_start()) */
+	L->pt_started = 1;
+	L->pt_busy = 0; /* started: see mmds__log_pt_start() */
+	pthread_cond_broadcast(&L->pt_cv);
 	while (!L->pt_stop) {
 		uint64_t t, mark;
 
@@ -755,6 +760,9 @@ static void *pt_main(void *arg)
 		}
 		L->pt_kicked = 0;
 	}
+	/* the thread's end frees what its start allocated: a step too,
+	 * ended by mmds__log_pt_stop() after the join */
+	L->pt_busy = 1;
 	pthread_mutex_unlock(&L->pt_mu);
 	return NULL;
 }
@@ -776,27 +784,51 @@ int mmds__log_pt_start(mmds_log *L)
 	sigdelset(&all, SIGFPE);
 	sigdelset(&all, SIGILL);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+	/* the thread's start is a step of work too (it allocates: thread-
+	 * local storage, a sanitizer's bookkeeping): a fork() waits for it,
+	 * and the open returns once the thread runs */
+	pthread_mutex_lock(&L->pt_mu);
+	L->pt_busy = 1;
+	pthread_mutex_unlock(&L->pt_mu);
+	pt_list_add(L);
 	rc = -pthread_create(&L->pt_thread, NULL, pt_main, L);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc == 0) {
-		L->pt_running = 1;
-		pt_list_add(L);
+	pthread_mutex_lock(&L->pt_mu);
+	if (rc != 0) {
+		L->pt_busy = 0;
+		pthread_cond_broadcast(&L->pt_cv);
 	}
-	return rc;
+	while (rc == 0 && !L->pt_started)
+		pthread_cond_wait(&L->pt_cv, &L->pt_mu);
+	pthread_mutex_unlock(&L->pt_mu);
+	if (rc != 0) {
+		pt_list_remove(L);
+		return rc;
+	}
+	L->pt_running = 1;
+	return 0;
 }
 
 void mmds__log_pt_stop(mmds_log *L)
 {
-	/* in a forked child too: the list is the process's */
-	pt_list_remove(L);
 	if (L->pt_running && L->pid == getpid()) {
 		pthread_mutex_lock(&L->pt_mu);
 		L->pt_stop = 1;
 		pthread_cond_broadcast(&L->pt_cv);
 		pthread_mutex_unlock(&L->pt_mu);
 		pthread_join(L->pt_thread, NULL);
+		pthread_mutex_lock(&L->pt_mu);
+		L->pt_busy = 0; /* gone: a fork waiting for it goes on */
+		pthread_cond_broadcast(&L->pt_cv);
+		pthread_mutex_unlock(&L->pt_mu);
+		pt_list_remove(L);
 		spare_drop(L);
-	} else if (L->spare) {
+		L->pt_running = 0;
+		return;
+	}
+	/* a forked child: the list is the process's, the thread was not */
+	pt_list_remove(L);
+	if (L->spare) {
 		/* a forked child: the parent's thread and its lock state are
 		 * not ours; unmap our copy, leave the parent's file alone */
 		mmds__log_seg_unmap(L->spare);
