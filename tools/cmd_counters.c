@@ -162,8 +162,12 @@ static void print_table(FILE *f, const struct watch *w)
 			fprintf(f, "%8s", "");
 			for (uint32_t b = 0; b < h.nbounds; b++)
 				fprintf(f, "le=%g:%" PRIu64 " ", h.bounds[b], h.buckets[b]);
-			fprintf(f, "le=+Inf:%" PRIu64 " sum=%g count=%" PRIu64 "\n",
-				h.buckets[h.nbounds], h.sum, h.count);
+			fprintf(f, "le=+Inf:%" PRIu64 " sum=", h.buckets[h.nbounds]);
+			if (isfinite(h.sum))
+				fprintf(f, "%g", h.sum);
+			else /* as the Prometheus export spells them, not "-nan" */
+				fputs(h.sum != h.sum ? "NaN" : h.sum > 0 ? "+Inf" : "-Inf", f);
+			fprintf(f, " count=%" PRIu64 "\n", h.count);
 		}
 	}
 }
