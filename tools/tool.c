@@ -270,15 +270,86 @@ int tool_reader_gone(void)
 	return TOOL_IO;
 }
 
-int tool_write_atomic(const char *cmd, const char *path,
+/* Where --output writes: path itself, or the file a symbolic link at path
+ * points to (followed up to 16 times), so that the link survives the
+ * rename.  -ELOOP for more, -ENAMETOOLONG for a path too long. */
+static int resolve_link(const char *path, char *out, size_t cap)
+{
+	char target[PATH_MAX];
+
+	if ((size_t)snprintf(out, cap, "%s", path) >= cap)
+		return -ENAMETOOLONG;
+	for (int hops = 0; hops < 16; hops++) {
+		struct stat st;
+		const char *slash;
+		ssize_t n;
+
+		if (lstat(out, &st) != 0 || !S_ISLNK(st.st_mode))
+			return 0; /* not a link (or missing): write here */
+		n = readlink(out, target, sizeof(target) - 1);
+		if (n < 0)
+			return -errno;
+		target[n] = '\0';
+		slash = strrchr(out, '/');
+		if (target[0] == '/' || slash == NULL) {
+			if ((size_t)snprintf(out, cap, "%s", target) >= cap)
+				return -ENAMETOOLONG;
+		} else {
+			char dir[PATH_MAX];
+
+			snprintf(dir, sizeof(dir), "%.*s", (int)(slash - out), out);
+			if ((size_t)snprintf(out, cap, "%s/%s", dir, target) >= cap)
+				return -ENAMETOOLONG;
+		}
+	}
+	return -ELOOP;
+}
+
+/* Write all of buf to fd: 0 or a negative errno (EFBIG, ENOSPC, EIO...). */
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR && !tool_stop)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int tool_write_atomic(const char *cmd, const char *given,
 		      int (*fill)(FILE *out, void *arg), void *arg)
 {
-	const char *slash = strrchr(path, '/');
-	char dir[PATH_MAX], tmp[PATH_MAX];
+	char path[PATH_MAX], dir[PATH_MAX], tmp[PATH_MAX + 16];
+	const char *slash;
+	char *buf = NULL;
+	size_t len = 0;
+	struct stat st;
 	mode_t um;
-	FILE *f = NULL;
+	FILE *f;
 	int fd, dfd, rc;
 
+	rc = resolve_link(given, path, sizeof(path));
+	if (rc < 0) {
+		fprintf(stderr, "mmds %s: %s: %s\n", cmd, given, strerror(-rc));
+		return rc;
+	}
+	/* rename() would replace a FIFO or a device node (/dev/stdout) by a
+	 * regular file, and fails late on a directory */
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		int dir_ = S_ISDIR(st.st_mode);
+
+		fprintf(stderr, "mmds %s: %s %s, not a regular file: --output replaces a regular file\n",
+			cmd, given, dir_ ? "is a directory" : "is a FIFO, socket or device");
+		return dir_ ? -EISDIR : -ENOTSUP;
+	}
+	slash = strrchr(path, '/');
 	if (slash == NULL)
 		snprintf(dir, sizeof(dir), ".");
 	else if (slash == path)
@@ -286,44 +357,51 @@ int tool_write_atomic(const char *cmd, const char *path,
 	else
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= sizeof(tmp)) {
-		fprintf(stderr, "mmds %s: %s: path too long\n", cmd, path);
+		fprintf(stderr, "mmds %s: %s: path too long\n", cmd, given);
 		return -ENAMETOOLONG;
+	}
+	/* the export goes to memory first: a failure of the export and one of
+	 * the write are told apart, and the write's errno is the real reason */
+	f = open_memstream(&buf, &len);
+	if (f == NULL) {
+		rc = -errno;
+		fprintf(stderr, "mmds %s: %s: %s\n", cmd, given, strerror(-rc));
+		return rc;
+	}
+	rc = fill(f, arg);
+	if (fclose(f) != 0 && rc >= 0)
+		rc = -ENOMEM;
+	if (rc < 0) {
+		free(buf);
+		fprintf(stderr, "mmds %s: %s: export failed, the file is left as it was: %s\n",
+			cmd, given, mmds_strerror(rc));
+		return rc;
 	}
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
+		free(buf);
 		fprintf(stderr, "mmds %s: %s: cannot create a temporary file beside it: %s\n",
-			cmd, path, strerror(-rc));
+			cmd, given, strerror(-rc));
 		return rc;
 	}
 	um = umask(0);
 	umask(um);
-	if (fchmod(fd, 0666 & ~um) != 0 || (f = fdopen(fd, "w")) == NULL) {
+	rc = fchmod(fd, 0666 & ~um) != 0 ? -errno : 0;
+	if (rc == 0)
+		rc = write_all(fd, buf, len);
+	free(buf);
+	if (rc == 0 && fsync(fd) != 0)
 		rc = -errno;
-		close(fd);
-		goto fail;
-	}
-	rc = fill(f, arg);
-	if (rc < 0)
-		goto fail_quiet_close;
-	errno = 0;
-	if (fflush(f) == EOF || ferror(f)) {
-		rc = errno ? -errno : -EIO;
-		goto fail_close;
-	}
-	if (fsync(fileno(f)) != 0) {
+	if (close(fd) != 0 && rc == 0)
 		rc = -errno;
-		goto fail_close;
-	}
-	if (fclose(f) == EOF) {
-		f = NULL;
+	if (rc == 0 && rename(tmp, path) != 0)
 		rc = -errno;
-		goto fail;
-	}
-	f = NULL;
-	if (rename(tmp, path) != 0) {
-		rc = -errno;
-		goto fail;
+	if (rc < 0) {
+		fprintf(stderr, "mmds %s: %s: writing failed, the file is left as it was: %s\n",
+			cmd, given, strerror(-rc));
+		unlink(tmp);
+		return rc;
 	}
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) != 0) {
@@ -331,22 +409,9 @@ int tool_write_atomic(const char *cmd, const char *path,
 		if (dfd >= 0)
 			close(dfd);
 		fprintf(stderr, "mmds %s: %s: written, but syncing its directory failed: %s\n",
-			cmd, path, strerror(-rc));
+			cmd, given, strerror(-rc));
 		return rc;
 	}
 	close(dfd);
 	return 0;
-fail_close:
-	fclose(f);
-fail:
-	fprintf(stderr, "mmds %s: %s: writing failed, the file is left as it was: %s\n",
-		cmd, path, strerror(-rc));
-	unlink(tmp);
-	return rc;
-fail_quiet_close:
-	fclose(f);
-	fprintf(stderr, "mmds %s: %s: export failed, the file is left as it was: %s\n",
-		cmd, path, mmds_strerror(rc));
-	unlink(tmp);
-	return rc;
 }

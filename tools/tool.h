@@ -79,10 +79,13 @@ int tool_output_alive(void);
 int tool_reader_gone(void);
 
 /* Write what fill() prints into path atomically: a temporary file in the
- * same directory, fsync, rename over path, fsync of the directory.  The
- * file gets mode 0666 & ~umask, like a shell redirection.  On any failure
- * path is left as it was and the temporary file is removed; returns 0 or
- * a negative errno (the message is printed). */
+ * same directory, fsync, rename over path, fsync of the directory.  A
+ * symbolic link at path is followed (the file it points to is replaced,
+ * the link stays); a path that is a directory (-EISDIR), FIFO, socket or
+ * device (-ENOTSUP) is refused.  The file gets mode 0666 & ~umask, like a
+ * shell redirection.  On any failure path is left as it was and the
+ * temporary file is removed; returns 0 or a negative errno (the message,
+ * with the system's reason, is printed). */
 int tool_write_atomic(const char *cmd, const char *path,
 		      int (*fill)(FILE *out, void *arg), void *arg);
 

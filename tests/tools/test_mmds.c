@@ -615,6 +615,54 @@ START_TEST(test_output_is_atomic_and_a_failure_is_loud)
 }
 END_TEST
 
+/* --output replaces a regular file: given a FIFO (or a device, a
+ * directory) it refuses, and the path is still what it was. */
+START_TEST(test_output_refuses_a_path_that_is_not_a_regular_file)
+{
+	const char *cnt = make_counters("cnt");
+	const char *fifo = t_path("fifo");
+	struct stat st;
+
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	run("counters", "--prometheus", "--output", fifo, cnt, NULL);
+	ck_status(3);
+	ck_err_has("not a regular file");
+	ck_assert_int_eq(lstat(fifo, &st), 0);
+	ck_assert(S_ISFIFO(st.st_mode));
+	run("counters", "--json", "--output", t_tmpdir(), cnt, NULL);
+	ck_status(3);
+	ck_err_has("is a directory");
+	ck_assert_int_eq(lstat(t_tmpdir(), &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+}
+END_TEST
+
+/* A write that fails says why (the system's reason, not a bare I/O
+ * error), and a symbolic link keeps pointing at the replaced file. */
+START_TEST(test_output_failure_says_why_and_a_link_is_followed)
+{
+	const char *cnt = make_counters("cnt");
+	char target[4200], link[4200], *got;
+	size_t len;
+	struct stat st;
+
+	snprintf(target, sizeof(target), "%s/real.prom", t_tmpdir());
+	snprintf(link, sizeof(link), "%s/link.prom", t_tmpdir());
+	t_write_file(target, "old 1\n", 6);
+	ck_assert_int_eq(symlink("real.prom", link), 0);
+	run_limited(20, "counters", "--prometheus", "--output", link, cnt, NULL);
+	ck_status(5);
+	ck_err_has(strerror(EFBIG));
+	run("counters", "--prometheus", "--output", link, cnt, NULL);
+	ck_status(0);
+	ck_assert_int_eq(lstat(link, &st), 0);
+	ck_assert_msg(S_ISLNK(st.st_mode), "the link was replaced by a file");
+	got = t_read_file(target, &len);
+	ck_assert_msg(strstr(got, "requests_total 5\n") != NULL, "%s", got);
+	free(got);
+}
+END_TEST
+
 /* ---- counters serve ------------------------------------------------------ */
 
 static int have_serve(void)
@@ -815,6 +863,8 @@ Suite *tool_suite(void)
 	tc = t_tcase(s, "counters", 60);
 	tcase_add_test(tc, test_watch_json_and_prometheus);
 	tcase_add_test(tc, test_output_is_atomic_and_a_failure_is_loud);
+	tcase_add_test(tc, test_output_refuses_a_path_that_is_not_a_regular_file);
+	tcase_add_test(tc, test_output_failure_says_why_and_a_link_is_followed);
 	tc = t_tcase(s, "serve", 60);
 	tcase_add_test(tc, test_serve_two_files_with_labels_and_prefix);
 	tcase_add_test(tc, test_serve_slow_clients_do_not_block_others);
