@@ -301,7 +301,7 @@ int mmds_tool_counters(int argc, char **argv)
 {
 	struct watch w = { .count = -1 };
 	const char *fmtopt = NULL;
-	int have_count = 0, rc;
+	int have_count = 0, have_watch = 0, have_output = 0, rc;
 
 	if (argc >= 2 && strcmp(argv[1], "serve") == 0) {
 #ifdef MMDS_TOOL_SERVE
@@ -330,18 +330,21 @@ int mmds_tool_counters(int argc, char **argv)
 			w.format = f;
 			fmtopt = a;
 		} else if (strcmp(a, "--watch") == 0) {
-			if (tool_parse_seconds("counters", "--watch", argv[++i],
+			if (tool_once("counters", a, &have_watch) ||
+			    tool_parse_seconds("counters", "--watch", argv[++i],
 					       86400, &w.interval))
 				return TOOL_USAGE;
 		} else if (strcmp(a, "--count") == 0) {
 			uint64_t n;
 
-			if (tool_parse_u64("counters", "--count", argv[++i], 1,
+			if (tool_once("counters", a, &have_count) ||
+			    tool_parse_u64("counters", "--count", argv[++i], 1,
 					   LONG_MAX, &n))
 				return TOOL_USAGE;
 			w.count = (long)n;
-			have_count = 1;
 		} else if (strcmp(a, "--output") == 0 || strcmp(a, "-o") == 0) {
+			if (tool_once("counters", "--output", &have_output))
+				return TOOL_USAGE;
 			w.output = argv[++i];
 		} else if (a[0] == '-' && a[1] != '\0') {
 			return tool_usage_error("counters", "unknown option '%s'", a);

@@ -431,6 +431,7 @@ int mmds_tool_counters_serve(int argc, char **argv)
 	struct MHD_Daemon *d;
 	sigset_t block, old;
 	int fd, rc = TOOL_OK, no_file_label = 0, have_file_label = 0;
+	int seen_listen = 0, seen_prefix = 0, seen_timeout = 0, seen_max = 0;
 
 	pthread_mutex_init(&s.lock, NULL);
 	for (int i = 1; i < argc; i++) {
@@ -445,8 +446,12 @@ int mmds_tool_counters_serve(int argc, char **argv)
 		if (takes && i + 1 >= argc)
 			return tool_usage_error("counters", "%s needs a value", a);
 		if (strcmp(a, "--listen") == 0) {
+			if (tool_once("counters", a, &seen_listen))
+				return TOOL_USAGE;
 			listen_spec = argv[++i];
 		} else if (strcmp(a, "--prefix") == 0) {
+			if (tool_once("counters", a, &seen_prefix))
+				return TOOL_USAGE;
 			s.prefix = argv[++i];
 			if (!valid_prefix(s.prefix))
 				return tool_usage_error("counters", "--prefix: '%s' is not a metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)",
@@ -465,8 +470,9 @@ int mmds_tool_counters_serve(int argc, char **argv)
 				 (int)(eq - l), l);
 			s.lvalue[s.nlabels++] = eq + 1;
 		} else if (strcmp(a, "--file-label") == 0) {
+			if (tool_once("counters", a, &have_file_label))
+				return TOOL_USAGE;
 			s.file_label = argv[++i];
-			have_file_label = 1;
 			if (!valid_label_name(s.file_label, strlen(s.file_label)))
 				return tool_usage_error("counters", "--file-label: '%s' is not a label name",
 							s.file_label);
@@ -475,13 +481,15 @@ int mmds_tool_counters_serve(int argc, char **argv)
 		} else if (strcmp(a, "--timeout") == 0) {
 			uint64_t v;
 
-			if (tool_parse_u64("counters", "--timeout", argv[++i], 1, 3600, &v))
+			if (tool_once("counters", a, &seen_timeout) ||
+			    tool_parse_u64("counters", "--timeout", argv[++i], 1, 3600, &v))
 				return TOOL_USAGE;
 			s.timeout_s = (unsigned)v;
 		} else if (strcmp(a, "--max-connections") == 0) {
 			uint64_t v;
 
-			if (tool_parse_u64("counters", "--max-connections", argv[++i], 1,
+			if (tool_once("counters", a, &seen_max) ||
+			    tool_parse_u64("counters", "--max-connections", argv[++i], 1,
 					   10000, &v))
 				return TOOL_USAGE;
 			s.max_conn = (unsigned)v;

@@ -258,6 +258,8 @@ static int explain_from(mmds_log *l, const char *dir, uint64_t from)
 		fprintf(stderr, "; the record before starts at %" PRIu64, before);
 	if (rc == 0)
 		fprintf(stderr, ", the next at %" PRIu64, r.lsn);
+	else
+		fprintf(stderr, ", the tail is %" PRIu64, mmds_log_tail_lsn(l));
 	fputc('\n', stderr);
 	return TOOL_NOTFOUND;
 }
@@ -368,6 +370,7 @@ int mmds_tool_log(int argc, char **argv)
 	enum binary bin = BIN_BASE64;
 	const char *binopt = NULL, *fromopt = NULL;
 	uint64_t last = 10, max = 64, from = MMDS_LOG_START;
+	int seen_n = 0, seen_from = 0, seen_max = 0, seen_bin = 0;
 
 	if (argc < 2)
 		return usage(stderr);
@@ -407,18 +410,26 @@ int mmds_tool_log(int argc, char **argv)
 		} else if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
 			follow = 1;
 		} else if (strcmp(a, "-n") == 0) {
-			if (tool_parse_u64("log", "-n", argv[++i], 0, 10000000, &last))
+			if (tool_once("log", a, &seen_n) ||
+			    tool_parse_u64("log", "-n", argv[++i], 0, 10000000, &last))
 				return TOOL_USAGE;
 		} else if (strcmp(a, "--from") == 0) {
+			/* every LSN parses: one past the tail is refused
+			 * as such (exit 3), even MMDS_LOG_END's value */
+			if (tool_once("log", a, &seen_from))
+				return TOOL_USAGE;
 			fromopt = argv[++i];
 			if (tool_parse_u64("log", "--from", fromopt, 0,
-					   MMDS_LOG_END - 1, &from))
+					   UINT64_MAX, &from))
 				return TOOL_USAGE;
 		} else if (strcmp(a, "--max-bytes") == 0) {
-			if (tool_parse_u64("log", "--max-bytes", argv[++i], 0,
+			if (tool_once("log", a, &seen_max) ||
+			    tool_parse_u64("log", "--max-bytes", argv[++i], 0,
 					   UINT32_MAX, &max))
 				return TOOL_USAGE;
 		} else if (strcmp(a, "--binary") == 0) {
+			if (tool_once("log", a, &seen_bin))
+				return TOOL_USAGE;
 			binopt = argv[++i];
 			if (strcmp(binopt, "base64") == 0)
 				bin = BIN_BASE64;

@@ -57,7 +57,9 @@ int mmds_tool_log_ship(int argc, char **argv)
 	const char *dir = NULL;
 	uint64_t v;
 	double sec;
-	int rc;
+	int rc, seen[7] = { 0 };
+	static const char *const once[7] = { "--nats", "--stream", "--subject",
+		"--cursor", "--max-pending", "--ack-timeout", "--min-dup-window" };
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -71,6 +73,9 @@ int mmds_tool_log_ship(int argc, char **argv)
 			return usage(stdout);
 		if (takes && i + 1 >= argc)
 			return tool_usage_error("log", "%s needs a value", a);
+		for (int k = 0; takes && k < 7; k++)
+			if (strcmp(a, once[k]) == 0 && tool_once("log", a, &seen[k]))
+				return TOOL_USAGE;
 		if (strcmp(a, "--nats") == 0) {
 			o.url = argv[++i];
 		} else if (strcmp(a, "--stream") == 0) {

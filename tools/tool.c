@@ -116,6 +116,10 @@ int tool_parse_seconds(const char *cmd, const char *opt, const char *s,
 	if (!((*s >= '0' && *s <= '9') || *s == '.' || *s == '-'))
 		return tool_usage_error(cmd, "%s: '%s' is not a number of seconds",
 					opt, s);
+	/* strtod also reads hex ("0x10" is 16), "inf" and "nan": not seconds */
+	if (strpbrk(s, "xXpPiInN") != NULL)
+		return tool_usage_error(cmd, "%s: '%s' is not a number of seconds",
+					opt, s);
 	errno = 0;
 	v = strtod(s, &end);
 	if (end == s || *end)
@@ -126,6 +130,14 @@ int tool_parse_seconds(const char *cmd, const char *opt, const char *s,
 		return tool_usage_error(cmd, "%s: '%s' is out of range: more than 0 and at most %g seconds",
 					opt, s, max);
 	*out = v;
+	return 0;
+}
+
+int tool_once(const char *cmd, const char *opt, int *seen)
+{
+	if (*seen)
+		return tool_usage_error(cmd, "%s given twice: give it once", opt);
+	*seen = 1;
 	return 0;
 }
 
@@ -192,44 +204,9 @@ static const char *kind_name(enum tool_kind k)
 	}
 }
 
-int tool_check_kind(const char *cmd, const char *path, enum tool_kind want)
+/* After "PATH is KIND": which command reads a path of kind k. */
+static void print_reader(enum tool_kind k, const char *path)
 {
-	enum tool_kind k;
-	struct stat st;
-
-	if (stat(path, &st) != 0) {
-		int err = -errno;
-
-		if (err == -ENOTDIR)
-			fprintf(stderr, "mmds %s: %s: a component of the path before the last is a file, not a directory\n",
-				cmd, path);
-		else
-			fprintf(stderr, "mmds %s: %s: %s\n", cmd, path,
-				strerror(-err));
-		return tool_exit_code(err);
-	}
-	if (S_ISDIR(st.st_mode)) {
-		k = kind_of_dir(path);
-	} else if (S_ISREG(st.st_mode)) {
-		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-
-		if (fd < 0) {
-			int err = -errno;
-
-			fprintf(stderr, "mmds %s: %s: %s\n", cmd, path,
-				strerror(-err));
-			return tool_exit_code(err);
-		}
-		k = kind_of_file(fd);
-		close(fd);
-	} else {
-		k = TOOL_KIND_SPECIAL;
-	}
-	if (k == want)
-		return 0;
-	fprintf(stderr, "mmds %s: %s is %s, not %s", cmd, path, kind_name(k),
-		want == TOOL_KIND_LOG ? "a log directory"
-		: want == TOOL_KIND_COUNTERS ? "a counters file" : "a ring file");
 	switch (k) {
 	case TOOL_KIND_LOG:
 		fprintf(stderr, "; read it with 'mmds log info %s'\n", path);
@@ -251,6 +228,89 @@ int tool_check_kind(const char *cmd, const char *path, enum tool_kind want)
 	default:
 		fputc('\n', stderr);
 	}
+}
+
+/* The kind of what stat says st is, reading the magic of a regular file. */
+static enum tool_kind kind_of(const char *path, const struct stat *st)
+{
+	enum tool_kind k = TOOL_KIND_SPECIAL;
+
+	if (S_ISDIR(st->st_mode)) {
+		k = kind_of_dir(path);
+	} else if (S_ISREG(st->st_mode)) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+		k = TOOL_KIND_FILE;
+		if (fd >= 0) {
+			k = kind_of_file(fd);
+			close(fd);
+		}
+	}
+	return k;
+}
+
+/* stat(path) said ENOTDIR: name the component before the last that is
+ * not a directory, what it is, and which command reads it. */
+static void explain_notdir(const char *cmd, const char *path)
+{
+	char prefix[PATH_MAX];
+	struct stat st;
+
+	for (const char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
+		enum tool_kind k;
+
+		if ((size_t)(p - path) >= sizeof(prefix))
+			break;
+		snprintf(prefix, sizeof(prefix), "%.*s", (int)(p - path), path);
+		if (stat(prefix, &st) != 0 || S_ISDIR(st.st_mode))
+			continue;
+		k = kind_of(prefix, &st);
+		fprintf(stderr, "mmds %s: %s: %s is %s, not a directory", cmd, path,
+			prefix, k == TOOL_KIND_FILE ? "a file" : kind_name(k));
+		if (k == TOOL_KIND_FILE)
+			fprintf(stderr, " (and not an mmds file)\n");
+		else
+			print_reader(k, prefix);
+		return;
+	}
+	fprintf(stderr, "mmds %s: %s: a component of the path before the last is a file, not a directory\n",
+		cmd, path);
+}
+
+int tool_check_kind(const char *cmd, const char *path, enum tool_kind want)
+{
+	enum tool_kind k;
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		int err = -errno;
+
+		if (err == -ENOTDIR)
+			explain_notdir(cmd, path);
+		else
+			fprintf(stderr, "mmds %s: %s: %s\n", cmd, path,
+				strerror(-err));
+		return tool_exit_code(err);
+	}
+	if (S_ISREG(st.st_mode)) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+		if (fd < 0) {
+			int err = -errno;
+
+			fprintf(stderr, "mmds %s: %s: %s\n", cmd, path,
+				strerror(-err));
+			return tool_exit_code(err);
+		}
+		close(fd);
+	}
+	k = kind_of(path, &st);
+	if (k == want)
+		return 0;
+	fprintf(stderr, "mmds %s: %s is %s, not %s", cmd, path, kind_name(k),
+		want == TOOL_KIND_LOG ? "a log directory"
+		: want == TOOL_KIND_COUNTERS ? "a counters file" : "a ring file");
+	print_reader(k, path);
 	return TOOL_NOTFOUND;
 }
 

@@ -51,7 +51,12 @@ int tool_fail(const char *cmd, const char *path, int err);
 int tool_parse_u64(const char *cmd, const char *opt, const char *s,
 		   uint64_t min, uint64_t max, uint64_t *out);
 
-/* Parse a number of seconds in (0, max] given to option opt. */
+/* Refuse option opt given a second time (*seen says whether it was):
+ * print why and return TOOL_USAGE, else mark it seen and return 0. */
+int tool_once(const char *cmd, const char *opt, int *seen);
+
+/* Parse a number of seconds in (0, max] given to option opt: decimal,
+ * fractions and exponents allowed; not hex, inf or nan. */
 int tool_parse_seconds(const char *cmd, const char *opt, const char *s,
 		       double max, double *out);
 

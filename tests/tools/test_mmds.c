@@ -200,6 +200,13 @@ static const char *make_ring(const char *name)
 	return path;
 }
 
+/* Whether this build has `mmds counters serve` (libmicrohttpd). */
+static int have_serve_built(void)
+{
+	run("counters", "serve", "--help", NULL);
+	return R.status == 0;
+}
+
 /* ---- option values -------------------------------------------------------- */
 
 START_TEST(test_bad_numbers_say_why)
@@ -236,6 +243,13 @@ START_TEST(test_bad_numbers_say_why)
 	ck_err_has("out of range");
 	run("counters", "--watch", "nan", cnt, NULL);
 	ck_status(2);
+	/* strtod's other spellings are not seconds either */
+	run("counters", "--watch", "0x10", "--count", "1", cnt, NULL);
+	ck_status(2);
+	ck_err_has("--watch: '0x10' is not a number of seconds");
+	run("counters", "--watch", "infinity", cnt, NULL);
+	ck_status(2);
+	ck_err_has("is not a number of seconds");
 	run("counters", "--watch", "1", "--count", "0", cnt, NULL);
 	ck_status(2);
 	ck_err_has("--count: '0' is too small");
@@ -299,6 +313,57 @@ START_TEST(test_conflicting_and_stray_options_are_refused)
 }
 END_TEST
 
+/* An option that takes a value, given twice, is a conflict: refused, not
+ * silently the last one (--output a --output b wrote only b). */
+START_TEST(test_an_option_given_twice_is_refused)
+{
+	const char *log = make_log("log");
+	const char *cnt = make_counters("cnt");
+	struct stat st;
+
+	run("counters", "--watch", "1", "--watch", "2", "--count", "1", cnt, NULL);
+	ck_status(2);
+	ck_err_has("--watch given twice");
+	run("counters", "--json", "--output", t_path("a"), "-o", t_path("b"), cnt, NULL);
+	ck_status(2);
+	ck_err_has("given twice");
+	ck_assert_int_ne(stat(t_path("a"), &st), 0);
+	ck_assert_int_ne(stat(t_path("b"), &st), 0);
+	run("counters", "--watch", "1", "--count", "1", "--count", "2", cnt, NULL);
+	ck_status(2);
+	ck_err_has("--count given twice");
+	run("log", "tail", "-n", "1", "-n", "2", log, NULL);
+	ck_status(2);
+	ck_err_has("-n given twice");
+	run("log", "dump", "--from", "0", "--from", "32", log, NULL);
+	ck_status(2);
+	ck_err_has("--from given twice");
+	run("log", "dump", "--json", "--binary", "hex", "--binary", "base64", log, NULL);
+	ck_status(2);
+	ck_err_has("--binary given twice");
+	run("log", "dump", "--max-bytes", "1", "--max-bytes", "2", log, NULL);
+	ck_status(2);
+	ck_err_has("--max-bytes given twice");
+	/* a flag twice is still that flag */
+	run("counters", "--json", "--json", cnt, NULL);
+	ck_status(0);
+	if (have_serve_built()) {
+		run("counters", "serve", "--listen", "127.0.0.1:0", "--listen", "127.0.0.1:1",
+		    cnt, NULL);
+		ck_status(2);
+		ck_err_has("--listen given twice");
+		run("counters", "serve", "--listen", "127.0.0.1:0", "--prefix", "a_",
+		    "--prefix", "b_", cnt, NULL);
+		ck_status(2);
+		ck_err_has("--prefix given twice");
+		run("counters", "serve", "--listen", "127.0.0.1:0", "--timeout", "1",
+		    "--timeout", "2", cnt, NULL);
+		ck_status(2);
+		ck_err_has("--timeout given twice");
+	}
+}
+END_TEST
+
 /* ---- the wrong kind of file ----------------------------------------------- */
 
 START_TEST(test_wrong_kind_of_file_names_what_it_is)
@@ -349,6 +414,21 @@ START_TEST(test_wrong_kind_of_file_names_what_it_is)
 	run("counters", t_path("plain/x"), NULL);
 	ck_status(3);
 	ck_err_has("is a file, not a directory");
+	/* a path through an mmds file names the file and its command */
+	{
+		char through[4200], want[4300];
+
+		snprintf(through, sizeof(through), "%s/x", cnt);
+		run("log", "info", through, NULL);
+		ck_status(3);
+		snprintf(want, sizeof(want), "%s is a counters file, not a directory", cnt);
+		ck_err_has(want);
+		ck_err_has("mmds counters ");
+		snprintf(through, sizeof(through), "%s/00000000000000000000.seg/x", log);
+		run("log", "verify", through, NULL);
+		ck_status(3);
+		ck_err_has("is a segment file of a log, not a directory");
+	}
 }
 END_TEST
 
@@ -430,6 +510,14 @@ START_TEST(test_dump_from_a_bad_lsn_says_where_records_are)
 	ck_status(3);
 	ck_err_has("LSN 99999 is past the end of the log");
 	ck_err_has("is 80)");
+	/* the largest LSN too: past the end (3), not a usage error */
+	run("log", "dump", "--from", "18446744073709551615", log, NULL);
+	ck_status(3);
+	ck_err_has("past the end of the log");
+	/* inside the last record: where it starts, and where the tail is */
+	run("log", "dump", "--from", "60", log, NULL);
+	ck_status(3);
+	ck_err_has("the record before starts at 56, the tail is 80");
 	/* the tail itself is the end: nothing to print, success */
 	run("log", "dump", "--from", "80", log, NULL);
 	ck_status(0);
@@ -852,6 +940,7 @@ Suite *tool_suite(void)
 	tc = t_tcase(s, "options", 60);
 	tcase_add_test(tc, test_bad_numbers_say_why);
 	tcase_add_test(tc, test_conflicting_and_stray_options_are_refused);
+	tcase_add_test(tc, test_an_option_given_twice_is_refused);
 	tc = t_tcase(s, "files", 60);
 	tcase_add_test(tc, test_wrong_kind_of_file_names_what_it_is);
 	tcase_add_test(tc, test_exit_codes_are_distinct);
