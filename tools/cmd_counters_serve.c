@@ -5,7 +5,11 @@
  * (so names are the ones `mmds counters --prometheus` prints), then merges
  * the families across files: one HELP/TYPE per name, every sample with the
  * constant labels (--label) and a per-file label (file="PATH" by default),
- * so two files with the same counter names do not collide.  libmicrohttpd
+ * so two files with the same counter names do not collide.  A name two
+ * files export as different kinds (a counter and a gauge, a histogram and
+ * a gauge named like its series) cannot be kept apart by a label: the
+ * first file keeps it, the other's family is left out and said so (a
+ * comment in the exposition, a line on stderr).  libmicrohttpd
  * runs one internal event thread: a slow or hostile client holds only its
  * own connection (non-blocking I/O, a timeout, a connection limit). */
 #include "config.h"
@@ -39,6 +43,7 @@ struct serve {
 	char lname[MAX_LABELS][128];
 	const char *lvalue[MAX_LABELS];
 	pthread_mutex_t lock;       /* one export at a time */
+	char *said;                 /* the notes last printed on stderr */
 	unsigned timeout_s, max_conn;
 };
 
@@ -68,7 +73,62 @@ struct family {
 struct merge {
 	struct family *f;
 	int n, cap;
+	FILE *notes;  /* a line per family left out, and why */
+	off_t notes_at; /* the end of the last whole line in notes */
 };
+
+/* The family named name[0..nlen), or NULL. */
+static struct family *lookup(struct merge *m, const char *name, size_t nlen)
+{
+	for (int i = 0; i < m->n; i++)
+		if (strlen(m->f[i].name) == nlen && memcmp(m->f[i].name, name, nlen) == 0)
+			return &m->f[i];
+	return NULL;
+}
+
+static const char *const hist_sfx[] = { "_bucket", "_sum", "_count" };
+
+/* Whether a family `name` of type `type` from a later file would mix with
+ * one an earlier file already serves under another kind: the same name
+ * with another TYPE, a histogram whose series are a served family's names,
+ * or a family named as a served histogram's series.  The file label
+ * cannot keep those apart; the earlier file keeps the name.  What the
+ * name is served as goes to *served. */
+static int kind_conflict(struct merge *m, const char *name, size_t nlen,
+			 const char *type, FILE *why)
+{
+	struct family *f = lookup(m, name, nlen);
+	int hist = strcmp(type, "histogram") == 0;
+
+	if (f && f->samples && f->type && strcmp(f->type, type) != 0) {
+		fprintf(why, "an earlier file serves %s as a %s", f->name, f->type);
+		return 1;
+	}
+	for (int k = 0; k < 3; k++) {
+		size_t sl = strlen(hist_sfx[k]);
+		char series[320];
+
+		if (hist && nlen + sl < sizeof(series)) {
+			memcpy(series, name, nlen);
+			memcpy(series + nlen, hist_sfx[k], sl);
+			f = lookup(m, series, nlen + sl);
+			if (f && f->samples) {
+				fprintf(why, "an earlier file serves %s as a %s", f->name,
+					f->type ? f->type : "sample");
+				return 1;
+			}
+		}
+		if (!hist && nlen > sl && memcmp(name + nlen - sl, hist_sfx[k], sl) == 0) {
+			f = lookup(m, name, nlen - sl);
+			if (f && f->samples && f->type && strcmp(f->type, "histogram") == 0) {
+				fprintf(why, "an earlier file serves %.*s as a series of the histogram %s",
+					(int)nlen, name, f->name);
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
 
 static struct family *family(struct merge *m, const char *name, size_t nlen)
 {
@@ -147,11 +207,13 @@ static char *labels_of(const struct serve *s, int i)
 	return buf;
 }
 
-/* Fold one file's exposition (text from the library) into m. */
-static int fold(struct merge *m, const struct serve *s, char *text,
+/* Fold one file's exposition (text from the library: per family HELP,
+ * TYPE, then its samples) into m. */
+static int fold(struct merge *m, const struct serve *s, int file, char *text,
 		const char *labels)
 {
 	char *line, *save = NULL;
+	int skip = 0; /* the samples of the current family are left out */
 
 	for (line = strtok_r(text, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
@@ -167,10 +229,29 @@ static int fold(struct merge *m, const struct serve *s, char *text,
 
 		if (line[0] == '#' && !help && !type)
 			continue;
+		if (help)
+			skip = 0;
+		if (type) {
+			const char *kind = name + nlen + (name[nlen] == ' ');
+
+			fprintf(m->notes, "%s: %.*s is a %s there, left out: ",
+				s->paths[file], (int)nlen, name, kind);
+			skip = kind_conflict(m, name, nlen, kind, m->notes);
+			fputs(skip ? "\n" : "", m->notes);
+			if (!skip) { /* take the line back */
+				fflush(m->notes);
+				fseeko(m->notes, m->notes_at, SEEK_SET);
+			}
+			m->notes_at = ftello(m->notes);
+			if (skip)
+				continue;
+		}
+		if (skip)
+			continue;
 		/* samples of a histogram belong to the family without the suffix */
 		f = NULL;
 		if (!help && !type) {
-			static const char *const sfx[] = { "_bucket", "_sum", "_count" };
+			const char *const *sfx = hist_sfx;
 
 			for (int k = 0; k < 3 && f == NULL; k++) {
 				size_t sl = strlen(sfx[k]);
@@ -218,13 +299,29 @@ static int fold(struct merge *m, const struct serve *s, char *text,
 	return 0;
 }
 
+/* Each line of notes to f, after head. */
+static void say_notes(FILE *f, const char *head, const char *notes)
+{
+	for (const char *nl; *notes; notes = nl + 1) {
+		nl = strchr(notes, '\n');
+		if (nl == NULL)
+			break;
+		fprintf(f, "%s%.*s\n", head, (int)(nl - notes), notes);
+	}
+}
+
 /* The whole exposition of every file into *out (malloc'd). */
 static int render(struct serve *s, char **out, size_t *outlen)
 {
 	struct merge m = { 0 };
 	FILE *f = NULL;
+	char *notes = NULL;
+	size_t nlen = 0;
 	int rc = 0;
 
+	m.notes = open_memstream(&notes, &nlen);
+	if (m.notes == NULL)
+		return -ENOMEM;
 	pthread_mutex_lock(&s->lock);
 	for (int i = 0; i < s->nfiles && rc == 0; i++) {
 		char *text = NULL, *labels = labels_of(s, i);
@@ -243,19 +340,34 @@ static int render(struct serve *s, char **out, size_t *outlen)
 		if (fclose(t) != 0 && rc >= 0)
 			rc = -ENOMEM;
 		if (rc >= 0)
-			rc = fold(&m, s, text, labels);
+			rc = fold(&m, s, i, text, labels);
 		else
 			fprintf(stderr, "mmds counters serve: %s: %s\n", s->paths[i],
 				mmds_strerror(rc));
 		free(text);
 		free(labels);
 	}
+	if (rc >= 0)
+		fseeko(m.notes, m.notes_at, SEEK_SET);
+	if (fclose(m.notes) != 0 && rc >= 0)
+		rc = -ENOMEM;
+	if (notes)
+		notes[m.notes_at] = '\0';
+	/* say on stderr what is left out when it changes, not every scrape */
+	if (rc >= 0 && notes && strcmp(notes, s->said ? s->said : "") != 0) {
+		say_notes(stderr, "mmds counters serve: ", notes);
+		free(s->said);
+		s->said = strdup(notes);
+	}
 	pthread_mutex_unlock(&s->lock);
 	if (rc >= 0) {
 		f = open_memstream(out, outlen);
 		if (f == NULL)
 			rc = -ENOMEM;
+		else if (notes) /* comments: a reader of /metrics sees them */
+			say_notes(f, "# mmds counters serve: ", notes);
 	}
+	free(notes);
 	for (int i = 0; i < m.n; i++) {
 		struct family *fa = &m.f[i];
 
@@ -567,5 +679,6 @@ out:
 	for (int i = 0; i < s.nfiles; i++)
 		mmds_counters_close(s.c[i]);
 	pthread_mutex_destroy(&s.lock);
+	free(s.said);
 	return rc;
 }

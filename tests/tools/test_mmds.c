@@ -870,6 +870,64 @@ START_TEST(test_serve_two_files_with_labels_and_prefix)
 }
 END_TEST
 
+/* Two files whose names collide across kinds (a counter and a gauge both
+ * exported as requests_total; a histogram lat and a gauge lat_count): the
+ * file label cannot keep them apart, so the first file's family keeps the
+ * name and the other is left out, said on stderr and in a comment of the
+ * exposition, instead of served under the wrong TYPE. */
+START_TEST(test_serve_families_of_another_kind_do_not_merge)
+{
+	static const double bounds[] = { 1 };
+	const char *a, *b;
+	const char *argv[] = { tool, "counters", "serve", "--listen", "127.0.0.1:0",
+			 NULL, NULL, NULL };
+	char buf[8192], want[4400];
+	mmds_counters *c;
+	int port, o, e, id;
+	pid_t pid;
+
+	if (!have_serve())
+		t_skip("mmds counters serve is not built (no libmicrohttpd)");
+	a = make_counters("a.cnt");
+	ck_assert_int_eq(mmds_counters_open(&c, a, NULL), 0);
+	id = mmds_counters_alloc_histogram(c, "lat", &(mmds_histogram_def){
+						   .bounds = bounds, .nbounds = 1 });
+	ck_assert_int_ge(id, 0);
+	ck_assert_int_eq(mmds_counters_observe(c, id, 0.5), 0);
+	mmds_counters_close(c);
+	b = t_path("b.cnt");
+	ck_assert_int_eq(mmds_counters_open(&c, b, &(mmds_counters_opts){
+						.flags = MMDS_COUNTERS_CREATE }), 0);
+	id = mmds_counters_alloc(c, "requests_total", &(mmds_counter_def){ .kind = MMDS_GAUGE });
+	ck_assert_int_ge(id, 0);
+	ck_assert_int_eq(mmds_counters_set(c, id, 7), 0);
+	id = mmds_counters_alloc(c, "lat_count", &(mmds_counter_def){ .kind = MMDS_GAUGE });
+	ck_assert_int_ge(id, 0);
+	ck_assert_int_eq(mmds_counters_set(c, id, 9), 0);
+	id = mmds_counters_alloc(c, "other", &(mmds_counter_def){ .kind = MMDS_GAUGE });
+	ck_assert_int_eq(mmds_counters_set(c, id, 11), 0);
+	mmds_counters_close(c);
+	argv[5] = a;
+	argv[6] = b;
+	pid = start_serve(argv, &port, &o, &e);
+	http_get(port, "/metrics", buf, sizeof(buf));
+	ck_assert_msg(strstr(buf, " 200 ") != NULL, "%s", buf);
+	snprintf(want, sizeof(want), "# TYPE requests_total counter\nrequests_total{file=\"%s\"} 5\n# ", a);
+	ck_assert_msg(strstr(buf, want) != NULL, "want:\n%s\ngot:\n%s", want, buf);
+	snprintf(want, sizeof(want), "file=\"%s\"} 7", b);
+	ck_assert_msg(strstr(buf, want) == NULL, "a gauge served as a counter:\n%s", buf);
+	snprintf(want, sizeof(want), "file=\"%s\"} 9", b);
+	ck_assert_msg(strstr(buf, want) == NULL, "a gauge served in a histogram:\n%s", buf);
+	snprintf(want, sizeof(want), "other{file=\"%s\"} 11\n", b);
+	ck_assert_msg(strstr(buf, want) != NULL, "the rest of the file is served:\n%s", buf);
+	snprintf(want, sizeof(want), "\n# mmds counters serve: %s: requests_total is a gauge there, left out: an earlier file serves requests_total as a counter\n", b);
+	ck_assert_msg(strstr(buf, want) != NULL, "want:\n%s\ngot:\n%s", want, buf);
+	ck_assert_msg(strstr(buf, "lat_count is a gauge there, left out: an earlier file serves lat_count as a series of the histogram lat\n") != NULL,
+		      "%s", buf);
+	stop_serve(pid, o, e);
+}
+END_TEST
+
 START_TEST(test_serve_slow_clients_do_not_block_others)
 {
 	const char *a;
@@ -956,6 +1014,7 @@ Suite *tool_suite(void)
 	tcase_add_test(tc, test_output_failure_says_why_and_a_link_is_followed);
 	tc = t_tcase(s, "serve", 60);
 	tcase_add_test(tc, test_serve_two_files_with_labels_and_prefix);
+	tcase_add_test(tc, test_serve_families_of_another_kind_do_not_merge);
 	tcase_add_test(tc, test_serve_slow_clients_do_not_block_others);
 	tcase_add_test(tc, test_serve_refuses_bad_options);
 	return s;
