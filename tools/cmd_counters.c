@@ -311,11 +311,22 @@ int mmds_tool_counters(int argc, char **argv)
 		return TOOL_FAIL;
 #endif
 	}
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1, dashes = 0; i < argc; i++) {
 		const char *a = argv[i];
 		int takes = strcmp(a, "--watch") == 0 || strcmp(a, "--count") == 0 ||
 			    strcmp(a, "--output") == 0 || strcmp(a, "-o") == 0;
 
+		if (!dashes && strcmp(a, "--") == 0) {
+			dashes = 1; /* after "--" every word is a path, even "-x" */
+			continue;
+		}
+		if (dashes) {
+			if (w.path)
+				return tool_usage_error("counters", "one COUNTERS file only ('%s' is extra)",
+							a);
+			w.path = a;
+			continue;
+		}
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
 			return usage(stdout);
 		if (takes && i + 1 >= argc)

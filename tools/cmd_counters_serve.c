@@ -471,6 +471,20 @@ static int listen_on(const char *spec)
 	}
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
 	snprintf(port, sizeof(port), "%s", colon + 1);
+	/* getaddrinfo takes "99999" modulo 65536 and service names: a port
+	 * here is a decimal number 0..65535 */
+	{
+		char *end;
+		unsigned long p;
+
+		errno = 0;
+		p = port[0] >= '0' && port[0] <= '9' ? strtoul(port, &end, 10) : 0;
+		if (port[0] < '0' || port[0] > '9' || *end || errno || p > 65535) {
+			tool_usage_error("counters", "--listen: port '%s' is not a number from 0 to 65535 (0: any free port)",
+					 port);
+			return -TOOL_USAGE;
+		}
+	}
 	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
 		memmove(host, host + 1, strlen(host));
 		host[strlen(host) - 1] = '\0';
@@ -546,13 +560,24 @@ int mmds_tool_counters_serve(int argc, char **argv)
 	int seen_listen = 0, seen_prefix = 0, seen_timeout = 0, seen_max = 0;
 
 	pthread_mutex_init(&s.lock, NULL);
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1, dashes = 0; i < argc; i++) {
 		const char *a = argv[i];
 		int takes = strcmp(a, "--listen") == 0 || strcmp(a, "--prefix") == 0 ||
 			    strcmp(a, "--label") == 0 || strcmp(a, "--file-label") == 0 ||
 			    strcmp(a, "--timeout") == 0 ||
 			    strcmp(a, "--max-connections") == 0;
 
+		if (!dashes && strcmp(a, "--") == 0) {
+			dashes = 1; /* after "--" every word is a path, even "-x" */
+			continue;
+		}
+		if (dashes) {
+			if (s.nfiles == MAX_FILES)
+				return tool_usage_error("counters", "at most %d COUNTERS files",
+							MAX_FILES);
+			s.paths[s.nfiles++] = a;
+			continue;
+		}
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
 			return usage(stdout);
 		if (takes && i + 1 >= argc)

@@ -383,7 +383,7 @@ int mmds_tool_log(int argc, char **argv)
 	if (!is_dump && !is_tail && strcmp(sub, "info") != 0 &&
 	    strcmp(sub, "verify") != 0 && strcmp(sub, "cursors") != 0)
 		return tool_usage_error("log", "unknown subcommand '%s'", sub);
-	for (int i = 2; i < argc; i++) {
+	for (int i = 2, dashes = 0; i < argc; i++) {
 		const char *a = argv[i];
 		int takes = strcmp(a, "-n") == 0 || strcmp(a, "--from") == 0 ||
 			    strcmp(a, "--max-bytes") == 0 || strcmp(a, "--binary") == 0;
@@ -394,6 +394,16 @@ int mmds_tool_log(int argc, char **argv)
 			    (is_tail && (strcmp(a, "-n") == 0 || strcmp(a, "-f") == 0 ||
 					 strcmp(a, "--follow") == 0)));
 
+		if (!dashes && strcmp(a, "--") == 0) {
+			dashes = 1; /* after "--" every word is a path, even "-x" */
+			continue;
+		}
+		if (dashes) {
+			if (dir != NULL)
+				return tool_usage_error("log", "one DIR only ('%s' is extra)", a);
+			dir = a;
+			continue;
+		}
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
 			return usage(stdout);
 		if (a[0] == '-' && a[1] != '\0' && !fits) {

@@ -310,6 +310,26 @@ START_TEST(test_conflicting_and_stray_options_are_refused)
 	run("log", "--help", NULL);
 	ck_status(0);
 	ck_out_has("usage: mmds log");
+	run("help", "counters", NULL);
+	ck_status(0);
+	ck_out_has("usage: mmds counters");
+	/* a stray word after a command that takes none */
+	run("version", "extra", NULL);
+	ck_status(2);
+	ck_err_has("'extra'");
+	run("ring", "info", make_ring("ring"), "-x", NULL);
+	ck_status(2);
+	ck_err_has("unknown option '-x'");
+	/* "--" ends the options: a path may start with '-' */
+	run("counters", "--", cnt, NULL);
+	ck_status(0);
+	ck_out_has("requests");
+	run("log", "info", "--", "-nosuch", NULL);
+	ck_status(3);
+	ck_err_has("-nosuch: No such file or directory");
+	run("ring", "info", "--", "-nosuch", NULL);
+	ck_status(3);
+	ck_err_has("-nosuch: No such file or directory");
 }
 END_TEST
 
@@ -972,6 +992,17 @@ START_TEST(test_serve_refuses_bad_options)
 	run("counters", "serve", "--listen", "127.0.0.1", a, NULL);
 	ck_status(2);
 	ck_err_has("is not HOST:PORT");
+	/* a port out of range was taken modulo 65536: 99999 listened on 34463 */
+	run("counters", "serve", "--listen", "127.0.0.1:99999", a, NULL);
+	ck_status(2);
+	ck_err_has("port '99999'");
+	ck_assert_str_eq(R.out, "");
+	run("counters", "serve", "--listen", "127.0.0.1:-1", a, NULL);
+	ck_status(2);
+	ck_err_has("port '-1'");
+	run("counters", "serve", "--listen", "127.0.0.1:80x", a, NULL);
+	ck_status(2);
+	ck_err_has("port '80x'");
 	run("counters", "serve", "--listen", "127.0.0.1:0", "--label", "1x=y", a, NULL);
 	ck_status(2);
 	ck_err_has("is not NAME=VALUE");
