@@ -59,18 +59,33 @@ static void print_value(FILE *f, const mmds_counter_info *e)
 		fprintf(f, "%" PRIu64, e->value);
 }
 
+/* A JSON string; a byte that is not UTF-8 (a path may hold any) is
+ * \ufffd, so the line stays valid JSON. */
 static void json_string(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
 
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20 || ch == 0x7f)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
+	fputc('"', f);
+	while (n > 0) {
+		size_t ok = tool_utf8_prefix(p, n);
+
+		for (size_t i = 0; i < ok; i++) {
+			unsigned char ch = p[i];
+
+			if (ch == '"' || ch == '\\')
+				fprintf(f, "\\%c", ch);
+			else if (ch < 0x20 || ch == 0x7f)
+				fprintf(f, "\\u%04x", ch);
+			else
+				fputc(ch, f);
+		}
+		if (ok < n) {
+			fputs("\\ufffd", f);
+			ok++;
+		}
+		p += ok;
+		n -= ok;
 	}
 	fputc('"', f);
 }

@@ -168,17 +168,32 @@ static int append(struct family *f, const char *s, size_t n)
 	return 0;
 }
 
-/* A label value in the exposition format: \\ \" \n escaped. */
+/* A label value in the exposition format: \\ \" \n escaped, and each
+ * byte that is not UTF-8 (a path may hold any) as U+FFFD: Prometheus
+ * refuses a whole scrape with a label value that is not UTF-8. */
 static void label_value(FILE *f, const char *v)
 {
+	const unsigned char *p = (const unsigned char *)v;
+	size_t n = strlen(v);
+
 	fputc('"', f);
-	for (; *v; v++) {
-		if (*v == '\\' || *v == '"')
-			fprintf(f, "\\%c", *v);
-		else if (*v == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*v, f);
+	while (n > 0) {
+		size_t ok = tool_utf8_prefix(p, n);
+
+		for (size_t i = 0; i < ok; i++) {
+			if (p[i] == '\\' || p[i] == '"')
+				fprintf(f, "\\%c", p[i]);
+			else if (p[i] == '\n')
+				fputs("\\n", f);
+			else
+				fputc(p[i], f);
+		}
+		if (ok < n) {
+			fputs("\xef\xbf\xbd", f);
+			ok++;
+		}
+		p += ok;
+		n -= ok;
 	}
 	fputc('"', f);
 }
@@ -603,6 +618,10 @@ int mmds_tool_counters_serve(int argc, char **argv)
 			if (s.nlabels == MAX_LABELS)
 				return tool_usage_error("counters", "--label: at most %d labels",
 							MAX_LABELS);
+			if (tool_utf8_prefix((const unsigned char *)eq + 1, strlen(eq + 1)) !=
+			    strlen(eq + 1))
+				return tool_usage_error("counters", "--label: the value of '%.*s' is not valid UTF-8 (Prometheus refuses it)",
+							(int)(eq - l), l);
 			snprintf(s.lname[s.nlabels], sizeof(s.lname[0]), "%.*s",
 				 (int)(eq - l), l);
 			s.lvalue[s.nlabels++] = eq + 1;

@@ -54,42 +54,6 @@ static int open_reader(const char *dir, mmds_log **l)
 
 enum binary { BIN_BASE64, BIN_HEX };
 
-/* Length of the longest prefix of p[0..n) that is valid UTF-8 (RFC 3629:
- * no overlong forms, no surrogates, nothing above U+10FFFF). */
-static size_t utf8_valid(const unsigned char *p, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned c = p[i], need, min;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			need = 1, min = 0x80, cp = c & 0x1f;
-		else if (c >= 0xe0 && c <= 0xef)
-			need = 2, min = 0x800, cp = c & 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			need = 3, min = 0x10000, cp = c & 0x07;
-		else
-			return i;
-		if (n - i <= need)
-			return i;
-		for (unsigned k = 1; k <= need; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return i;
-			cp = cp << 6 | (p[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return i;
-		i += need + 1;
-	}
-	return i;
-}
-
 static void json_text(const unsigned char *p, size_t n)
 {
 	putchar('"');
@@ -138,11 +102,11 @@ static void print_record(const mmds_log_record *r, int json, enum binary bin,
 	size_t n = max && r->len > max ? max : r->len;
 
 	if (json) {
-		size_t ok = utf8_valid(p, n);
+		size_t ok = tool_utf8_prefix(p, n);
 
 		/* a cut by --max-bytes may split the last character: drop it */
 		if (ok < n && n < r->len && n - ok < 4 &&
-		    utf8_valid(p, r->len < n + 4 ? r->len : n + 4) > n)
+		    tool_utf8_prefix(p, r->len < n + 4 ? r->len : n + 4) > n)
 			n = ok;
 		printf("{\"lsn\":%" PRIu64 ",\"next\":%" PRIu64
 		       ",\"type\":%u,\"len\":%u,",

@@ -51,6 +51,10 @@ int tool_fail(const char *cmd, const char *path, int err);
 int tool_parse_u64(const char *cmd, const char *opt, const char *s,
 		   uint64_t min, uint64_t max, uint64_t *out);
 
+/* Length of the longest prefix of p[0..n) that is valid UTF-8 (RFC 3629:
+ * no overlong forms, no surrogates, nothing above U+10FFFF). */
+size_t tool_utf8_prefix(const unsigned char *p, size_t n);
+
 /* Refuse option opt given a second time (*seen says whether it was):
  * print why and return TOOL_USAGE, else mark it seen and return 0. */
 int tool_once(const char *cmd, const char *opt, int *seen);

@@ -670,6 +670,21 @@ START_TEST(test_watch_json_and_prometheus)
 }
 END_TEST
 
+/* The JSON lines of --watch name the file: a path that is not UTF-8 is
+ * still valid JSON, its stray bytes as U+FFFD. */
+START_TEST(test_watch_json_names_any_path_in_valid_json)
+{
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/caf\xe9", t_tmpdir());
+	ck_assert_int_eq(rename(make_counters("cnt"), path), 0);
+	run("counters", "--watch", "0.1", "--count", "1", "--json", path, NULL);
+	ck_status(0);
+	ck_out_has("/caf\\ufffd\",\"counters\":[");
+	ck_assert_msg(strchr(R.out, '\xe9') == NULL, "%s", R.out);
+}
+END_TEST
+
 /* ---- --output --------------------------------------------------------------- */
 
 static int count_entries(const char *dir)
@@ -1018,6 +1033,40 @@ START_TEST(test_serve_refuses_bad_options)
 	run("counters", "serve", "--listen", "127.0.0.1:0", t_tmpdir(), NULL);
 	ck_status(3);
 	ck_err_has("not a counters file");
+	/* Prometheus refuses a whole scrape with a label value that is not
+	 * UTF-8: such a --label is a usage error */
+	run("counters", "serve", "--listen", "127.0.0.1:0", "--label", "site=caf\xe9", a, NULL);
+	ck_status(2);
+	ck_err_has("not valid UTF-8");
+}
+END_TEST
+
+/* A file whose path is not UTF-8 still gives a scrape Prometheus reads:
+ * the bytes that are not UTF-8 become U+FFFD in the file label. */
+START_TEST(test_serve_file_label_is_utf8_whatever_the_path)
+{
+	const char *argv[] = { tool, "counters", "serve", "--listen", "127.0.0.1:0",
+			 NULL, NULL };
+	char path[4200], want[4300], buf[8192];
+	mmds_counters *c;
+	int port, o, e, id;
+	pid_t pid;
+
+	if (!have_serve())
+		t_skip("mmds counters serve is not built (no libmicrohttpd)");
+	snprintf(path, sizeof(path), "%s/caf\xe9.cnt", t_tmpdir());
+	ck_assert_int_eq(mmds_counters_open(&c, path, &(mmds_counters_opts){
+						.flags = MMDS_COUNTERS_CREATE }), 0);
+	id = mmds_counters_alloc(c, "requests", NULL);
+	ck_assert_int_eq(mmds_counters_add(c, id, 3, NULL), 0);
+	mmds_counters_close(c);
+	argv[5] = path;
+	pid = start_serve(argv, &port, &o, &e);
+	http_get(port, "/metrics", buf, sizeof(buf));
+	snprintf(want, sizeof(want), "requests_total{file=\"%s/caf\xef\xbf\xbd.cnt\"} 3\n",
+		 t_tmpdir());
+	ck_assert_msg(strstr(buf, want) != NULL, "want:\n%s\ngot:\n%s", want, buf);
+	stop_serve(pid, o, e);
 }
 END_TEST
 
@@ -1040,6 +1089,7 @@ Suite *tool_suite(void)
 	tcase_add_test(tc, test_sigint_exits_130);
 	tc = t_tcase(s, "counters", 60);
 	tcase_add_test(tc, test_watch_json_and_prometheus);
+	tcase_add_test(tc, test_watch_json_names_any_path_in_valid_json);
 	tcase_add_test(tc, test_output_is_atomic_and_a_failure_is_loud);
 	tcase_add_test(tc, test_output_refuses_a_path_that_is_not_a_regular_file);
 	tcase_add_test(tc, test_output_failure_says_why_and_a_link_is_followed);
@@ -1048,6 +1098,7 @@ Suite *tool_suite(void)
 	tcase_add_test(tc, test_serve_families_of_another_kind_do_not_merge);
 	tcase_add_test(tc, test_serve_slow_clients_do_not_block_others);
 	tcase_add_test(tc, test_serve_refuses_bad_options);
+	tcase_add_test(tc, test_serve_file_label_is_utf8_whatever_the_path);
 	return s;
 }
 
