@@ -166,13 +166,24 @@ static int cmd_info(const char *dir)
 static int cmd_verify(const char *dir)
 {
 	mmds_log_report r;
-	int rc = tool_check_kind("log", dir, TOOL_KIND_LOG);
+	int corrupt, rc = tool_check_kind("log", dir, TOOL_KIND_LOG);
 
 	if (rc)
 		return rc;
+	memset(&r, 0, sizeof(r));
 	rc = mmds_log_verify(dir, &r);
 	if (rc && rc != -EBADMSG)
 		return tool_fail("log", dir, rc);
+	if (rc == -EBADMSG && r.reason == MMDS_LOG_CUT_NONE) {
+		/* refused before any record was scanned (a damaged segment
+		 * header, a broken chain): corrupt, though no record is named */
+		printf("segments scanned: %llu\nrecords:          %llu\n",
+		       (unsigned long long)r.segments_scanned,
+		       (unsigned long long)r.records_kept);
+		printf("CORRUPT:          %s (segment headers; the records were not reached)\n",
+		       mmds_strerror(rc));
+		return TOOL_CORRUPT;
+	}
 	printf("segments scanned: %llu\nrecords:          %llu\nend LSN:          %llu\n",
 	       (unsigned long long)r.segments_scanned,
 	       (unsigned long long)r.records_kept, (unsigned long long)r.end_lsn);
@@ -180,13 +191,15 @@ static int cmd_verify(const char *dir)
 		printf("status:           ok\n");
 		return TOOL_OK;
 	}
+	/* -EBADMSG is corrupt whatever the report's flag says */
+	corrupt = r.corrupt || rc == -EBADMSG;
 	printf("%s:%*s%s at LSN %llu (segment %020llu.seg, offset %llu)\n",
-	       r.corrupt ? "CORRUPT" : "torn tail", r.corrupt ? 10 : 8, "",
+	       corrupt ? "CORRUPT" : "torn tail", corrupt ? 10 : 8, "",
 	       mmds_log_cut_name(r.reason), (unsigned long long)r.bad_lsn,
 	       (unsigned long long)r.bad_segment, (unsigned long long)r.bad_offset);
-	if (!r.corrupt)
+	if (!corrupt)
 		printf("status:           ok (the writer's next open cuts the torn tail)\n");
-	return r.corrupt ? TOOL_CORRUPT : TOOL_OK;
+	return corrupt ? TOOL_CORRUPT : TOOL_OK;
 }
 
 /* Why iterating from `from` failed at once with -EBADMSG: not a record

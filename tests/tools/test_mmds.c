@@ -515,6 +515,30 @@ START_TEST(test_exit_codes_are_distinct)
 }
 END_TEST
 
+/* A segment whose header is damaged (the magic intact) makes the log
+ * corrupt: verify exits 4 and says so, not "status: ok" over 0 segments. */
+START_TEST(test_verify_a_damaged_segment_header_is_corrupt)
+{
+	const char *log = make_log("log");
+	char seg[4200];
+	unsigned char *b;
+	size_t len;
+
+	snprintf(seg, sizeof(seg), "%s/00000000000000000000.seg", log);
+	b = t_read_file(seg, &len);
+	ck_assert_uint_gt(len, 32);
+	memset(b + 16, 0xff, 4);
+	t_write_file(seg, b, len);
+	free(b);
+	run("log", "verify", log, NULL);
+	ck_status(4);
+	ck_assert_msg(strstr(R.out, "status:           ok") == NULL, "%s", R.out);
+	ck_out_has("CORRUPT");
+	run("log", "info", log, NULL);
+	ck_status(4);
+}
+END_TEST
+
 /* ---- log dump ------------------------------------------------------------- */
 
 START_TEST(test_dump_from_a_bad_lsn_says_where_records_are)
@@ -1082,6 +1106,7 @@ Suite *tool_suite(void)
 	tc = t_tcase(s, "files", 60);
 	tcase_add_test(tc, test_wrong_kind_of_file_names_what_it_is);
 	tcase_add_test(tc, test_exit_codes_are_distinct);
+	tcase_add_test(tc, test_verify_a_damaged_segment_header_is_corrupt);
 	tc = t_tcase(s, "log", 60);
 	tcase_add_test(tc, test_dump_from_a_bad_lsn_says_where_records_are);
 	tcase_add_test(tc, test_dump_json_payloads_are_readable);
