@@ -191,15 +191,20 @@ static enum tool_kind kind_of_file(int fd)
 	return TOOL_KIND_FILE;
 }
 
-/* A directory holding at least one "<20 digits>.seg" segment with the log magic. */
-static enum tool_kind kind_of_dir(const char *path)
+/* A directory holding at least one "<20 digits>.seg" segment with the log
+ * magic.  *err is the error of a directory or segment that could not be
+ * read (EACCES...), which then says more than "no segments". */
+static enum tool_kind kind_of_dir(const char *path, int *err)
 {
 	enum tool_kind k = TOOL_KIND_DIR;
 	DIR *d = opendir(path);
 	struct dirent *e;
 
-	if (d == NULL)
+	*err = 0;
+	if (d == NULL) {
+		*err = -errno;
 		return k;
+	}
 	while (k == TOOL_KIND_DIR && (e = readdir(d)) != NULL) {
 		size_t n = strlen(e->d_name);
 		int fd;
@@ -208,8 +213,11 @@ static enum tool_kind kind_of_dir(const char *path)
 			continue;
 		fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
 							 O_NONBLOCK);
-		if (fd < 0)
+		if (fd < 0) {
+			if (*err == 0)
+				*err = -errno;
 			continue;
+		}
 		if (kind_of_file(fd) == TOOL_KIND_SEGMENT)
 			k = TOOL_KIND_LOG;
 		close(fd);
@@ -264,13 +272,17 @@ static void print_reader(enum tool_kind k, const char *path)
 	}
 }
 
-/* The kind of what stat says st is, reading the magic of a regular file. */
-static enum tool_kind kind_of(const char *path, const struct stat *st)
+/* The kind of what stat says st is, reading the magic of a regular file;
+ * *err as kind_of_dir() says for a directory, else 0. */
+static enum tool_kind kind_of(const char *path, const struct stat *st, int *err)
 {
 	enum tool_kind k = TOOL_KIND_SPECIAL;
 
+	*err = 0;
 	if (S_ISDIR(st->st_mode)) {
-		k = kind_of_dir(path);
+		k = kind_of_dir(path, err);
+		if (k != TOOL_KIND_DIR)
+			*err = 0;
 	} else if (S_ISREG(st->st_mode)) {
 		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
@@ -289,6 +301,7 @@ static void explain_notdir(const char *cmd, const char *path)
 {
 	char prefix[PATH_MAX];
 	struct stat st;
+	int err;
 
 	for (const char *p = strchr(path + 1, '/'); p; p = strchr(p + 1, '/')) {
 		enum tool_kind k;
@@ -298,7 +311,7 @@ static void explain_notdir(const char *cmd, const char *path)
 		snprintf(prefix, sizeof(prefix), "%.*s", (int)(p - path), path);
 		if (stat(prefix, &st) != 0 || S_ISDIR(st.st_mode))
 			continue;
-		k = kind_of(prefix, &st);
+		k = kind_of(prefix, &st, &err);
 		fprintf(stderr, "mmds %s: %s: %s is %s, not a directory", cmd, path,
 			prefix, k == TOOL_KIND_FILE ? "a file" : kind_name(k));
 		if (k == TOOL_KIND_FILE)
@@ -315,10 +328,10 @@ int tool_check_kind(const char *cmd, const char *path, enum tool_kind want)
 {
 	enum tool_kind k;
 	struct stat st;
+	int err;
 
 	if (stat(path, &st) != 0) {
-		int err = -errno;
-
+		err = -errno;
 		if (err == -ENOTDIR)
 			explain_notdir(cmd, path);
 		else
@@ -330,17 +343,21 @@ int tool_check_kind(const char *cmd, const char *path, enum tool_kind want)
 		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 		if (fd < 0) {
-			int err = -errno;
-
+			err = -errno;
 			fprintf(stderr, "mmds %s: %s: %s\n", cmd, path,
 				strerror(-err));
 			return tool_exit_code(err);
 		}
 		close(fd);
 	}
-	k = kind_of(path, &st);
+	k = kind_of(path, &st, &err);
 	if (k == want)
 		return 0;
+	if (err) {
+		/* unreadable: that is the reason, not "no log segments" */
+		fprintf(stderr, "mmds %s: %s: %s\n", cmd, path, strerror(-err));
+		return tool_exit_code(err);
+	}
 	fprintf(stderr, "mmds %s: %s is %s, not %s", cmd, path, kind_name(k),
 		want == TOOL_KIND_LOG ? "a log directory"
 		: want == TOOL_KIND_COUNTERS ? "a counters file" : "a ring file");

@@ -76,6 +76,10 @@ static void drain(int fd, char *buf, size_t cap)
 	buf[n] = '\0';
 }
 
+/* When not 0, spawn() runs the tool as this user (the tests run as root
+ * in CI, where no file is out of reach otherwise). */
+static uid_t spawn_uid;
+
 static pid_t spawn(const char *const argv[], int *out_fd, int *err_fd,
 		   rlim_t fsize_limit)
 {
@@ -94,6 +98,10 @@ static pid_t spawn(const char *const argv[], int *out_fd, int *err_fd,
 			struct rlimit rl = { fsize_limit, fsize_limit };
 
 			setrlimit(RLIMIT_FSIZE, &rl);
+		}
+		if (spawn_uid && (setgid((gid_t)spawn_uid) != 0 || setuid(spawn_uid) != 0)) {
+			fprintf(stderr, "setuid %u: %s\n", (unsigned)spawn_uid, strerror(errno));
+			_exit(127);
 		}
 		execv(tool, (char *const *)argv);
 		fprintf(stderr, "exec %s: %s\n", tool, strerror(errno));
@@ -449,6 +457,33 @@ START_TEST(test_wrong_kind_of_file_names_what_it_is)
 		ck_status(3);
 		ck_err_has("is a segment file of a log, not a directory");
 	}
+}
+END_TEST
+
+/* A log directory or segment the user may not read is "Permission
+ * denied" (exit 1), not "a directory without log segments" (exit 3). */
+START_TEST(test_unreadable_log_is_permission_denied)
+{
+	const char *log;
+	char seg[4200];
+
+	if (geteuid() != 0)
+		t_skip("needs root, to run the tool as another user");
+	log = make_log("log");
+	snprintf(seg, sizeof(seg), "%s/00000000000000000000.seg", log);
+	ck_assert_int_eq(chmod(t_tmpdir(), 0711), 0);
+	spawn_uid = 65534; /* nobody */
+	ck_assert_int_eq(chmod(log, 0700), 0);
+	run("log", "info", log, NULL);
+	ck_status(1);
+	ck_err_has(strerror(EACCES));
+	ck_assert_int_eq(chmod(log, 0755), 0);
+	ck_assert_int_eq(chmod(seg, 0600), 0);
+	run("log", "verify", log, NULL);
+	ck_status(1);
+	ck_err_has(strerror(EACCES));
+	spawn_uid = 0;
+	ck_assert_int_eq(chmod(t_tmpdir(), 0700), 0);
 }
 END_TEST
 
@@ -1105,6 +1140,7 @@ Suite *tool_suite(void)
 	tcase_add_test(tc, test_an_option_given_twice_is_refused);
 	tc = t_tcase(s, "files", 60);
 	tcase_add_test(tc, test_wrong_kind_of_file_names_what_it_is);
+	tcase_add_test(tc, test_unreadable_log_is_permission_denied);
 	tcase_add_test(tc, test_exit_codes_are_distinct);
 	tcase_add_test(tc, test_verify_a_damaged_segment_header_is_corrupt);
 	tc = t_tcase(s, "log", 60);
