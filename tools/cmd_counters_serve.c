@@ -58,7 +58,8 @@ static int usage(FILE *out)
 		"Prometheus text format, each name prefixed with PREFIX, each sample\n"
 		"with the constant labels and a label naming its file (file=\"PATH\";\n"
 		"--file-label renames it, --no-file-label drops it for one file).\n"
-		"PORT 0 picks a free port; the address served is printed on stdout.\n"
+		"HOST may be empty (:PORT) for every address; PORT 0 picks a free\n"
+		"port; the address served is printed on stdout.\n"
 		"Runs until SIGINT or SIGTERM (exit 130 / 143).\n");
 	return out == stdout ? TOOL_OK : TOOL_USAGE;
 }
@@ -468,7 +469,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		     body, len, MHD_RESPMEM_MUST_FREE);
 }
 
-/* A listening socket for "HOST:PORT" or "[V6]:PORT"; prints the address. */
+/* A listening socket for "HOST:PORT", "[V6]:PORT" or ":PORT" (every
+ * address); prints the address. */
 static int listen_on(const char *spec)
 {
 	char host[256], port[16], shown[300];
@@ -479,7 +481,7 @@ static int listen_on(const char *spec)
 	socklen_t sl = sizeof(ss);
 	int fd = -1, rc, one = 1;
 
-	if (colon == NULL || colon == spec || colon[1] == '\0' ||
+	if (colon == NULL || colon[1] == '\0' ||
 	    (size_t)(colon - spec) >= sizeof(host) || strlen(colon + 1) >= sizeof(port)) {
 		tool_usage_error("counters", "--listen: '%s' is not HOST:PORT", spec);
 		return -TOOL_USAGE;
@@ -504,7 +506,9 @@ static int listen_on(const char *spec)
 		memmove(host, host + 1, strlen(host));
 		host[strlen(host) - 1] = '\0';
 	}
-	rc = getaddrinfo(host, port, &hints, &ai);
+	/* ":PORT" is every address (AI_PASSIVE with no host), as exporters'
+	 * --web.listen-address=:9100 */
+	rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
 	if (rc != 0) {
 		tool_usage_error("counters", "--listen: '%s': %s", spec, gai_strerror(rc));
 		return -TOOL_USAGE;

@@ -1053,6 +1053,37 @@ START_TEST(test_serve_slow_clients_do_not_block_others)
 }
 END_TEST
 
+/* --listen :PORT listens on every address, as node_exporter's
+ * --web.listen-address=:9100 does. */
+START_TEST(test_serve_listen_without_host_is_every_address)
+{
+	const char *argv[] = { tool, "counters", "serve", "--listen", ":0", NULL, NULL };
+	char buf[8192];
+	int port, o, e;
+	pid_t pid;
+	struct pollfd p;
+	ssize_t n;
+
+	if (!have_serve())
+		t_skip("mmds counters serve is not built (no libmicrohttpd)");
+	argv[5] = make_counters("a.cnt");
+	pid = spawn(argv, &o, &e, 0);
+	p.fd = o;
+	p.events = POLLIN;
+	ck_assert_int_eq(poll(&p, 1, 10000), 1);
+	n = read(o, buf, sizeof(buf) - 1);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_msg(strstr(buf, "listening on http://0.0.0.0:") != NULL ||
+		      strstr(buf, "listening on http://[::]:") != NULL, "%s", buf);
+	port = atoi(strrchr(buf, ':') + 1);
+	ck_assert_int_gt(port, 0);
+	http_get(port, "/metrics", buf, sizeof(buf));
+	ck_assert_msg(strstr(buf, "\nrequests_total{file=") != NULL, "%s", buf);
+	stop_serve(pid, o, e);
+}
+END_TEST
+
 START_TEST(test_serve_refuses_bad_options)
 {
 	const char *a;
@@ -1159,6 +1190,7 @@ Suite *tool_suite(void)
 	tcase_add_test(tc, test_serve_families_of_another_kind_do_not_merge);
 	tcase_add_test(tc, test_serve_slow_clients_do_not_block_others);
 	tcase_add_test(tc, test_serve_refuses_bad_options);
+	tcase_add_test(tc, test_serve_listen_without_host_is_every_address);
 	tcase_add_test(tc, test_serve_file_label_is_utf8_whatever_the_path);
 	return s;
 }
