@@ -267,8 +267,10 @@ static int find_last(mmds_log *l, const char *dir, uint64_t last, uint64_t *from
 	return rc;
 }
 
-static int dump(const char *dir, uint64_t from, int json, enum binary bin,
-		size_t max, int64_t last, int follow)
+/* Print the records from `from` (the first kept one unless from_given:
+ * an LSN given, even 0, below the first kept record is refused). */
+static int dump(const char *dir, uint64_t from, int from_given, int json,
+		enum binary bin, size_t max, int64_t last, int follow)
 {
 	mmds_log *l;
 	mmds_log_iter *it;
@@ -286,12 +288,12 @@ static int dump(const char *dir, uint64_t from, int json, enum binary bin,
 			mmds_log_close(l);
 			return rc;
 		}
-	} else if (from != MMDS_LOG_START && from < in.first_lsn) {
+	} else if (from_given && from < in.first_lsn) {
 		fprintf(stderr, "mmds log: %s: LSN %" PRIu64 " was dropped by retention; the first kept record is at %" PRIu64 "\n",
 			dir, from, in.first_lsn);
 		mmds_log_close(l);
 		return TOOL_NOTFOUND;
-	} else if (from != MMDS_LOG_START && from > in.tail_lsn) {
+	} else if (from_given && from > in.tail_lsn) {
 		fprintf(stderr, "mmds log: %s: LSN %" PRIu64 " is past the end of the log (the tail, where the next record goes, is %" PRIu64 ")\n",
 			dir, from, in.tail_lsn);
 		mmds_log_close(l);
@@ -442,6 +444,6 @@ int mmds_tool_log(int argc, char **argv)
 	if (strcmp(sub, "cursors") == 0)
 		return mmds_tool_log_cursors(dir);
 	if (is_dump)
-		return dump(dir, from, json, bin, (size_t)max, -1, 0);
-	return dump(dir, 0, json, bin, (size_t)max, (int64_t)last, follow);
+		return dump(dir, from, fromopt != NULL, json, bin, (size_t)max, -1, 0);
+	return dump(dir, 0, 0, json, bin, (size_t)max, (int64_t)last, follow);
 }

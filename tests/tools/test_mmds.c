@@ -607,6 +607,42 @@ START_TEST(test_dump_from_a_bad_lsn_says_where_records_are)
 }
 END_TEST
 
+/* Below the first kept record every LSN given to --from is refused as
+ * dropped, 0 too (0 is also MMDS_LOG_START, which the default means). */
+START_TEST(test_dump_from_a_dropped_lsn_is_refused_even_zero)
+{
+	const char *dir = t_path("retained");
+	char payload[200], want[128];
+	mmds_log *l;
+	mmds_log_info in;
+	uint64_t lsn;
+
+	memset(payload, 'x', sizeof(payload));
+	ck_assert_int_eq(mmds_log_open(&l, dir, &(mmds_log_opts){
+						.flags = MMDS_LOG_CREATE,
+						.segment_size = MMDS_LOG_MIN_SEGMENT }), 0);
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(mmds_log_append(l, 1, payload, sizeof(payload), &lsn), 0);
+	ck_assert_int_gt(mmds_log_retain(l, lsn), 0);
+	mmds_log_get_info(l, &in);
+	mmds_log_close(l);
+	ck_assert_uint_gt(in.first_lsn, 0);
+	run("log", "dump", "--from", "0", dir, NULL);
+	ck_status(3);
+	ck_err_has("LSN 0 was dropped by retention");
+	ck_assert_str_eq(R.out, "");
+	run("log", "dump", "--from", "8", dir, NULL);
+	ck_status(3);
+	ck_err_has("LSN 8 was dropped by retention");
+	/* without --from: the first kept record */
+	run("log", "dump", "--max-bytes", "1", dir, NULL);
+	ck_status(0);
+	snprintf(want, sizeof(want), "%12llu type=1", (unsigned long long)in.first_lsn);
+	ck_assert_msg(strncmp(R.out, want, strlen(want)) == 0, "want '%s' first:\n%.200s",
+		      want, R.out);
+}
+END_TEST
+
 START_TEST(test_dump_json_payloads_are_readable)
 {
 	const char *log = make_log("log");
@@ -1176,6 +1212,7 @@ Suite *tool_suite(void)
 	tcase_add_test(tc, test_verify_a_damaged_segment_header_is_corrupt);
 	tc = t_tcase(s, "log", 60);
 	tcase_add_test(tc, test_dump_from_a_bad_lsn_says_where_records_are);
+	tcase_add_test(tc, test_dump_from_a_dropped_lsn_is_refused_even_zero);
 	tcase_add_test(tc, test_dump_json_payloads_are_readable);
 	tcase_add_test(tc, test_tail_follow_exits_when_reader_goes_away_while_idle);
 	tcase_add_test(tc, test_sigint_exits_130);
