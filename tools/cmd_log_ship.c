@@ -35,7 +35,8 @@ static int usage(FILE *out)
 		"--max-pending    publishes in flight (default 4096)\n"
 		"--ack-timeout    re-send what is not acknowledged by then (default 5)\n"
 		"State changes go to stderr, one line each.\n"
-		"Exit status: 0 ok, 1 failure, 2 usage, 3 no such log/cursor/stream, 4 corrupt.\n");
+		"Exit status: 0 ok (--once: caught up), 1 failure, 2 usage, 3 no such\n"
+		"log/cursor/stream, 4 corrupt, 130/143 stopped by SIGINT/SIGTERM.\n");
 	return out == stdout ? TOOL_OK : TOOL_USAGE;
 }
 

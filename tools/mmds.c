@@ -81,7 +81,8 @@ int main(int argc, char **argv)
 	if (argc >= 3 && strcmp(argv[1], "log") == 0 && strcmp(argv[2], "ship") == 0) {
 		int rc = mmds_tool_log_ship(argc - 2, argv + 2);
 
-		return tool_stop && rc ? 128 + tool_stop : rc;
+		/* stopped by SIGINT/SIGTERM: 130/143 like every command */
+		return tool_stop ? 128 + tool_stop : rc;
 	}
 #endif
 	for (const struct command *c = commands; c->name; c++) {

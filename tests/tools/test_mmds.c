@@ -700,23 +700,30 @@ START_TEST(test_tail_follow_exits_when_reader_goes_away_while_idle)
 END_TEST
 
 /* Start argv, wait for its first output, send SIGINT, expect exit 130. */
-static void sigint_exits_130(const char *argv[])
+/* Start argv, wait for its first output (on stdout, or stderr with
+ * on_err), interrupt it: it must exit 130. */
+static void sigint_exits_130_after(const char *argv[], int on_err)
 {
 	struct pollfd p;
 	int o, e, st;
 	pid_t pid = spawn(argv, &o, &e, 0);
 	char buf[4096];
 
-	p.fd = o;
+	p.fd = on_err ? e : o;
 	p.events = POLLIN;
 	ck_assert_int_eq(poll(&p, 1, 5000), 1);
-	ck_assert_int_gt(read(o, buf, sizeof(buf)), 0);
+	ck_assert_int_gt(read(p.fd, buf, sizeof(buf)), 0);
 	ck_assert_int_eq(kill(pid, SIGINT), 0);
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	close(o);
 	close(e);
 	ck_assert_msg(WIFEXITED(st), "killed by signal %d", WTERMSIG(st));
 	ck_assert_int_eq(WEXITSTATUS(st), 130);
+}
+
+static void sigint_exits_130(const char *argv[])
+{
+	sigint_exits_130_after(argv, 0);
 }
 
 START_TEST(test_sigint_exits_130)
@@ -728,9 +735,25 @@ START_TEST(test_sigint_exits_130)
 	const char *watchj[] = { tool, "counters", "--watch", "10", "--json",
 			   cnt, NULL };
 
+	const char *watchp[] = { tool, "counters", "--watch", "10", "--prometheus",
+			   cnt, NULL };
+	const char *serve[] = { tool, "counters", "serve", "--listen", "127.0.0.1:0",
+			  cnt, NULL };
+	/* a shipper waiting for a server that is down (port 1: refused) */
+	const char *ship[] = { tool, "log", "ship", log, "--nats", "nats://127.0.0.1:1",
+			 "--stream", "S", "--subject", "s", "--create-cursor", NULL };
+
 	sigint_exits_130(tail);
 	sigint_exits_130(watch);
 	sigint_exits_130(watchj);
+	sigint_exits_130(watchp);
+	if (have_serve_built())
+		sigint_exits_130(serve);
+	run("log", "ship", "--help", NULL);
+	if (R.status == 0) {
+		/* stopped by a signal is 130 for the shipper too, not 0 */
+		sigint_exits_130_after(ship, 1);
+	}
 }
 END_TEST
 
