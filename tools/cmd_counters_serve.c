@@ -676,6 +676,11 @@ int mmds_tool_counters_serve(int argc, char **argv)
 		return tool_usage_error("counters", "'mmds counters serve' needs --listen HOST:PORT");
 	if (s.nfiles == 0)
 		return tool_usage_error("counters", "'mmds counters serve' needs a COUNTERS file");
+	for (int i = 0; i < s.nfiles; i++)
+		for (int j = 0; j < i; j++)
+			if (strcmp(s.paths[i], s.paths[j]) == 0)
+				return tool_usage_error("counters", "%s given twice: its series would be served twice with the same labels",
+							s.paths[i]);
 	for (int i = 0; i < s.nfiles; i++) {
 		rc = tool_check_kind("counters", s.paths[i], TOOL_KIND_COUNTERS);
 		if (rc == 0) {

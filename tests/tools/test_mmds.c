@@ -1182,6 +1182,10 @@ START_TEST(test_serve_refuses_bad_options)
 	run("counters", "serve", "--listen", "127.0.0.1:0", t_tmpdir(), NULL);
 	ck_status(3);
 	ck_err_has("not a counters file");
+	/* one path twice would serve every series twice with the same labels */
+	run("counters", "serve", "--listen", "127.0.0.1:0", a, a, NULL);
+	ck_status(2);
+	ck_err_has("given twice");
 	/* Prometheus refuses a whole scrape with a label value that is not
 	 * UTF-8: such a --label is a usage error */
 	run("counters", "serve", "--listen", "127.0.0.1:0", "--label", "site=caf\xe9", a, NULL);
