@@ -232,11 +232,21 @@ static void json_text(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-/* The shortest of %.15g .. %.17g that reads back as v. */
+/* The shortest of %.15g .. %.17g that reads back as v; the text format's
+ * +Inf, -Inf and NaN for the others (C's "inf" and "-nan" are not in the
+ * format, and Prometheus's parsers refuse "-nan"). */
 static void print_double(FILE *f, double v)
 {
 	char buf[40];
 
+	if (v != v) {
+		fputs("NaN", f);
+		return;
+	}
+	if (v - v != 0) {
+		fputs(v > 0 ? "+Inf" : "-Inf", f);
+		return;
+	}
 	for (int prec = 15; prec <= 17; prec++) {
 		snprintf(buf, sizeof(buf), "%.*g", prec, v);
 		if (strtod(buf, NULL) == v)

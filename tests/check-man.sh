@@ -1,7 +1,8 @@
 #!/bin/sh
 # Every public function, option struct and enum gets a man page from its
-# header comment, and every MMDS_* constant of an enum a page that sources
-# its enum's; mmds(1) names every subcommand and exit status.
+# header comment, every MMDS_* constant of an enum a page that sources
+# its enum's, and every #define MMDS_* a page of its own; mmds(1) names
+# every subcommand and exit status.
 set -u
 : "${AWK:=awk}" "${top_srcdir:=.}"
 tmp=$(mktemp -d) || exit 99
@@ -27,6 +28,14 @@ for h in "$top_srcdir"/include/mmds/*.h; do
 			e && /^}/ { e = 0 }
 			e && match($0, /^[ \t]+MMDS_[A-Z0-9_]+/) { s = substr($0, RSTART, RLENGTH); gsub(/[ \t]/, "", s); print s }' "$h"); do
 		if ! grep -q "^\.so man3/mmds_[a-z0-9_]*\.3\$" "$tmp/$c.3" 2>/dev/null; then
+			echo "FAIL: no man page for the constant $c ($h)"; fail=1
+		fi
+	done
+	# constants: every `#define MMDS_X value` (not include guards, MMDS_API,
+	# MMDS__ internals) has a page of its own
+	for c in $(sed -n 's/^#define \(MMDS_[A-Z0-9][A-Z0-9_]*\)[ (\t].*/\1/p' "$h" |
+			grep -v '^MMDS_API$' | grep -v '^MMDS__' | sort -u); do
+		if [ ! -s "$tmp/$c.3" ] || ! grep -q '^\.SH SYNOPSIS' "$tmp/$c.3"; then
 			echo "FAIL: no man page for the constant $c ($h)"; fail=1
 		fi
 	done

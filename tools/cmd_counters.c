@@ -59,18 +59,33 @@ static void print_value(FILE *f, const mmds_counter_info *e)
 		fprintf(f, "%" PRIu64, e->value);
 }
 
+/* A JSON string; a byte that is not UTF-8 (a path may hold any) is
+ * \ufffd, so the line stays valid JSON. */
 static void json_string(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
 
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20 || ch == 0x7f)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
+	fputc('"', f);
+	while (n > 0) {
+		size_t ok = tool_utf8_prefix(p, n);
+
+		for (size_t i = 0; i < ok; i++) {
+			unsigned char ch = p[i];
+
+			if (ch == '"' || ch == '\\')
+				fprintf(f, "\\%c", ch);
+			else if (ch < 0x20 || ch == 0x7f)
+				fprintf(f, "\\u%04x", ch);
+			else
+				fputc(ch, f);
+		}
+		if (ok < n) {
+			fputs("\\ufffd", f);
+			ok++;
+		}
+		p += ok;
+		n -= ok;
 	}
 	fputc('"', f);
 }
@@ -162,8 +177,12 @@ static void print_table(FILE *f, const struct watch *w)
 			fprintf(f, "%8s", "");
 			for (uint32_t b = 0; b < h.nbounds; b++)
 				fprintf(f, "le=%g:%" PRIu64 " ", h.bounds[b], h.buckets[b]);
-			fprintf(f, "le=+Inf:%" PRIu64 " sum=%g count=%" PRIu64 "\n",
-				h.buckets[h.nbounds], h.sum, h.count);
+			fprintf(f, "le=+Inf:%" PRIu64 " sum=", h.buckets[h.nbounds]);
+			if (isfinite(h.sum))
+				fprintf(f, "%g", h.sum);
+			else /* as the Prometheus export spells them, not "-nan" */
+				fputs(h.sum != h.sum ? "NaN" : h.sum > 0 ? "+Inf" : "-Inf", f);
+			fprintf(f, " count=%" PRIu64 "\n", h.count);
 		}
 	}
 }
@@ -297,7 +316,7 @@ int mmds_tool_counters(int argc, char **argv)
 {
 	struct watch w = { .count = -1 };
 	const char *fmtopt = NULL;
-	int have_count = 0, rc;
+	int have_count = 0, have_watch = 0, have_output = 0, rc;
 
 	if (argc >= 2 && strcmp(argv[1], "serve") == 0) {
 #ifdef MMDS_TOOL_SERVE
@@ -307,11 +326,22 @@ int mmds_tool_counters(int argc, char **argv)
 		return TOOL_FAIL;
 #endif
 	}
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1, dashes = 0; i < argc; i++) {
 		const char *a = argv[i];
 		int takes = strcmp(a, "--watch") == 0 || strcmp(a, "--count") == 0 ||
 			    strcmp(a, "--output") == 0 || strcmp(a, "-o") == 0;
 
+		if (!dashes && strcmp(a, "--") == 0) {
+			dashes = 1; /* after "--" every word is a path, even "-x" */
+			continue;
+		}
+		if (dashes) {
+			if (w.path)
+				return tool_usage_error("counters", "one COUNTERS file only ('%s' is extra)",
+							a);
+			w.path = a;
+			continue;
+		}
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
 			return usage(stdout);
 		if (takes && i + 1 >= argc)
@@ -326,18 +356,21 @@ int mmds_tool_counters(int argc, char **argv)
 			w.format = f;
 			fmtopt = a;
 		} else if (strcmp(a, "--watch") == 0) {
-			if (tool_parse_seconds("counters", "--watch", argv[++i],
+			if (tool_once("counters", a, &have_watch) ||
+			    tool_parse_seconds("counters", "--watch", argv[++i],
 					       86400, &w.interval))
 				return TOOL_USAGE;
 		} else if (strcmp(a, "--count") == 0) {
 			uint64_t n;
 
-			if (tool_parse_u64("counters", "--count", argv[++i], 1,
+			if (tool_once("counters", a, &have_count) ||
+			    tool_parse_u64("counters", "--count", argv[++i], 1,
 					   LONG_MAX, &n))
 				return TOOL_USAGE;
 			w.count = (long)n;
-			have_count = 1;
 		} else if (strcmp(a, "--output") == 0 || strcmp(a, "-o") == 0) {
+			if (tool_once("counters", "--output", &have_output))
+				return TOOL_USAGE;
 			w.output = argv[++i];
 		} else if (a[0] == '-' && a[1] != '\0') {
 			return tool_usage_error("counters", "unknown option '%s'", a);

@@ -5,7 +5,11 @@
  * (so names are the ones `mmds counters --prometheus` prints), then merges
  * the families across files: one HELP/TYPE per name, every sample with the
  * constant labels (--label) and a per-file label (file="PATH" by default),
- * so two files with the same counter names do not collide.  libmicrohttpd
+ * so two files with the same counter names do not collide.  A name two
+ * files export as different kinds (a counter and a gauge, a histogram and
+ * a gauge named like its series) cannot be kept apart by a label: the
+ * first file keeps it, the other's family is left out and said so (a
+ * comment in the exposition, a line on stderr).  libmicrohttpd
  * runs one internal event thread: a slow or hostile client holds only its
  * own connection (non-blocking I/O, a timeout, a connection limit). */
 #include "config.h"
@@ -39,6 +43,7 @@ struct serve {
 	char lname[MAX_LABELS][128];
 	const char *lvalue[MAX_LABELS];
 	pthread_mutex_t lock;       /* one export at a time */
+	char *said;                 /* the notes last printed on stderr */
 	unsigned timeout_s, max_conn;
 };
 
@@ -53,7 +58,8 @@ static int usage(FILE *out)
 		"Prometheus text format, each name prefixed with PREFIX, each sample\n"
 		"with the constant labels and a label naming its file (file=\"PATH\";\n"
 		"--file-label renames it, --no-file-label drops it for one file).\n"
-		"PORT 0 picks a free port; the address served is printed on stdout.\n"
+		"HOST may be empty (:PORT) for every address; PORT 0 picks a free\n"
+		"port; the address served is printed on stdout.\n"
 		"Runs until SIGINT or SIGTERM (exit 130 / 143).\n");
 	return out == stdout ? TOOL_OK : TOOL_USAGE;
 }
@@ -68,7 +74,62 @@ struct family {
 struct merge {
 	struct family *f;
 	int n, cap;
+	FILE *notes;  /* a line per family left out, and why */
+	off_t notes_at; /* the end of the last whole line in notes */
 };
+
+/* The family named name[0..nlen), or NULL. */
+static struct family *lookup(struct merge *m, const char *name, size_t nlen)
+{
+	for (int i = 0; i < m->n; i++)
+		if (strlen(m->f[i].name) == nlen && memcmp(m->f[i].name, name, nlen) == 0)
+			return &m->f[i];
+	return NULL;
+}
+
+static const char *const hist_sfx[] = { "_bucket", "_sum", "_count" };
+
+/* Whether a family `name` of type `type` from a later file would mix with
+ * one an earlier file already serves under another kind: the same name
+ * with another TYPE, a histogram whose series are a served family's names,
+ * or a family named as a served histogram's series.  The file label
+ * cannot keep those apart; the earlier file keeps the name.  What the
+ * name is served as goes to *served. */
+static int kind_conflict(struct merge *m, const char *name, size_t nlen,
+			 const char *type, FILE *why)
+{
+	struct family *f = lookup(m, name, nlen);
+	int hist = strcmp(type, "histogram") == 0;
+
+	if (f && f->samples && f->type && strcmp(f->type, type) != 0) {
+		fprintf(why, "an earlier file serves %s as a %s", f->name, f->type);
+		return 1;
+	}
+	for (int k = 0; k < 3; k++) {
+		size_t sl = strlen(hist_sfx[k]);
+		char series[320];
+
+		if (hist && nlen + sl < sizeof(series)) {
+			memcpy(series, name, nlen);
+			memcpy(series + nlen, hist_sfx[k], sl);
+			f = lookup(m, series, nlen + sl);
+			if (f && f->samples) {
+				fprintf(why, "an earlier file serves %s as a %s", f->name,
+					f->type ? f->type : "sample");
+				return 1;
+			}
+		}
+		if (!hist && nlen > sl && memcmp(name + nlen - sl, hist_sfx[k], sl) == 0) {
+			f = lookup(m, name, nlen - sl);
+			if (f && f->samples && f->type && strcmp(f->type, "histogram") == 0) {
+				fprintf(why, "an earlier file serves %.*s as a series of the histogram %s",
+					(int)nlen, name, f->name);
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
 
 static struct family *family(struct merge *m, const char *name, size_t nlen)
 {
@@ -108,17 +169,32 @@ static int append(struct family *f, const char *s, size_t n)
 	return 0;
 }
 
-/* A label value in the exposition format: \\ \" \n escaped. */
+/* A label value in the exposition format: \\ \" \n escaped, and each
+ * byte that is not UTF-8 (a path may hold any) as U+FFFD: Prometheus
+ * refuses a whole scrape with a label value that is not UTF-8. */
 static void label_value(FILE *f, const char *v)
 {
+	const unsigned char *p = (const unsigned char *)v;
+	size_t n = strlen(v);
+
 	fputc('"', f);
-	for (; *v; v++) {
-		if (*v == '\\' || *v == '"')
-			fprintf(f, "\\%c", *v);
-		else if (*v == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*v, f);
+	while (n > 0) {
+		size_t ok = tool_utf8_prefix(p, n);
+
+		for (size_t i = 0; i < ok; i++) {
+			if (p[i] == '\\' || p[i] == '"')
+				fprintf(f, "\\%c", p[i]);
+			else if (p[i] == '\n')
+				fputs("\\n", f);
+			else
+				fputc(p[i], f);
+		}
+		if (ok < n) {
+			fputs("\xef\xbf\xbd", f);
+			ok++;
+		}
+		p += ok;
+		n -= ok;
 	}
 	fputc('"', f);
 }
@@ -147,11 +223,13 @@ static char *labels_of(const struct serve *s, int i)
 	return buf;
 }
 
-/* Fold one file's exposition (text from the library) into m. */
-static int fold(struct merge *m, const struct serve *s, char *text,
+/* Fold one file's exposition (text from the library: per family HELP,
+ * TYPE, then its samples) into m. */
+static int fold(struct merge *m, const struct serve *s, int file, char *text,
 		const char *labels)
 {
 	char *line, *save = NULL;
+	int skip = 0; /* the samples of the current family are left out */
 
 	for (line = strtok_r(text, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
@@ -167,10 +245,29 @@ static int fold(struct merge *m, const struct serve *s, char *text,
 
 		if (line[0] == '#' && !help && !type)
 			continue;
+		if (help)
+			skip = 0;
+		if (type) {
+			const char *kind = name + nlen + (name[nlen] == ' ');
+
+			fprintf(m->notes, "%s: %.*s is a %s there, left out: ",
+				s->paths[file], (int)nlen, name, kind);
+			skip = kind_conflict(m, name, nlen, kind, m->notes);
+			fputs(skip ? "\n" : "", m->notes);
+			if (!skip) { /* take the line back */
+				fflush(m->notes);
+				fseeko(m->notes, m->notes_at, SEEK_SET);
+			}
+			m->notes_at = ftello(m->notes);
+			if (skip)
+				continue;
+		}
+		if (skip)
+			continue;
 		/* samples of a histogram belong to the family without the suffix */
 		f = NULL;
 		if (!help && !type) {
-			static const char *const sfx[] = { "_bucket", "_sum", "_count" };
+			const char *const *sfx = hist_sfx;
 
 			for (int k = 0; k < 3 && f == NULL; k++) {
 				size_t sl = strlen(sfx[k]);
@@ -218,13 +315,29 @@ static int fold(struct merge *m, const struct serve *s, char *text,
 	return 0;
 }
 
+/* Each line of notes to f, after head. */
+static void say_notes(FILE *f, const char *head, const char *notes)
+{
+	for (const char *nl; *notes; notes = nl + 1) {
+		nl = strchr(notes, '\n');
+		if (nl == NULL)
+			break;
+		fprintf(f, "%s%.*s\n", head, (int)(nl - notes), notes);
+	}
+}
+
 /* The whole exposition of every file into *out (malloc'd). */
 static int render(struct serve *s, char **out, size_t *outlen)
 {
 	struct merge m = { 0 };
 	FILE *f = NULL;
+	char *notes = NULL;
+	size_t nlen = 0;
 	int rc = 0;
 
+	m.notes = open_memstream(&notes, &nlen);
+	if (m.notes == NULL)
+		return -ENOMEM;
 	pthread_mutex_lock(&s->lock);
 	for (int i = 0; i < s->nfiles && rc == 0; i++) {
 		char *text = NULL, *labels = labels_of(s, i);
@@ -243,19 +356,34 @@ static int render(struct serve *s, char **out, size_t *outlen)
 		if (fclose(t) != 0 && rc >= 0)
 			rc = -ENOMEM;
 		if (rc >= 0)
-			rc = fold(&m, s, text, labels);
+			rc = fold(&m, s, i, text, labels);
 		else
 			fprintf(stderr, "mmds counters serve: %s: %s\n", s->paths[i],
 				mmds_strerror(rc));
 		free(text);
 		free(labels);
 	}
+	if (rc >= 0)
+		fseeko(m.notes, m.notes_at, SEEK_SET);
+	if (fclose(m.notes) != 0 && rc >= 0)
+		rc = -ENOMEM;
+	if (notes)
+		notes[m.notes_at] = '\0';
+	/* say on stderr what is left out when it changes, not every scrape */
+	if (rc >= 0 && notes && strcmp(notes, s->said ? s->said : "") != 0) {
+		say_notes(stderr, "mmds counters serve: ", notes);
+		free(s->said);
+		s->said = strdup(notes);
+	}
 	pthread_mutex_unlock(&s->lock);
 	if (rc >= 0) {
 		f = open_memstream(out, outlen);
 		if (f == NULL)
 			rc = -ENOMEM;
+		else if (notes) /* comments: a reader of /metrics sees them */
+			say_notes(f, "# mmds counters serve: ", notes);
 	}
+	free(notes);
 	for (int i = 0; i < m.n; i++) {
 		struct family *fa = &m.f[i];
 
@@ -341,7 +469,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 		     body, len, MHD_RESPMEM_MUST_FREE);
 }
 
-/* A listening socket for "HOST:PORT" or "[V6]:PORT"; prints the address. */
+/* A listening socket for "HOST:PORT", "[V6]:PORT" or ":PORT" (every
+ * address); prints the address. */
 static int listen_on(const char *spec)
 {
 	char host[256], port[16], shown[300];
@@ -352,18 +481,34 @@ static int listen_on(const char *spec)
 	socklen_t sl = sizeof(ss);
 	int fd = -1, rc, one = 1;
 
-	if (colon == NULL || colon == spec || colon[1] == '\0' ||
+	if (colon == NULL || colon[1] == '\0' ||
 	    (size_t)(colon - spec) >= sizeof(host) || strlen(colon + 1) >= sizeof(port)) {
 		tool_usage_error("counters", "--listen: '%s' is not HOST:PORT", spec);
 		return -TOOL_USAGE;
 	}
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
 	snprintf(port, sizeof(port), "%s", colon + 1);
+	/* getaddrinfo takes "99999" modulo 65536 and service names: a port
+	 * here is a decimal number 0..65535 */
+	{
+		char *end;
+		unsigned long p;
+
+		errno = 0;
+		p = port[0] >= '0' && port[0] <= '9' ? strtoul(port, &end, 10) : 0;
+		if (port[0] < '0' || port[0] > '9' || *end || errno || p > 65535) {
+			tool_usage_error("counters", "--listen: port '%s' is not a number from 0 to 65535 (0: any free port)",
+					 port);
+			return -TOOL_USAGE;
+		}
+	}
 	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
 		memmove(host, host + 1, strlen(host));
 		host[strlen(host) - 1] = '\0';
 	}
-	rc = getaddrinfo(host, port, &hints, &ai);
+	/* ":PORT" is every address (AI_PASSIVE with no host), as exporters'
+	 * --web.listen-address=:9100 */
+	rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai);
 	if (rc != 0) {
 		tool_usage_error("counters", "--listen: '%s': %s", spec, gai_strerror(rc));
 		return -TOOL_USAGE;
@@ -431,22 +576,38 @@ int mmds_tool_counters_serve(int argc, char **argv)
 	struct MHD_Daemon *d;
 	sigset_t block, old;
 	int fd, rc = TOOL_OK, no_file_label = 0, have_file_label = 0;
+	int seen_listen = 0, seen_prefix = 0, seen_timeout = 0, seen_max = 0;
 
 	pthread_mutex_init(&s.lock, NULL);
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1, dashes = 0; i < argc; i++) {
 		const char *a = argv[i];
 		int takes = strcmp(a, "--listen") == 0 || strcmp(a, "--prefix") == 0 ||
 			    strcmp(a, "--label") == 0 || strcmp(a, "--file-label") == 0 ||
 			    strcmp(a, "--timeout") == 0 ||
 			    strcmp(a, "--max-connections") == 0;
 
+		if (!dashes && strcmp(a, "--") == 0) {
+			dashes = 1; /* after "--" every word is a path, even "-x" */
+			continue;
+		}
+		if (dashes) {
+			if (s.nfiles == MAX_FILES)
+				return tool_usage_error("counters", "at most %d COUNTERS files",
+							MAX_FILES);
+			s.paths[s.nfiles++] = a;
+			continue;
+		}
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
 			return usage(stdout);
 		if (takes && i + 1 >= argc)
 			return tool_usage_error("counters", "%s needs a value", a);
 		if (strcmp(a, "--listen") == 0) {
+			if (tool_once("counters", a, &seen_listen))
+				return TOOL_USAGE;
 			listen_spec = argv[++i];
 		} else if (strcmp(a, "--prefix") == 0) {
+			if (tool_once("counters", a, &seen_prefix))
+				return TOOL_USAGE;
 			s.prefix = argv[++i];
 			if (!valid_prefix(s.prefix))
 				return tool_usage_error("counters", "--prefix: '%s' is not a metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*)",
@@ -461,12 +622,17 @@ int mmds_tool_counters_serve(int argc, char **argv)
 			if (s.nlabels == MAX_LABELS)
 				return tool_usage_error("counters", "--label: at most %d labels",
 							MAX_LABELS);
+			if (tool_utf8_prefix((const unsigned char *)eq + 1, strlen(eq + 1)) !=
+			    strlen(eq + 1))
+				return tool_usage_error("counters", "--label: the value of '%.*s' is not valid UTF-8 (Prometheus refuses it)",
+							(int)(eq - l), l);
 			snprintf(s.lname[s.nlabels], sizeof(s.lname[0]), "%.*s",
 				 (int)(eq - l), l);
 			s.lvalue[s.nlabels++] = eq + 1;
 		} else if (strcmp(a, "--file-label") == 0) {
+			if (tool_once("counters", a, &have_file_label))
+				return TOOL_USAGE;
 			s.file_label = argv[++i];
-			have_file_label = 1;
 			if (!valid_label_name(s.file_label, strlen(s.file_label)))
 				return tool_usage_error("counters", "--file-label: '%s' is not a label name",
 							s.file_label);
@@ -475,13 +641,15 @@ int mmds_tool_counters_serve(int argc, char **argv)
 		} else if (strcmp(a, "--timeout") == 0) {
 			uint64_t v;
 
-			if (tool_parse_u64("counters", "--timeout", argv[++i], 1, 3600, &v))
+			if (tool_once("counters", a, &seen_timeout) ||
+			    tool_parse_u64("counters", "--timeout", argv[++i], 1, 3600, &v))
 				return TOOL_USAGE;
 			s.timeout_s = (unsigned)v;
 		} else if (strcmp(a, "--max-connections") == 0) {
 			uint64_t v;
 
-			if (tool_parse_u64("counters", "--max-connections", argv[++i], 1,
+			if (tool_once("counters", a, &seen_max) ||
+			    tool_parse_u64("counters", "--max-connections", argv[++i], 1,
 					   10000, &v))
 				return TOOL_USAGE;
 			s.max_conn = (unsigned)v;
@@ -508,6 +676,11 @@ int mmds_tool_counters_serve(int argc, char **argv)
 		return tool_usage_error("counters", "'mmds counters serve' needs --listen HOST:PORT");
 	if (s.nfiles == 0)
 		return tool_usage_error("counters", "'mmds counters serve' needs a COUNTERS file");
+	for (int i = 0; i < s.nfiles; i++)
+		for (int j = 0; j < i; j++)
+			if (strcmp(s.paths[i], s.paths[j]) == 0)
+				return tool_usage_error("counters", "%s given twice: its series would be served twice with the same labels",
+							s.paths[i]);
 	for (int i = 0; i < s.nfiles; i++) {
 		rc = tool_check_kind("counters", s.paths[i], TOOL_KIND_COUNTERS);
 		if (rc == 0) {
@@ -559,5 +732,6 @@ out:
 	for (int i = 0; i < s.nfiles; i++)
 		mmds_counters_close(s.c[i]);
 	pthread_mutex_destroy(&s.lock);
+	free(s.said);
 	return rc;
 }

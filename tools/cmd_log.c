@@ -54,42 +54,6 @@ static int open_reader(const char *dir, mmds_log **l)
 
 enum binary { BIN_BASE64, BIN_HEX };
 
-/* Length of the longest prefix of p[0..n) that is valid UTF-8 (RFC 3629:
- * no overlong forms, no surrogates, nothing above U+10FFFF). */
-static size_t utf8_valid(const unsigned char *p, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned c = p[i], need, min;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			need = 1, min = 0x80, cp = c & 0x1f;
-		else if (c >= 0xe0 && c <= 0xef)
-			need = 2, min = 0x800, cp = c & 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			need = 3, min = 0x10000, cp = c & 0x07;
-		else
-			return i;
-		if (n - i <= need)
-			return i;
-		for (unsigned k = 1; k <= need; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return i;
-			cp = cp << 6 | (p[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return i;
-		i += need + 1;
-	}
-	return i;
-}
-
 static void json_text(const unsigned char *p, size_t n)
 {
 	putchar('"');
@@ -138,11 +102,11 @@ static void print_record(const mmds_log_record *r, int json, enum binary bin,
 	size_t n = max && r->len > max ? max : r->len;
 
 	if (json) {
-		size_t ok = utf8_valid(p, n);
+		size_t ok = tool_utf8_prefix(p, n);
 
 		/* a cut by --max-bytes may split the last character: drop it */
 		if (ok < n && n < r->len && n - ok < 4 &&
-		    utf8_valid(p, r->len < n + 4 ? r->len : n + 4) > n)
+		    tool_utf8_prefix(p, r->len < n + 4 ? r->len : n + 4) > n)
 			n = ok;
 		printf("{\"lsn\":%" PRIu64 ",\"next\":%" PRIu64
 		       ",\"type\":%u,\"len\":%u,",
@@ -202,13 +166,24 @@ static int cmd_info(const char *dir)
 static int cmd_verify(const char *dir)
 {
 	mmds_log_report r;
-	int rc = tool_check_kind("log", dir, TOOL_KIND_LOG);
+	int corrupt, rc = tool_check_kind("log", dir, TOOL_KIND_LOG);
 
 	if (rc)
 		return rc;
+	memset(&r, 0, sizeof(r));
 	rc = mmds_log_verify(dir, &r);
 	if (rc && rc != -EBADMSG)
 		return tool_fail("log", dir, rc);
+	if (rc == -EBADMSG && r.reason == MMDS_LOG_CUT_NONE) {
+		/* refused before any record was scanned (a damaged segment
+		 * header, a broken chain): corrupt, though no record is named */
+		printf("segments scanned: %llu\nrecords:          %llu\n",
+		       (unsigned long long)r.segments_scanned,
+		       (unsigned long long)r.records_kept);
+		printf("CORRUPT:          %s (segment headers; the records were not reached)\n",
+		       mmds_strerror(rc));
+		return TOOL_CORRUPT;
+	}
 	printf("segments scanned: %llu\nrecords:          %llu\nend LSN:          %llu\n",
 	       (unsigned long long)r.segments_scanned,
 	       (unsigned long long)r.records_kept, (unsigned long long)r.end_lsn);
@@ -216,13 +191,15 @@ static int cmd_verify(const char *dir)
 		printf("status:           ok\n");
 		return TOOL_OK;
 	}
+	/* -EBADMSG is corrupt whatever the report's flag says */
+	corrupt = r.corrupt || rc == -EBADMSG;
 	printf("%s:%*s%s at LSN %llu (segment %020llu.seg, offset %llu)\n",
-	       r.corrupt ? "CORRUPT" : "torn tail", r.corrupt ? 10 : 8, "",
+	       corrupt ? "CORRUPT" : "torn tail", corrupt ? 10 : 8, "",
 	       mmds_log_cut_name(r.reason), (unsigned long long)r.bad_lsn,
 	       (unsigned long long)r.bad_segment, (unsigned long long)r.bad_offset);
-	if (!r.corrupt)
+	if (!corrupt)
 		printf("status:           ok (the writer's next open cuts the torn tail)\n");
-	return r.corrupt ? TOOL_CORRUPT : TOOL_OK;
+	return corrupt ? TOOL_CORRUPT : TOOL_OK;
 }
 
 /* Why iterating from `from` failed at once with -EBADMSG: not a record
@@ -258,6 +235,8 @@ static int explain_from(mmds_log *l, const char *dir, uint64_t from)
 		fprintf(stderr, "; the record before starts at %" PRIu64, before);
 	if (rc == 0)
 		fprintf(stderr, ", the next at %" PRIu64, r.lsn);
+	else
+		fprintf(stderr, ", the tail is %" PRIu64, mmds_log_tail_lsn(l));
 	fputc('\n', stderr);
 	return TOOL_NOTFOUND;
 }
@@ -288,8 +267,10 @@ static int find_last(mmds_log *l, const char *dir, uint64_t last, uint64_t *from
 	return rc;
 }
 
-static int dump(const char *dir, uint64_t from, int json, enum binary bin,
-		size_t max, int64_t last, int follow)
+/* Print the records from `from` (the first kept one unless from_given:
+ * an LSN given, even 0, below the first kept record is refused). */
+static int dump(const char *dir, uint64_t from, int from_given, int json,
+		enum binary bin, size_t max, int64_t last, int follow)
 {
 	mmds_log *l;
 	mmds_log_iter *it;
@@ -307,12 +288,12 @@ static int dump(const char *dir, uint64_t from, int json, enum binary bin,
 			mmds_log_close(l);
 			return rc;
 		}
-	} else if (from != MMDS_LOG_START && from < in.first_lsn) {
+	} else if (from_given && from < in.first_lsn) {
 		fprintf(stderr, "mmds log: %s: LSN %" PRIu64 " was dropped by retention; the first kept record is at %" PRIu64 "\n",
 			dir, from, in.first_lsn);
 		mmds_log_close(l);
 		return TOOL_NOTFOUND;
-	} else if (from != MMDS_LOG_START && from > in.tail_lsn) {
+	} else if (from_given && from > in.tail_lsn) {
 		fprintf(stderr, "mmds log: %s: LSN %" PRIu64 " is past the end of the log (the tail, where the next record goes, is %" PRIu64 ")\n",
 			dir, from, in.tail_lsn);
 		mmds_log_close(l);
@@ -368,6 +349,7 @@ int mmds_tool_log(int argc, char **argv)
 	enum binary bin = BIN_BASE64;
 	const char *binopt = NULL, *fromopt = NULL;
 	uint64_t last = 10, max = 64, from = MMDS_LOG_START;
+	int seen_n = 0, seen_from = 0, seen_max = 0, seen_bin = 0;
 
 	if (argc < 2)
 		return usage(stderr);
@@ -380,7 +362,7 @@ int mmds_tool_log(int argc, char **argv)
 	if (!is_dump && !is_tail && strcmp(sub, "info") != 0 &&
 	    strcmp(sub, "verify") != 0 && strcmp(sub, "cursors") != 0)
 		return tool_usage_error("log", "unknown subcommand '%s'", sub);
-	for (int i = 2; i < argc; i++) {
+	for (int i = 2, dashes = 0; i < argc; i++) {
 		const char *a = argv[i];
 		int takes = strcmp(a, "-n") == 0 || strcmp(a, "--from") == 0 ||
 			    strcmp(a, "--max-bytes") == 0 || strcmp(a, "--binary") == 0;
@@ -391,6 +373,16 @@ int mmds_tool_log(int argc, char **argv)
 			    (is_tail && (strcmp(a, "-n") == 0 || strcmp(a, "-f") == 0 ||
 					 strcmp(a, "--follow") == 0)));
 
+		if (!dashes && strcmp(a, "--") == 0) {
+			dashes = 1; /* after "--" every word is a path, even "-x" */
+			continue;
+		}
+		if (dashes) {
+			if (dir != NULL)
+				return tool_usage_error("log", "one DIR only ('%s' is extra)", a);
+			dir = a;
+			continue;
+		}
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
 			return usage(stdout);
 		if (a[0] == '-' && a[1] != '\0' && !fits) {
@@ -407,18 +399,26 @@ int mmds_tool_log(int argc, char **argv)
 		} else if (strcmp(a, "-f") == 0 || strcmp(a, "--follow") == 0) {
 			follow = 1;
 		} else if (strcmp(a, "-n") == 0) {
-			if (tool_parse_u64("log", "-n", argv[++i], 0, 10000000, &last))
+			if (tool_once("log", a, &seen_n) ||
+			    tool_parse_u64("log", "-n", argv[++i], 0, 10000000, &last))
 				return TOOL_USAGE;
 		} else if (strcmp(a, "--from") == 0) {
+			/* every LSN parses: one past the tail is refused
+			 * as such (exit 3), even MMDS_LOG_END's value */
+			if (tool_once("log", a, &seen_from))
+				return TOOL_USAGE;
 			fromopt = argv[++i];
 			if (tool_parse_u64("log", "--from", fromopt, 0,
-					   MMDS_LOG_END - 1, &from))
+					   UINT64_MAX, &from))
 				return TOOL_USAGE;
 		} else if (strcmp(a, "--max-bytes") == 0) {
-			if (tool_parse_u64("log", "--max-bytes", argv[++i], 0,
+			if (tool_once("log", a, &seen_max) ||
+			    tool_parse_u64("log", "--max-bytes", argv[++i], 0,
 					   UINT32_MAX, &max))
 				return TOOL_USAGE;
 		} else if (strcmp(a, "--binary") == 0) {
+			if (tool_once("log", a, &seen_bin))
+				return TOOL_USAGE;
 			binopt = argv[++i];
 			if (strcmp(binopt, "base64") == 0)
 				bin = BIN_BASE64;
@@ -444,6 +444,6 @@ int mmds_tool_log(int argc, char **argv)
 	if (strcmp(sub, "cursors") == 0)
 		return mmds_tool_log_cursors(dir);
 	if (is_dump)
-		return dump(dir, from, json, bin, (size_t)max, -1, 0);
-	return dump(dir, 0, json, bin, (size_t)max, (int64_t)last, follow);
+		return dump(dir, from, fromopt != NULL, json, bin, (size_t)max, -1, 0);
+	return dump(dir, 0, 0, json, bin, (size_t)max, (int64_t)last, follow);
 }

@@ -35,7 +35,8 @@ static int usage(FILE *out)
 		"--max-pending    publishes in flight (default 4096)\n"
 		"--ack-timeout    re-send what is not acknowledged by then (default 5)\n"
 		"State changes go to stderr, one line each.\n"
-		"Exit status: 0 ok, 1 failure, 2 usage, 3 no such log/cursor/stream, 4 corrupt.\n");
+		"Exit status: 0 ok (--once: caught up), 1 failure, 2 usage, 3 no such\n"
+		"log/cursor/stream, 4 corrupt, 130/143 stopped by SIGINT/SIGTERM.\n");
 	return out == stdout ? TOOL_OK : TOOL_USAGE;
 }
 
@@ -57,7 +58,9 @@ int mmds_tool_log_ship(int argc, char **argv)
 	const char *dir = NULL;
 	uint64_t v;
 	double sec;
-	int rc;
+	int rc, seen[7] = { 0 };
+	static const char *const once[7] = { "--nats", "--stream", "--subject",
+		"--cursor", "--max-pending", "--ack-timeout", "--min-dup-window" };
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -71,6 +74,9 @@ int mmds_tool_log_ship(int argc, char **argv)
 			return usage(stdout);
 		if (takes && i + 1 >= argc)
 			return tool_usage_error("log", "%s needs a value", a);
+		for (int k = 0; takes && k < 7; k++)
+			if (strcmp(a, once[k]) == 0 && tool_once("log", a, &seen[k]))
+				return TOOL_USAGE;
 		if (strcmp(a, "--nats") == 0) {
 			o.url = argv[++i];
 		} else if (strcmp(a, "--stream") == 0) {

@@ -79,11 +79,26 @@ int mmds_tool_ring(int argc, char **argv)
 		return usage(stderr);
 	if (strcmp(argv[1], "info") != 0)
 		return tool_usage_error("ring", "unknown subcommand '%s'", argv[1]);
-	if (argc < 3)
-		return tool_usage_error("ring", "'mmds ring info' needs a ring FILE");
-	if (argv[2][0] == '-' && argv[2][1] != '\0')
-		return tool_usage_error("ring", "unknown option '%s'", argv[2]);
-	if (argc > 3)
-		return tool_usage_error("ring", "one FILE only ('%s' is extra)", argv[3]);
-	return info(argv[2]);
+	{
+		const char *file = NULL;
+		int dashes = 0;
+
+		for (int i = 2; i < argc; i++) {
+			const char *a = argv[i];
+
+			if (!dashes && strcmp(a, "--") == 0)
+				dashes = 1; /* the rest are paths */
+			else if (!dashes && (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0))
+				return usage(stdout);
+			else if (!dashes && a[0] == '-' && a[1] != '\0')
+				return tool_usage_error("ring", "unknown option '%s'", a);
+			else if (file)
+				return tool_usage_error("ring", "one FILE only ('%s' is extra)", a);
+			else
+				file = a;
+		}
+		if (file == NULL)
+			return tool_usage_error("ring", "'mmds ring info' needs a ring FILE");
+		return info(file);
+	}
 }

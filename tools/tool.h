@@ -51,7 +51,16 @@ int tool_fail(const char *cmd, const char *path, int err);
 int tool_parse_u64(const char *cmd, const char *opt, const char *s,
 		   uint64_t min, uint64_t max, uint64_t *out);
 
-/* Parse a number of seconds in (0, max] given to option opt. */
+/* Length of the longest prefix of p[0..n) that is valid UTF-8 (RFC 3629:
+ * no overlong forms, no surrogates, nothing above U+10FFFF). */
+size_t tool_utf8_prefix(const unsigned char *p, size_t n);
+
+/* Refuse option opt given a second time (*seen says whether it was):
+ * print why and return TOOL_USAGE, else mark it seen and return 0. */
+int tool_once(const char *cmd, const char *opt, int *seen);
+
+/* Parse a number of seconds in (0, max] given to option opt: decimal,
+ * fractions and exponents allowed; not hex, inf or nan. */
 int tool_parse_seconds(const char *cmd, const char *opt, const char *s,
 		       double max, double *out);
 
@@ -79,10 +88,13 @@ int tool_output_alive(void);
 int tool_reader_gone(void);
 
 /* Write what fill() prints into path atomically: a temporary file in the
- * same directory, fsync, rename over path, fsync of the directory.  The
- * file gets mode 0666 & ~umask, like a shell redirection.  On any failure
- * path is left as it was and the temporary file is removed; returns 0 or
- * a negative errno (the message is printed). */
+ * same directory, fsync, rename over path, fsync of the directory.  A
+ * symbolic link at path is followed (the file it points to is replaced,
+ * the link stays); a path that is a directory (-EISDIR), FIFO, socket or
+ * device (-ENOTSUP) is refused.  The file gets mode 0666 & ~umask, like a
+ * shell redirection.  On any failure path is left as it was and the
+ * temporary file is removed; returns 0 or a negative errno (the message,
+ * with the system's reason, is printed). */
 int tool_write_atomic(const char *cmd, const char *path,
 		      int (*fill)(FILE *out, void *arg), void *arg);
 

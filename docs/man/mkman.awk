@@ -1,5 +1,5 @@
-# mkman.awk - one man page per public function, option struct and flag
-# enum, from the header comments.
+# mkman.awk - one man page per public function, option struct, flag enum
+# and constant (#define MMDS_*), from the header comments.
 #
 #   awk -v outdir=DIR -v header=mmds/map.h -v version=0.1.0 -f mkman.awk HEADER
 #
@@ -73,6 +73,33 @@ function flush_decl(   f, i, n, names, summary, what) {
 		close(f)
 	}
 }
+function flush_define(line, beside,   f, i, summary, n) {
+	if (outdir == "") {
+		print def_name ".3"
+		return
+	}
+	n = (have_comment && funcs == "") ? ndesc : 0
+	summary = n > 0 ? desc[1] : beside
+	sub(/\.[ \t].*$/, "", summary)
+	sub(/\.$/, "", summary)
+	if (summary == "")
+		summary = "a constant of <" header ">"
+	gsub(/\\/, "\\e", line)
+	gsub(/\\/, "\\e", beside)
+	f = outdir "/" def_name ".3"
+	printf(".TH %s 3 \"\" \"mmds %s\" \"mmds manual\"\n", def_name, version) > f
+	printf(".SH NAME\n%s \\- %s\n", def_name, summary) > f
+	printf(".SH SYNOPSIS\n.nf\n.B #include <%s>\n.PP\n%s\n.fi\n", header, line) > f
+	printf(".SH DESCRIPTION\n.nf\n") > f
+	for (i = 1; i <= n; i++)
+		printf("%s\n", desc[i]) > f
+	if (beside != "")
+		printf("%s\n", beside) > f
+	if (n == 0 && beside == "")
+		printf("See <%s>.\n", header) > f
+	printf(".fi\n.SH SEE ALSO\n.BR mmds (3)\n") > f
+	close(f)
+}
 function start_comment() {
 	if (have_comment && funcs != "")
 		flush_page()
@@ -95,6 +122,9 @@ function end_comment() {
 	funcs_comma = ""
 	proto = ""
 }
+# The comment above a group of defines is theirs: what follows the group
+# (a struct, a prototype) does not take it.
+def_comment && !/^#/ { have_comment = 0; def_comment = 0 }
 in_decl {
 	line = $0
 	gsub(/\\/, "\\e", line)
@@ -169,6 +199,28 @@ in_proto {
 		in_proto = 0
 	next
 }
+# A constant: `#define MMDS_X value` gets a page with the comment above it
+# (shared by the defines that follow it, even across #if/#else) and the
+# one beside it.  Include guards (no value), MMDS_API and MMDS__ are not
+# constants of the API.
+/^#define MMDS_[A-Z0-9]/ && !/^#define MMDS__/ && !/^#define MMDS_API[ \t]/ && NF >= 3 {
+	def_name = $2
+	sub(/\(.*$/, "", def_name)
+	line = $0
+	beside = ""
+	if (match(line, /\/\*.*\*\//)) {
+		beside = substr(line, RSTART + 2, RLENGTH - 4)
+		gsub(/^[ \t]+|[ \t]+$/, "", beside)
+		line = substr(line, 1, RSTART - 1)
+		sub(/[ \t]+$/, "", line)
+	}
+	if (!(def_name in def_seen))
+		flush_define(line, beside)
+	def_seen[def_name] = 1
+	def_comment = 1
+	next
+}
+/^#(if|ifdef|ifndef|else|elif|endif)/ && have_comment && funcs == "" { next }
 have_comment && /^[ \t]*$/ && funcs != "" { flush_page(); have_comment = 0; funcs = "" }
 have_comment && /^(typedef|enum|struct|#)/ { have_comment = 0; funcs = "" }
 END { if (have_comment) flush_page() }

@@ -392,13 +392,14 @@ enum mmds_counters_format {
 	 * gives a histogram's sample name (H_bucket, H_sum, H_count).  The
 	 * same file content
 	 * gives the same names.  A histogram is a family of name_bucket{le=...}
-	 * (cumulative, le="+Inf" last), name_sum and name_count. */
+	 * (cumulative, le="+Inf" last), name_sum and name_count; a sum made
+	 * non-finite by infinite observations is +Inf, -Inf or NaN. */
 	MMDS_COUNTERS_PROMETHEUS = 1,
 	/* {"counters":[{"id":0,"label":"...","kind":"counter","help":"...",
 	 *   "stripes":1,"value":123}, ...]} ; gauges' values are signed.  A
 	 * histogram's entry (kind "histogram", value = count) adds
 	 * "bounds":[...],"buckets":[cumulative counts, +Inf last],"sum":S,
-	 * "count":N. */
+	 * "count":N; a non-finite sum is null (JSON has no infinities). */
 	MMDS_COUNTERS_JSON = 2
 };
 

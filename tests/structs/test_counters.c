@@ -1719,6 +1719,55 @@ START_TEST(test_histogram_exports_as_prometheus_histogram_and_json)
 }
 END_TEST
 
+/* Observations of +Inf and -Inf make a sum of +Inf, -Inf or NaN: the text
+ * format spells them +Inf, -Inf and NaN (a C "inf" or "-nan" is refused by
+ * Prometheus's parsers), and JSON, which has none of them, gets null. */
+START_TEST(test_histogram_non_finite_sum_exports_as_prometheus_spells_it)
+{
+	static const char *const want[] = { "+Inf", "-Inf", "NaN" };
+	static const double obs[][2] = { { 1, INFINITY }, { 1, -INFINITY },
+					 { INFINITY, -INFINITY } };
+	char label[32], line[64];
+	char *text;
+	int n, objects = 0;
+	mmds_counters *c = create("c", 64, 0, 0);
+
+	for (int i = 0; i < 3; i++) {
+		int id;
+
+		snprintf(label, sizeof(label), "h%d", i);
+		id = mmds_counters_alloc_histogram(c, label, &(mmds_histogram_def){
+							   .bounds = lat_bounds,
+							   .nbounds = 3 });
+		ck_assert_int_ge(id, 0);
+		ck_assert_int_eq(mmds_counters_observe(c, id, obs[i][0]), 0);
+		ck_assert_int_eq(mmds_counters_observe(c, id, obs[i][1]), 0);
+	}
+	text = export_to_string(c, MMDS_COUNTERS_PROMETHEUS, &n);
+	ck_assert_int_eq(n, 3);
+	for (int i = 0; i < 3; i++) {
+		snprintf(line, sizeof(line), "\nh%d_sum %s\n", i, want[i]);
+		ck_assert_msg(strstr(text, line) != NULL, "want '%s' in:\n%s", line, text);
+	}
+	if (system("command -v promtool >/dev/null 2>&1") == 0) {
+		char cmd[512];
+
+		t_write_file(t_path("metrics.txt"), text, strlen(text));
+		snprintf(cmd, sizeof(cmd), "promtool check metrics < %s >/dev/null 2>&1",
+			 t_path("metrics.txt"));
+		ck_assert_msg(system(cmd) == 0, "promtool refuses:\n%s", text);
+	}
+	free(text);
+	text = export_to_string(c, MMDS_COUNTERS_JSON, &n);
+	for (const char *at = text; objects < 3; objects++, at++) {
+		at = strstr(at, "\"sum\":null,");
+		ck_assert_msg(at != NULL, "%s", text);
+	}
+	free(text);
+	mmds_counters_close(c);
+}
+END_TEST
+
 /* ---- the mmds tool ------------------------------------------------------------- */
 
 /* Run `mmds counters ARGS > out` and return its exit status. */
@@ -2177,6 +2226,7 @@ Suite *counters_suite(void)
 	tcase_add_test(tc, test_histogram_hostile_shape_is_ebadmsg);
 	tcase_add_test(tc, test_histogram_processes_observe_exactly);
 	tcase_add_test(tc, test_histogram_exports_as_prometheus_histogram_and_json);
+	tcase_add_test(tc, test_histogram_non_finite_sum_exports_as_prometheus_spells_it);
 
 	tc = t_tcase(s, "tool", 30);
 	tcase_add_test(tc, test_tool_lists_watches_and_exports);

@@ -1,6 +1,8 @@
 /* mkcounters.c - make a counters file with known values for the metrics
  * tests (tests/tools/test_prometheus.sh): requests = 42, temperature = -3,
- * and a histogram latency_seconds (bounds 0.5, 1) with 0.25, 0.5 and 2. */
+ * a histogram latency_seconds (bounds 0.5, 1) with 0.25, 0.5 and 2, and a
+ * histogram odd_seconds observing +Inf and -Inf: its sum is NaN, which the
+ * export must spell as the text format does. */
 #include <stdio.h>
 
 #include <mmds.h>
@@ -34,6 +36,12 @@ int main(int argc, char **argv)
 							   .nbounds = 2 });
 	if (id < 0 || mmds_counters_observe(c, id, 0.25) < 0 ||
 	    mmds_counters_observe(c, id, 0.5) < 0 || mmds_counters_observe(c, id, 2) < 0)
+		return 1;
+	id = mmds_counters_alloc_histogram(c, "odd_seconds", &(mmds_histogram_def){
+							   .bounds = bounds,
+							   .nbounds = 2 });
+	if (id < 0 || mmds_counters_observe(c, id, 1.0 / 0.0) < 0 ||
+	    mmds_counters_observe(c, id, -1.0 / 0.0) < 0)
 		return 1;
 	mmds_counters_close(c);
 	return 0;

@@ -76,6 +76,10 @@ static void drain(int fd, char *buf, size_t cap)
 	buf[n] = '\0';
 }
 
+/* When not 0, spawn() runs the tool as this user (the tests run as root
+ * in CI, where no file is out of reach otherwise). */
+static uid_t spawn_uid;
+
 static pid_t spawn(const char *const argv[], int *out_fd, int *err_fd,
 		   rlim_t fsize_limit)
 {
@@ -94,6 +98,10 @@ static pid_t spawn(const char *const argv[], int *out_fd, int *err_fd,
 			struct rlimit rl = { fsize_limit, fsize_limit };
 
 			setrlimit(RLIMIT_FSIZE, &rl);
+		}
+		if (spawn_uid && (setgid((gid_t)spawn_uid) != 0 || setuid(spawn_uid) != 0)) {
+			fprintf(stderr, "setuid %u: %s\n", (unsigned)spawn_uid, strerror(errno));
+			_exit(127);
 		}
 		execv(tool, (char *const *)argv);
 		fprintf(stderr, "exec %s: %s\n", tool, strerror(errno));
@@ -200,6 +208,13 @@ static const char *make_ring(const char *name)
 	return path;
 }
 
+/* Whether this build has `mmds counters serve` (libmicrohttpd). */
+static int have_serve_built(void)
+{
+	run("counters", "serve", "--help", NULL);
+	return R.status == 0;
+}
+
 /* ---- option values -------------------------------------------------------- */
 
 START_TEST(test_bad_numbers_say_why)
@@ -236,6 +251,13 @@ START_TEST(test_bad_numbers_say_why)
 	ck_err_has("out of range");
 	run("counters", "--watch", "nan", cnt, NULL);
 	ck_status(2);
+	/* strtod's other spellings are not seconds either */
+	run("counters", "--watch", "0x10", "--count", "1", cnt, NULL);
+	ck_status(2);
+	ck_err_has("--watch: '0x10' is not a number of seconds");
+	run("counters", "--watch", "infinity", cnt, NULL);
+	ck_status(2);
+	ck_err_has("is not a number of seconds");
 	run("counters", "--watch", "1", "--count", "0", cnt, NULL);
 	ck_status(2);
 	ck_err_has("--count: '0' is too small");
@@ -296,6 +318,77 @@ START_TEST(test_conflicting_and_stray_options_are_refused)
 	run("log", "--help", NULL);
 	ck_status(0);
 	ck_out_has("usage: mmds log");
+	run("help", "counters", NULL);
+	ck_status(0);
+	ck_out_has("usage: mmds counters");
+	/* a stray word after a command that takes none */
+	run("version", "extra", NULL);
+	ck_status(2);
+	ck_err_has("'extra'");
+	run("ring", "info", make_ring("ring"), "-x", NULL);
+	ck_status(2);
+	ck_err_has("unknown option '-x'");
+	/* "--" ends the options: a path may start with '-' */
+	run("counters", "--", cnt, NULL);
+	ck_status(0);
+	ck_out_has("requests");
+	run("log", "info", "--", "-nosuch", NULL);
+	ck_status(3);
+	ck_err_has("-nosuch: No such file or directory");
+	run("ring", "info", "--", "-nosuch", NULL);
+	ck_status(3);
+	ck_err_has("-nosuch: No such file or directory");
+}
+END_TEST
+
+/* An option that takes a value, given twice, is a conflict: refused, not
+ * silently the last one (--output a --output b wrote only b). */
+START_TEST(test_an_option_given_twice_is_refused)
+{
+	const char *log = make_log("log");
+	const char *cnt = make_counters("cnt");
+	struct stat st;
+
+	run("counters", "--watch", "1", "--watch", "2", "--count", "1", cnt, NULL);
+	ck_status(2);
+	ck_err_has("--watch given twice");
+	run("counters", "--json", "--output", t_path("a"), "-o", t_path("b"), cnt, NULL);
+	ck_status(2);
+	ck_err_has("given twice");
+	ck_assert_int_ne(stat(t_path("a"), &st), 0);
+	ck_assert_int_ne(stat(t_path("b"), &st), 0);
+	run("counters", "--watch", "1", "--count", "1", "--count", "2", cnt, NULL);
+	ck_status(2);
+	ck_err_has("--count given twice");
+	run("log", "tail", "-n", "1", "-n", "2", log, NULL);
+	ck_status(2);
+	ck_err_has("-n given twice");
+	run("log", "dump", "--from", "0", "--from", "32", log, NULL);
+	ck_status(2);
+	ck_err_has("--from given twice");
+	run("log", "dump", "--json", "--binary", "hex", "--binary", "base64", log, NULL);
+	ck_status(2);
+	ck_err_has("--binary given twice");
+	run("log", "dump", "--max-bytes", "1", "--max-bytes", "2", log, NULL);
+	ck_status(2);
+	ck_err_has("--max-bytes given twice");
+	/* a flag twice is still that flag */
+	run("counters", "--json", "--json", cnt, NULL);
+	ck_status(0);
+	if (have_serve_built()) {
+		run("counters", "serve", "--listen", "127.0.0.1:0", "--listen", "127.0.0.1:1",
+		    cnt, NULL);
+		ck_status(2);
+		ck_err_has("--listen given twice");
+		run("counters", "serve", "--listen", "127.0.0.1:0", "--prefix", "a_",
+		    "--prefix", "b_", cnt, NULL);
+		ck_status(2);
+		ck_err_has("--prefix given twice");
+		run("counters", "serve", "--listen", "127.0.0.1:0", "--timeout", "1",
+		    "--timeout", "2", cnt, NULL);
+		ck_status(2);
+		ck_err_has("--timeout given twice");
+	}
 }
 END_TEST
 
@@ -349,6 +442,48 @@ START_TEST(test_wrong_kind_of_file_names_what_it_is)
 	run("counters", t_path("plain/x"), NULL);
 	ck_status(3);
 	ck_err_has("is a file, not a directory");
+	/* a path through an mmds file names the file and its command */
+	{
+		char through[4200], want[4300];
+
+		snprintf(through, sizeof(through), "%s/x", cnt);
+		run("log", "info", through, NULL);
+		ck_status(3);
+		snprintf(want, sizeof(want), "%s is a counters file, not a directory", cnt);
+		ck_err_has(want);
+		ck_err_has("mmds counters ");
+		snprintf(through, sizeof(through), "%s/00000000000000000000.seg/x", log);
+		run("log", "verify", through, NULL);
+		ck_status(3);
+		ck_err_has("is a segment file of a log, not a directory");
+	}
+}
+END_TEST
+
+/* A log directory or segment the user may not read is "Permission
+ * denied" (exit 1), not "a directory without log segments" (exit 3). */
+START_TEST(test_unreadable_log_is_permission_denied)
+{
+	const char *log;
+	char seg[4200];
+
+	if (geteuid() != 0)
+		t_skip("needs root, to run the tool as another user");
+	log = make_log("log");
+	snprintf(seg, sizeof(seg), "%s/00000000000000000000.seg", log);
+	ck_assert_int_eq(chmod(t_tmpdir(), 0711), 0);
+	spawn_uid = 65534; /* nobody */
+	ck_assert_int_eq(chmod(log, 0700), 0);
+	run("log", "info", log, NULL);
+	ck_status(1);
+	ck_err_has(strerror(EACCES));
+	ck_assert_int_eq(chmod(log, 0755), 0);
+	ck_assert_int_eq(chmod(seg, 0600), 0);
+	run("log", "verify", log, NULL);
+	ck_status(1);
+	ck_err_has(strerror(EACCES));
+	spawn_uid = 0;
+	ck_assert_int_eq(chmod(t_tmpdir(), 0700), 0);
 }
 END_TEST
 
@@ -415,6 +550,30 @@ START_TEST(test_exit_codes_are_distinct)
 }
 END_TEST
 
+/* A segment whose header is damaged (the magic intact) makes the log
+ * corrupt: verify exits 4 and says so, not "status: ok" over 0 segments. */
+START_TEST(test_verify_a_damaged_segment_header_is_corrupt)
+{
+	const char *log = make_log("log");
+	char seg[4200];
+	unsigned char *b;
+	size_t len;
+
+	snprintf(seg, sizeof(seg), "%s/00000000000000000000.seg", log);
+	b = t_read_file(seg, &len);
+	ck_assert_uint_gt(len, 32);
+	memset(b + 16, 0xff, 4);
+	t_write_file(seg, b, len);
+	free(b);
+	run("log", "verify", log, NULL);
+	ck_status(4);
+	ck_assert_msg(strstr(R.out, "status:           ok") == NULL, "%s", R.out);
+	ck_out_has("CORRUPT");
+	run("log", "info", log, NULL);
+	ck_status(4);
+}
+END_TEST
+
 /* ---- log dump ------------------------------------------------------------- */
 
 START_TEST(test_dump_from_a_bad_lsn_says_where_records_are)
@@ -430,6 +589,14 @@ START_TEST(test_dump_from_a_bad_lsn_says_where_records_are)
 	ck_status(3);
 	ck_err_has("LSN 99999 is past the end of the log");
 	ck_err_has("is 80)");
+	/* the largest LSN too: past the end (3), not a usage error */
+	run("log", "dump", "--from", "18446744073709551615", log, NULL);
+	ck_status(3);
+	ck_err_has("past the end of the log");
+	/* inside the last record: where it starts, and where the tail is */
+	run("log", "dump", "--from", "60", log, NULL);
+	ck_status(3);
+	ck_err_has("the record before starts at 56, the tail is 80");
 	/* the tail itself is the end: nothing to print, success */
 	run("log", "dump", "--from", "80", log, NULL);
 	ck_status(0);
@@ -437,6 +604,42 @@ START_TEST(test_dump_from_a_bad_lsn_says_where_records_are)
 	run("log", "dump", "--from", "32", log, NULL);
 	ck_status(0);
 	ck_assert_msg(strncmp(R.out, "          32 type=2", 19) == 0, "%s", R.out);
+}
+END_TEST
+
+/* Below the first kept record every LSN given to --from is refused as
+ * dropped, 0 too (0 is also MMDS_LOG_START, which the default means). */
+START_TEST(test_dump_from_a_dropped_lsn_is_refused_even_zero)
+{
+	const char *dir = t_path("retained");
+	char payload[200], want[128];
+	mmds_log *l;
+	mmds_log_info in;
+	uint64_t lsn;
+
+	memset(payload, 'x', sizeof(payload));
+	ck_assert_int_eq(mmds_log_open(&l, dir, &(mmds_log_opts){
+						.flags = MMDS_LOG_CREATE,
+						.segment_size = MMDS_LOG_MIN_SEGMENT }), 0);
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(mmds_log_append(l, 1, payload, sizeof(payload), &lsn), 0);
+	ck_assert_int_gt(mmds_log_retain(l, lsn), 0);
+	mmds_log_get_info(l, &in);
+	mmds_log_close(l);
+	ck_assert_uint_gt(in.first_lsn, 0);
+	run("log", "dump", "--from", "0", dir, NULL);
+	ck_status(3);
+	ck_err_has("LSN 0 was dropped by retention");
+	ck_assert_str_eq(R.out, "");
+	run("log", "dump", "--from", "8", dir, NULL);
+	ck_status(3);
+	ck_err_has("LSN 8 was dropped by retention");
+	/* without --from: the first kept record */
+	run("log", "dump", "--max-bytes", "1", dir, NULL);
+	ck_status(0);
+	snprintf(want, sizeof(want), "%12llu type=1", (unsigned long long)in.first_lsn);
+	ck_assert_msg(strncmp(R.out, want, strlen(want)) == 0, "want '%s' first:\n%.200s",
+		      want, R.out);
 }
 END_TEST
 
@@ -497,23 +700,30 @@ START_TEST(test_tail_follow_exits_when_reader_goes_away_while_idle)
 END_TEST
 
 /* Start argv, wait for its first output, send SIGINT, expect exit 130. */
-static void sigint_exits_130(const char *argv[])
+/* Start argv, wait for its first output (on stdout, or stderr with
+ * on_err), interrupt it: it must exit 130. */
+static void sigint_exits_130_after(const char *argv[], int on_err)
 {
 	struct pollfd p;
 	int o, e, st;
 	pid_t pid = spawn(argv, &o, &e, 0);
 	char buf[4096];
 
-	p.fd = o;
+	p.fd = on_err ? e : o;
 	p.events = POLLIN;
 	ck_assert_int_eq(poll(&p, 1, 5000), 1);
-	ck_assert_int_gt(read(o, buf, sizeof(buf)), 0);
+	ck_assert_int_gt(read(p.fd, buf, sizeof(buf)), 0);
 	ck_assert_int_eq(kill(pid, SIGINT), 0);
 	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
 	close(o);
 	close(e);
 	ck_assert_msg(WIFEXITED(st), "killed by signal %d", WTERMSIG(st));
 	ck_assert_int_eq(WEXITSTATUS(st), 130);
+}
+
+static void sigint_exits_130(const char *argv[])
+{
+	sigint_exits_130_after(argv, 0);
 }
 
 START_TEST(test_sigint_exits_130)
@@ -525,9 +735,25 @@ START_TEST(test_sigint_exits_130)
 	const char *watchj[] = { tool, "counters", "--watch", "10", "--json",
 			   cnt, NULL };
 
+	const char *watchp[] = { tool, "counters", "--watch", "10", "--prometheus",
+			   cnt, NULL };
+	const char *serve[] = { tool, "counters", "serve", "--listen", "127.0.0.1:0",
+			  cnt, NULL };
+	/* a shipper waiting for a server that is down (port 1: refused) */
+	const char *ship[] = { tool, "log", "ship", log, "--nats", "nats://127.0.0.1:1",
+			 "--stream", "S", "--subject", "s", "--create-cursor", NULL };
+
 	sigint_exits_130(tail);
 	sigint_exits_130(watch);
 	sigint_exits_130(watchj);
+	sigint_exits_130(watchp);
+	if (have_serve_built())
+		sigint_exits_130(serve);
+	run("log", "ship", "--help", NULL);
+	if (R.status == 0) {
+		/* stopped by a signal is 130 for the shipper too, not 0 */
+		sigint_exits_130_after(ship, 1);
+	}
 }
 END_TEST
 
@@ -559,6 +785,21 @@ START_TEST(test_watch_json_and_prometheus)
 			 "# HELP requests_total requests\n# TYPE requests_total counter\nrequests_total 5\n"
 			 "\n"
 			 "# HELP requests_total requests\n# TYPE requests_total counter\nrequests_total 5\n");
+}
+END_TEST
+
+/* The JSON lines of --watch name the file: a path that is not UTF-8 is
+ * still valid JSON, its stray bytes as U+FFFD. */
+START_TEST(test_watch_json_names_any_path_in_valid_json)
+{
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/caf\xe9", t_tmpdir());
+	ck_assert_int_eq(rename(make_counters("cnt"), path), 0);
+	run("counters", "--watch", "0.1", "--count", "1", "--json", path, NULL);
+	ck_status(0);
+	ck_out_has("/caf\\ufffd\",\"counters\":[");
+	ck_assert_msg(strchr(R.out, '\xe9') == NULL, "%s", R.out);
 }
 END_TEST
 
@@ -612,6 +853,54 @@ START_TEST(test_output_is_atomic_and_a_failure_is_loud)
 	run("counters", "--json", "--output", t_path("nodir/m.json"), cnt, NULL);
 	ck_assert_int_ne(R.status, 0);
 	ck_err_has("cannot create a temporary file");
+}
+END_TEST
+
+/* --output replaces a regular file: given a FIFO (or a device, a
+ * directory) it refuses, and the path is still what it was. */
+START_TEST(test_output_refuses_a_path_that_is_not_a_regular_file)
+{
+	const char *cnt = make_counters("cnt");
+	const char *fifo = t_path("fifo");
+	struct stat st;
+
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	run("counters", "--prometheus", "--output", fifo, cnt, NULL);
+	ck_status(3);
+	ck_err_has("not a regular file");
+	ck_assert_int_eq(lstat(fifo, &st), 0);
+	ck_assert(S_ISFIFO(st.st_mode));
+	run("counters", "--json", "--output", t_tmpdir(), cnt, NULL);
+	ck_status(3);
+	ck_err_has("is a directory");
+	ck_assert_int_eq(lstat(t_tmpdir(), &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+}
+END_TEST
+
+/* A write that fails says why (the system's reason, not a bare I/O
+ * error), and a symbolic link keeps pointing at the replaced file. */
+START_TEST(test_output_failure_says_why_and_a_link_is_followed)
+{
+	const char *cnt = make_counters("cnt");
+	char target[4200], link[4200], *got;
+	size_t len;
+	struct stat st;
+
+	snprintf(target, sizeof(target), "%s/real.prom", t_tmpdir());
+	snprintf(link, sizeof(link), "%s/link.prom", t_tmpdir());
+	t_write_file(target, "old 1\n", 6);
+	ck_assert_int_eq(symlink("real.prom", link), 0);
+	run_limited(20, "counters", "--prometheus", "--output", link, cnt, NULL);
+	ck_status(5);
+	ck_err_has(strerror(EFBIG));
+	run("counters", "--prometheus", "--output", link, cnt, NULL);
+	ck_status(0);
+	ck_assert_int_eq(lstat(link, &st), 0);
+	ck_assert_msg(S_ISLNK(st.st_mode), "the link was replaced by a file");
+	got = t_read_file(target, &len);
+	ck_assert_msg(strstr(got, "requests_total 5\n") != NULL, "%s", got);
+	free(got);
 }
 END_TEST
 
@@ -734,6 +1023,64 @@ START_TEST(test_serve_two_files_with_labels_and_prefix)
 }
 END_TEST
 
+/* Two files whose names collide across kinds (a counter and a gauge both
+ * exported as requests_total; a histogram lat and a gauge lat_count): the
+ * file label cannot keep them apart, so the first file's family keeps the
+ * name and the other is left out, said on stderr and in a comment of the
+ * exposition, instead of served under the wrong TYPE. */
+START_TEST(test_serve_families_of_another_kind_do_not_merge)
+{
+	static const double bounds[] = { 1 };
+	const char *a, *b;
+	const char *argv[] = { tool, "counters", "serve", "--listen", "127.0.0.1:0",
+			 NULL, NULL, NULL };
+	char buf[8192], want[4400];
+	mmds_counters *c;
+	int port, o, e, id;
+	pid_t pid;
+
+	if (!have_serve())
+		t_skip("mmds counters serve is not built (no libmicrohttpd)");
+	a = make_counters("a.cnt");
+	ck_assert_int_eq(mmds_counters_open(&c, a, NULL), 0);
+	id = mmds_counters_alloc_histogram(c, "lat", &(mmds_histogram_def){
+						   .bounds = bounds, .nbounds = 1 });
+	ck_assert_int_ge(id, 0);
+	ck_assert_int_eq(mmds_counters_observe(c, id, 0.5), 0);
+	mmds_counters_close(c);
+	b = t_path("b.cnt");
+	ck_assert_int_eq(mmds_counters_open(&c, b, &(mmds_counters_opts){
+						.flags = MMDS_COUNTERS_CREATE }), 0);
+	id = mmds_counters_alloc(c, "requests_total", &(mmds_counter_def){ .kind = MMDS_GAUGE });
+	ck_assert_int_ge(id, 0);
+	ck_assert_int_eq(mmds_counters_set(c, id, 7), 0);
+	id = mmds_counters_alloc(c, "lat_count", &(mmds_counter_def){ .kind = MMDS_GAUGE });
+	ck_assert_int_ge(id, 0);
+	ck_assert_int_eq(mmds_counters_set(c, id, 9), 0);
+	id = mmds_counters_alloc(c, "other", &(mmds_counter_def){ .kind = MMDS_GAUGE });
+	ck_assert_int_eq(mmds_counters_set(c, id, 11), 0);
+	mmds_counters_close(c);
+	argv[5] = a;
+	argv[6] = b;
+	pid = start_serve(argv, &port, &o, &e);
+	http_get(port, "/metrics", buf, sizeof(buf));
+	ck_assert_msg(strstr(buf, " 200 ") != NULL, "%s", buf);
+	snprintf(want, sizeof(want), "# TYPE requests_total counter\nrequests_total{file=\"%s\"} 5\n# ", a);
+	ck_assert_msg(strstr(buf, want) != NULL, "want:\n%s\ngot:\n%s", want, buf);
+	snprintf(want, sizeof(want), "file=\"%s\"} 7", b);
+	ck_assert_msg(strstr(buf, want) == NULL, "a gauge served as a counter:\n%s", buf);
+	snprintf(want, sizeof(want), "file=\"%s\"} 9", b);
+	ck_assert_msg(strstr(buf, want) == NULL, "a gauge served in a histogram:\n%s", buf);
+	snprintf(want, sizeof(want), "other{file=\"%s\"} 11\n", b);
+	ck_assert_msg(strstr(buf, want) != NULL, "the rest of the file is served:\n%s", buf);
+	snprintf(want, sizeof(want), "\n# mmds counters serve: %s: requests_total is a gauge there, left out: an earlier file serves requests_total as a counter\n", b);
+	ck_assert_msg(strstr(buf, want) != NULL, "want:\n%s\ngot:\n%s", want, buf);
+	ck_assert_msg(strstr(buf, "lat_count is a gauge there, left out: an earlier file serves lat_count as a series of the histogram lat\n") != NULL,
+		      "%s", buf);
+	stop_serve(pid, o, e);
+}
+END_TEST
+
 START_TEST(test_serve_slow_clients_do_not_block_others)
 {
 	const char *a;
@@ -765,6 +1112,37 @@ START_TEST(test_serve_slow_clients_do_not_block_others)
 }
 END_TEST
 
+/* --listen :PORT listens on every address, as node_exporter's
+ * --web.listen-address=:9100 does. */
+START_TEST(test_serve_listen_without_host_is_every_address)
+{
+	const char *argv[] = { tool, "counters", "serve", "--listen", ":0", NULL, NULL };
+	char buf[8192];
+	int port, o, e;
+	pid_t pid;
+	struct pollfd p;
+	ssize_t n;
+
+	if (!have_serve())
+		t_skip("mmds counters serve is not built (no libmicrohttpd)");
+	argv[5] = make_counters("a.cnt");
+	pid = spawn(argv, &o, &e, 0);
+	p.fd = o;
+	p.events = POLLIN;
+	ck_assert_int_eq(poll(&p, 1, 10000), 1);
+	n = read(o, buf, sizeof(buf) - 1);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_msg(strstr(buf, "listening on http://0.0.0.0:") != NULL ||
+		      strstr(buf, "listening on http://[::]:") != NULL, "%s", buf);
+	port = atoi(strrchr(buf, ':') + 1);
+	ck_assert_int_gt(port, 0);
+	http_get(port, "/metrics", buf, sizeof(buf));
+	ck_assert_msg(strstr(buf, "\nrequests_total{file=") != NULL, "%s", buf);
+	stop_serve(pid, o, e);
+}
+END_TEST
+
 START_TEST(test_serve_refuses_bad_options)
 {
 	const char *a;
@@ -778,6 +1156,17 @@ START_TEST(test_serve_refuses_bad_options)
 	run("counters", "serve", "--listen", "127.0.0.1", a, NULL);
 	ck_status(2);
 	ck_err_has("is not HOST:PORT");
+	/* a port out of range was taken modulo 65536: 99999 listened on 34463 */
+	run("counters", "serve", "--listen", "127.0.0.1:99999", a, NULL);
+	ck_status(2);
+	ck_err_has("port '99999'");
+	ck_assert_str_eq(R.out, "");
+	run("counters", "serve", "--listen", "127.0.0.1:-1", a, NULL);
+	ck_status(2);
+	ck_err_has("port '-1'");
+	run("counters", "serve", "--listen", "127.0.0.1:80x", a, NULL);
+	ck_status(2);
+	ck_err_has("port '80x'");
 	run("counters", "serve", "--listen", "127.0.0.1:0", "--label", "1x=y", a, NULL);
 	ck_status(2);
 	ck_err_has("is not NAME=VALUE");
@@ -793,6 +1182,44 @@ START_TEST(test_serve_refuses_bad_options)
 	run("counters", "serve", "--listen", "127.0.0.1:0", t_tmpdir(), NULL);
 	ck_status(3);
 	ck_err_has("not a counters file");
+	/* one path twice would serve every series twice with the same labels */
+	run("counters", "serve", "--listen", "127.0.0.1:0", a, a, NULL);
+	ck_status(2);
+	ck_err_has("given twice");
+	/* Prometheus refuses a whole scrape with a label value that is not
+	 * UTF-8: such a --label is a usage error */
+	run("counters", "serve", "--listen", "127.0.0.1:0", "--label", "site=caf\xe9", a, NULL);
+	ck_status(2);
+	ck_err_has("not valid UTF-8");
+}
+END_TEST
+
+/* A file whose path is not UTF-8 still gives a scrape Prometheus reads:
+ * the bytes that are not UTF-8 become U+FFFD in the file label. */
+START_TEST(test_serve_file_label_is_utf8_whatever_the_path)
+{
+	const char *argv[] = { tool, "counters", "serve", "--listen", "127.0.0.1:0",
+			 NULL, NULL };
+	char path[4200], want[4300], buf[8192];
+	mmds_counters *c;
+	int port, o, e, id;
+	pid_t pid;
+
+	if (!have_serve())
+		t_skip("mmds counters serve is not built (no libmicrohttpd)");
+	snprintf(path, sizeof(path), "%s/caf\xe9.cnt", t_tmpdir());
+	ck_assert_int_eq(mmds_counters_open(&c, path, &(mmds_counters_opts){
+						.flags = MMDS_COUNTERS_CREATE }), 0);
+	id = mmds_counters_alloc(c, "requests", NULL);
+	ck_assert_int_eq(mmds_counters_add(c, id, 3, NULL), 0);
+	mmds_counters_close(c);
+	argv[5] = path;
+	pid = start_serve(argv, &port, &o, &e);
+	http_get(port, "/metrics", buf, sizeof(buf));
+	snprintf(want, sizeof(want), "requests_total{file=\"%s/caf\xef\xbf\xbd.cnt\"} 3\n",
+		 t_tmpdir());
+	ck_assert_msg(strstr(buf, want) != NULL, "want:\n%s\ngot:\n%s", want, buf);
+	stop_serve(pid, o, e);
 }
 END_TEST
 
@@ -804,21 +1231,31 @@ Suite *tool_suite(void)
 	tc = t_tcase(s, "options", 60);
 	tcase_add_test(tc, test_bad_numbers_say_why);
 	tcase_add_test(tc, test_conflicting_and_stray_options_are_refused);
+	tcase_add_test(tc, test_an_option_given_twice_is_refused);
 	tc = t_tcase(s, "files", 60);
 	tcase_add_test(tc, test_wrong_kind_of_file_names_what_it_is);
+	tcase_add_test(tc, test_unreadable_log_is_permission_denied);
 	tcase_add_test(tc, test_exit_codes_are_distinct);
+	tcase_add_test(tc, test_verify_a_damaged_segment_header_is_corrupt);
 	tc = t_tcase(s, "log", 60);
 	tcase_add_test(tc, test_dump_from_a_bad_lsn_says_where_records_are);
+	tcase_add_test(tc, test_dump_from_a_dropped_lsn_is_refused_even_zero);
 	tcase_add_test(tc, test_dump_json_payloads_are_readable);
 	tcase_add_test(tc, test_tail_follow_exits_when_reader_goes_away_while_idle);
 	tcase_add_test(tc, test_sigint_exits_130);
 	tc = t_tcase(s, "counters", 60);
 	tcase_add_test(tc, test_watch_json_and_prometheus);
+	tcase_add_test(tc, test_watch_json_names_any_path_in_valid_json);
 	tcase_add_test(tc, test_output_is_atomic_and_a_failure_is_loud);
+	tcase_add_test(tc, test_output_refuses_a_path_that_is_not_a_regular_file);
+	tcase_add_test(tc, test_output_failure_says_why_and_a_link_is_followed);
 	tc = t_tcase(s, "serve", 60);
 	tcase_add_test(tc, test_serve_two_files_with_labels_and_prefix);
+	tcase_add_test(tc, test_serve_families_of_another_kind_do_not_merge);
 	tcase_add_test(tc, test_serve_slow_clients_do_not_block_others);
 	tcase_add_test(tc, test_serve_refuses_bad_options);
+	tcase_add_test(tc, test_serve_listen_without_host_is_every_address);
+	tcase_add_test(tc, test_serve_file_label_is_utf8_whatever_the_path);
 	return s;
 }
 

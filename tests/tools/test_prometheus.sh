@@ -38,8 +38,10 @@ free_port() {
 }
 
 "$mk" "$dir/app.cnt" || fail "cannot make the counters file"
+# a second file with the same names: the file label keeps them apart
+"$mk" "$dir/other.cnt" || fail "cannot make the second counters file"
 
-"$mmds" counters serve --listen 127.0.0.1:0 --label job_role=api "$dir/app.cnt" \
+"$mmds" counters serve --listen 127.0.0.1:0 --label job_role=api "$dir/app.cnt" "$dir/other.cnt" \
 	>"$dir/serve.out" 2>"$dir/serve.log" &
 pids="$pids $!"
 for i in $(seq 50); do grep -q listening "$dir/serve.out" && break; sleep 0.1; done
@@ -93,10 +95,16 @@ query 'temperature{job="mmds"}' -3
 query 'latency_seconds_count{job="mmds"}' 3
 query 'latency_seconds_bucket{job="mmds",le="0.5"}' 2
 query 'latency_seconds_bucket{job="mmds",le="1"}' 2
-query 'latency_seconds_sum{job="mmds"}' 2.75
+query 'latency_seconds_sum{job="mmds",file="'"$dir/app.cnt"'"}' 2.75
+query 'count(requests_total{job="mmds"})' 2
+query 'sum(requests_total{job="mmds"})' 84
+# a NaN sum is "NaN" in the text format; "-nan" failed the whole scrape
+query 'odd_seconds_sum{job="mmds",file="'"$dir/app.cnt"'"}' NaN
+query 'odd_seconds_bucket{job="mmds",le="0.5",file="'"$dir/other.cnt"'"}' 1
 if [ -n "$nodeexp" ]; then
 	query 'requests_total{job="node"}' 42
 	query 'latency_seconds_bucket{job="node",le="+Inf"}' 3
 	query 'node_textfile_scrape_error{job="node"}' 0
+	query 'odd_seconds_count{job="node"}' 2
 fi
 echo "PASS: Prometheus reads the counters through serve${nodeexp:+ and the textfile collector}"
