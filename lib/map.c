@@ -536,17 +536,103 @@ static char *link_end(const char *path)
 	return NULL;
 }
 
+/* For OPEN_OR_CREATE: make the file, at its full size (end bytes), with no
+ * name (O_TMPFILE), then link it in at path.  Whoever finds the name then
+ * finds the whole file: a racing opener never maps the empty file before
+ * its creator grew it, which it would map whole since the size is only for
+ * a new file.  The fd, or -1 with errno set: EEXIST when path exists
+ * (nothing was made), ENOTSUP when the file system cannot do it this way
+ * (no O_TMPFILE, or HugeTLB pages that grow_file() cannot size). */
+static int create_linked(const char *path, int oflags, mode_t mode,
+			 uint64_t end)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir, proc[64];
+	int fd, err;
+
+	if (slash == NULL)
+		dir = strdup(".");
+	else if (slash == path)
+		dir = strdup("/");
+	else
+		dir = strndup(path, (size_t)(slash - path));
+	if (dir == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+#ifdef O_TMPFILE
+	fd = open(dir, (oflags & ~(O_ACCMODE | O_NOFOLLOW)) | O_TMPFILE | O_RDWR,
+		  mode);
+#else
+	fd = -1;
+	errno = ENOTSUP;
+#endif
+	err = errno;
+	free(dir);
+	if (fd < 0) {
+		/* EISDIR: a kernel without O_TMPFILE; EOPNOTSUPP: a file
+		 * system without it.  The name-first path still works. */
+		errno = err == EISDIR || err == EOPNOTSUPP || err == EINVAL
+				? ENOTSUP
+				: err;
+		return -1;
+	}
+	if (mmds__hugetlbfs_page_size(fd)) {
+		close(fd);
+		errno = ENOTSUP;
+		return -1;
+	}
+	if (end && (err = grow_file(fd, 0, end)) != 0) {
+		close(fd);
+		errno = -err;
+		return -1;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) != 0) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
 /* Open path for mmds_map_open().  *made is set to the name of the file
  * this call created (path, or the file a dangling link at path names), so
- * that a failed open can remove it; NULL if it created nothing. */
+ * that a failed open can remove it; NULL if it created nothing.  size_end
+ * is the size an OPEN_OR_CREATE file is made with. */
 static int open_path(const char *path, unsigned flags, int oflags, mode_t mode,
-		     char **made)
+		     uint64_t size_end, char **made)
 {
 	*made = NULL;
 	if (flags & MMDS_MAP_NOFOLLOW)
 		oflags |= O_NOFOLLOW;
 	if (!(flags & MMDS_MAP_CREATE))
 		return open(path, oflags);
+	if (flags & MMDS_MAP_OPEN_OR_CREATE) {
+		int fd = create_linked(path, oflags, mode, size_end);
+
+		if (fd >= 0) {
+			*made = strdup(path);
+			if (*made == NULL) {
+				unlink(path);
+				close(fd);
+				errno = ENOMEM;
+				return -1;
+			}
+			return fd;
+		}
+		if (errno != EEXIST && errno != ENOTSUP)
+			return -1;
+		/* It exists (or cannot be made this way): open it, and
+		 * fall back to creating it by name below if it vanished or
+		 * is a dangling link. */
+		if (errno == EEXIST) {
+			fd = open(path, oflags);
+			if (fd >= 0 || errno != ENOENT)
+				return fd;
+		}
+	}
 	/* O_EXCL first, so we know whether we created the file; a plain open
 	 * if it already exists.  Retry if it vanishes in between. */
 	for (int tries = 0; tries < 16; tries++) {
@@ -630,7 +716,8 @@ int mmds_map_open(mmds_map **out, const char *path, const mmds_map_opts *opts)
 	if (flags & MMDS_MAP_TRUNCATE)
 		oflags |= O_TRUNC;
 	m->fd = open_path(path, flags, oflags,
-			  opts->mode ? (mode_t)opts->mode : 0600, &made);
+			  opts->mode ? (mode_t)opts->mode : 0600,
+			  opts->offset + opts->size, &made);
 	if (m->fd < 0)
 		return map_abort(out, neg_errno());
 	m->fd_writable = want_write;

@@ -102,8 +102,10 @@ enum mmds_map_flag {
 	/* Open the file, or create it if it does not exist: opts.size is the
 	 * size of a file this call creates, and is ignored for a file that
 	 * exists, which is mapped whole from opts.offset (neither grown nor
-	 * cut).  Implies CREATE; -EINVAL with EXCL or TRUNCATE.  Path opens
-	 * only. */
+	 * cut).  A file this call creates appears under path only once it
+	 * has its full size (made without a name, O_TMPFILE, then linked), so
+	 * processes racing to open or create one name all map that size.
+	 * Implies CREATE; -EINVAL with EXCL or TRUNCATE.  Path opens only. */
 	MMDS_MAP_OPEN_OR_CREATE = 1u << 12
 };
 

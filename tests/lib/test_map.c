@@ -402,6 +402,53 @@ START_TEST(test_open_or_create_creates_missing_file_of_size)
 }
 END_TEST
 
+/* Processes racing to open_or_create one name all map the created size:
+ * the file appears under its name only once it has that size, so a process
+ * that finds it existing never maps the empty file before it was grown. */
+START_TEST(test_open_or_create_racing_processes_all_map_the_size)
+{
+	enum { PROCS = 4, ROUNDS = 40, SIZE = 65536 };
+	const char *p = t_path("race");
+	t_barrier *b = t_barrier_new(PROCS);
+	int *sizes = mmap(NULL, sizeof(int) * PROCS * ROUNDS,
+			  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			  -1, 0);
+	pid_t pid[PROCS];
+
+	ck_assert_ptr_ne(sizes, MAP_FAILED);
+	for (int i = 0; i < PROCS; i++) {
+		pid[i] = t_fork();
+		if (pid[i] == 0) {
+			for (int r = 0; r < ROUNDS; r++) {
+				mmds_map *m = NULL;
+				int rc;
+
+				t_barrier_wait(b);
+				rc = mmds_map_open(&m, p, &(mmds_map_opts){
+					.flags = MMDS_MAP_OPEN_OR_CREATE,
+					.size = SIZE });
+				sizes[r * PROCS + i] =
+					rc ? rc : (int)mmds_map_size(m);
+				mmds_map_close(m);
+				t_barrier_wait(b);
+				if (i == 0)
+					unlink(p);
+			}
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < PROCS; i++)
+		t_wait_child(pid[i]);
+	for (int r = 0; r < ROUNDS; r++)
+		for (int i = 0; i < PROCS; i++)
+			ck_assert_msg(sizes[r * PROCS + i] == SIZE,
+				      "round %d process %d mapped %d", r, i,
+				      sizes[r * PROCS + i]);
+	munmap(sizes, sizeof(int) * PROCS * ROUNDS);
+	t_barrier_free(b);
+}
+END_TEST
+
 START_TEST(test_open_or_create_bad_combinations_are_einval)
 {
 	mmds_map *m = NOT_NULL_MAP;
@@ -3275,6 +3322,7 @@ Suite *map_suite(void)
 	tcase_add_test(tc, test_create_with_size_applies_size_to_existing_file);
 	tcase_add_test(tc, test_open_or_create_maps_existing_file_whole);
 	tcase_add_test(tc, test_open_or_create_creates_missing_file_of_size);
+	tcase_add_test(tc, test_open_or_create_racing_processes_all_map_the_size);
 	tcase_add_test(tc, test_open_or_create_bad_combinations_are_einval);
 	tcase_add_test(tc, test_excl_without_create_is_einval);
 	tcase_add_test(tc, test_create_through_dangling_symlink_creates_the_target);
