@@ -24,7 +24,28 @@ struct mmds_watch {
 	void *arg;
 	pthread_t thread;
 	bool has_thread;
+	/* What the file's inode said at the last IN_ATTRIB (or the open):
+	 * inotify says only that some attribute changed, and merges two
+	 * IN_ATTRIB in a row into one, so drain() compares against this to
+	 * tell a removal from a metadata change, or find both. */
+	struct stat last;
 };
+
+/* The attributes an IN_ATTRIB may be about, other than the link count. */
+static bool meta_changed(const struct stat *a, const struct stat *b,
+			 bool modified)
+{
+	if (a->st_mode != b->st_mode || a->st_uid != b->st_uid ||
+	    a->st_gid != b->st_gid)
+		return true;
+	/* A write or truncate moves mtime by itself: only without one does
+	 * a new mtime mean that someone set the times. */
+	return !modified &&
+	       (a->st_mtim.tv_sec != b->st_mtim.tv_sec ||
+		a->st_mtim.tv_nsec != b->st_mtim.tv_nsec ||
+		a->st_atim.tv_sec != b->st_atim.tv_sec ||
+		a->st_atim.tv_nsec != b->st_atim.tv_nsec);
+}
 
 /* The watch whose thread this is, so that a callback closing its own watch
  * is told -EDEADLK even before the creator has stored the thread's id. */
@@ -37,6 +58,7 @@ static int drain(struct mmds_watch *w)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	unsigned events = 0;
+	bool attrib = false;
 
 	for (;;) {
 		ssize_t n = read(w->ifd, buf, sizeof(buf));
@@ -55,18 +77,28 @@ static int drain(struct mmds_watch *w)
 				events |= MMDS_WATCH_MODIFIED;
 			if (e->mask & (IN_MOVE_SELF | IN_DELETE_SELF))
 				events |= MMDS_WATCH_REMOVED;
-			if (e->mask & IN_ATTRIB) {
-				struct stat st;
-
-				/* Removing a name changes the link count: the
-				 * last one gone means the file was removed. */
-				if (w->map->fd >= 0 && fstat(w->map->fd, &st) == 0 &&
-				    st.st_nlink == 0)
-					events |= MMDS_WATCH_REMOVED;
-				else
-					events |= MMDS_WATCH_METADATA;
-			}
+			if (e->mask & IN_ATTRIB)
+				attrib = true;
 			p += sizeof(*e) + e->len;
+		}
+	}
+	if (attrib) {
+		struct stat st;
+
+		if (fstat(w->map->fd, &st) != 0) {
+			events |= MMDS_WATCH_METADATA;
+		} else {
+			/* Removing a name changes the link count: the last
+			 * one gone means the file was removed.  A change of
+			 * the count alone that leaves names is metadata. */
+			bool removed = st.st_nlink == 0 && w->last.st_nlink > 0;
+
+			if (removed)
+				events |= MMDS_WATCH_REMOVED;
+			if (!removed || meta_changed(&w->last, &st,
+						     events & MMDS_WATCH_MODIFIED))
+				events |= MMDS_WATCH_METADATA;
+			w->last = st;
 		}
 	}
 	return (int)events;
@@ -148,7 +180,8 @@ int mmds_watch_open(mmds_watch **out, mmds_map *m, mmds_watch_fn fn, void *arg)
 	}
 	/* The open file itself, not whatever its name points at later. */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", m->fd);
-	if (inotify_add_watch(w->ifd, proc, WATCH_MASK) < 0) {
+	if (inotify_add_watch(w->ifd, proc, WATCH_MASK) < 0 ||
+	    fstat(m->fd, &w->last) != 0) {
 		err = neg_errno();
 		watch_destroy(w);
 		return err;

@@ -1371,7 +1371,10 @@ enum mmds_watch_event {
 	MMDS_WATCH_MODIFIED = 1u << 0, /* contents or size changed through the
 					  file (write(2), truncate); stores
 					  through a map are not reported */
-	MMDS_WATCH_METADATA = 1u << 1, /* permissions, owner, times */
+	MMDS_WATCH_METADATA = 1u << 1, /* permissions, owner, times, or a
+					  name added or removed while
+					  others remain; reported beside
+					  REMOVED when both happened */
 	MMDS_WATCH_REMOVED = 1u << 2   /* the file's last name was removed,
 					  or it was renamed */
 };

@@ -255,6 +255,41 @@ START_TEST(test_watch_polled_sees_other_processes)
 }
 END_TEST
 
+/* Events say what changed even when several changes wait in one read:
+ * a chmod followed by the removal is both METADATA and REMOVED (inotify
+ * merges the two IN_ATTRIB events), a removal alone is not METADATA, and a
+ * chmod of the file once removed is METADATA, not another removal. */
+START_TEST(test_watch_tells_metadata_from_removal)
+{
+	mmds_map *m = file_map("wm", 4096);
+	mmds_watch *w = NULL;
+	char path[4096];
+	pid_t pid;
+	int fd = mmds_map_fd(m);
+
+	snprintf(path, sizeof(path), "%s", t_path("wm"));
+	ck_assert_int_eq(mmds_watch_open(&w, m, NULL, NULL), 0);
+	other_process(ACT_CHMOD, path, NULL);
+	other_process(ACT_UNLINK, path, NULL);
+	ck_assert_uint_eq(poll_for(w, MMDS_WATCH_METADATA | MMDS_WATCH_REMOVED),
+			  MMDS_WATCH_METADATA | MMDS_WATCH_REMOVED);
+
+	pid = t_fork();
+	if (pid == 0)
+		_exit(fchmod(fd, 0600) != 0);
+	t_wait_child(pid);
+	ck_assert_uint_eq(poll_for(w, MMDS_WATCH_METADATA), MMDS_WATCH_METADATA);
+	ck_assert_int_eq(mmds_watch_close(w), 0);
+	ck_assert_int_eq(mmds_map_close(m), 0);
+
+	m = file_map("wm", 4096);
+	ck_assert_int_eq(mmds_watch_open(&w, m, NULL, NULL), 0);
+	other_process(ACT_UNLINK, path, NULL);
+	ck_assert_uint_eq(poll_for(w, MMDS_WATCH_REMOVED), MMDS_WATCH_REMOVED);
+	ck_assert_int_eq(mmds_map_close(m), 0);
+}
+END_TEST
+
 struct cb {
 	_Atomic unsigned seen;
 	_Atomic(mmds_watch *) self;
@@ -500,6 +535,7 @@ Suite *files_suite(void)
 	tc = t_tcase(s, "watch", 30);
 	tcase_add_test(tc, test_watch_polled_sees_other_processes);
 	tcase_add_test(tc, test_watch_callback_and_end_at_map_close);
+	tcase_add_test(tc, test_watch_tells_metadata_from_removal);
 	tcase_add_test(tc, test_watch_bad_arguments);
 	tc = t_tcase(s, "async", 60);
 	tcase_add_test(tc, test_async_flush_completes_through_eventfd_and_callback);
