@@ -1279,9 +1279,11 @@ typedef int (*mmds_chunk_mut_fn)(uint64_t off, void *p, size_t len,
 
 /*
  * mmds_map_chunks, mmds_map_chunks_mut - walk a map chunk by chunk, zero-copy.
- * mmds_map_chunks walks the map in chunks of chunk bytes (0 =
- * mmds_page_size(), which walks page by page), calling fn on pointers into
- * the map.  Each call runs under the SIGBUS guard: if the file was
+ * mmds_map_chunks walks the map in chunks of chunk bytes from offset 0,
+ * calling fn on pointers into the map.  chunk 0 walks page by page: each
+ * chunk ends at a page boundary (mmds_page_size()), so for a window at an
+ * unaligned file offset the first chunk is the rest of its page and every
+ * other one starts page-aligned.  Each call runs under the SIGBUS guard: if the file was
  * truncated under the map, fn is abandoned where it faulted and the walk
  * returns -EFAULT (so fn must not hold locks across its accesses).  The
  * size is read again before each chunk, so a concurrent shrink ends the
@@ -1289,8 +1291,8 @@ typedef int (*mmds_chunk_mut_fn)(uint64_t off, void *p, size_t len,
  * -EINVAL (NULL m or fn); -EACCES (no read access); -EFAULT, -EIO.
  *
  * mmds_map_chunks_mut - the same with writable chunks (write access
- * needed); each chunk counts as written for the flush policy after fn
- * returns.
+ * needed, MMDS_WRITE or MMDS_RDWR; -EACCES for a read-only map); each
+ * chunk counts as written for the flush policy after fn returns.
  */
 MMDS_API int mmds_map_chunks(const mmds_map *m, size_t chunk, mmds_chunk_fn fn,
 			     void *arg);
@@ -1309,14 +1311,16 @@ typedef struct mmds_iter {
 
 /*
  * mmds_iter_init - start a copying chunk iterator.
- * it starts at offset 0 of m with chunks of chunk bytes (0 =
- * mmds_page_size(): page by page).  0, or -EINVAL.
+ * it starts at offset 0 of m with chunks of chunk bytes (0: page by page,
+ * each chunk ending at a page boundary as in mmds_map_chunks()).  0, or
+ * -EINVAL.
  */
 MMDS_API int mmds_iter_init(mmds_iter *it, const mmds_map *m, size_t chunk);
 
 /*
  * mmds_iter_next - copy the next chunk and advance.
- * The chunk goes into buf (cap bytes, at least the chunk size).  Returns the
+ * The chunk goes into buf (cap bytes, at least the chunk size, or
+ * mmds_page_size() for pages).  Returns the
  * chunk's length (the last may be shorter), 0 at the end of the map (its
  * size now), -EINVAL (NULL arguments, cap below the chunk size), -EACCES,
  * -EFAULT.  If off is not NULL it receives the chunk's offset.

@@ -414,6 +414,90 @@ START_TEST(test_chunks_stop_at_shrink_and_fault_is_efault)
 }
 END_TEST
 
+/* Each page chunk ends at a page boundary: for a window at an unaligned
+ * file offset the first is the rest of its page, the others whole pages
+ * (page-aligned pointers), in both the zero-copy walk and the copying
+ * iterator.  An explicit chunk size is kept as it is. */
+struct pages_seen {
+	uint64_t next_off;
+	unsigned calls, misaligned;
+	size_t first_len;
+};
+
+static int page_chunk(uint64_t off, const void *p, size_t len, void *arg)
+{
+	struct pages_seen *s = arg;
+
+	ck_assert_uint_eq(off, s->next_off);
+	if (s->calls == 0)
+		s->first_len = len;
+	else if ((uintptr_t)p % mmds_page_size())
+		s->misaligned++;
+	s->next_off = off + len;
+	s->calls++;
+	return 0;
+}
+
+START_TEST(test_pages_of_a_window_follow_page_boundaries)
+{
+	size_t ps = mmds_page_size();
+	mmds_map *f = file_map("pw", 4 * ps), *m = NULL;
+	struct pages_seen s = { 0 };
+	unsigned char *buf = malloc(ps);
+	mmds_iter it;
+	uint64_t off;
+	ssize_t n;
+
+	mmds_map_close(f);
+	ck_assert_int_eq(mmds_map_open(&m, t_path("pw"), &(mmds_map_opts){
+		.offset = 100 }), 0);
+	ck_assert_uint_eq(mmds_map_size(m), 4 * ps - 100);
+	ck_assert_int_eq(mmds_map_chunks(m, 0, page_chunk, &s), 0);
+	ck_assert_uint_eq(s.calls, 4);
+	ck_assert_uint_eq(s.first_len, ps - 100);
+	ck_assert_uint_eq(s.misaligned, 0);
+	ck_assert_uint_eq(s.next_off, 4 * ps - 100);
+
+	ck_assert_int_eq(mmds_iter_init(&it, m, 0), 0);
+	ck_assert_int_eq(mmds_iter_next(&it, buf, ps, &off), (ssize_t)(ps - 100));
+	ck_assert_uint_eq(off, 0);
+	ck_assert_int_eq(mmds_iter_next(&it, buf, ps, &off), (ssize_t)ps);
+	ck_assert_uint_eq(off, ps - 100);
+	ck_assert_int_eq(mmds_iter_next(&it, buf, ps - 1, &off), -EINVAL);
+
+	/* An explicit chunk size counts from offset 0 of the map. */
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(mmds_map_chunks(m, ps, page_chunk, &s), 0);
+	ck_assert_uint_eq(s.first_len, ps);
+	ck_assert_uint_eq(s.calls, 4);
+	free(buf);
+	mmds_map_close(m);
+}
+END_TEST
+
+/* chunks_mut needs write access, as its contract says: a write-only map
+ * walks (its pointers are writable), a read-only one is -EACCES. */
+START_TEST(test_chunks_mut_needs_write_access_only)
+{
+	mmds_map *f = file_map("wo", 3000), *m = NULL;
+	unsigned char buf[3000];
+
+	mmds_map_close(f);
+	ck_assert_int_eq(mmds_map_open(&m, t_path("wo"), &(mmds_map_opts){
+		.access = MMDS_WRITE }), 0);
+	ck_assert_int_eq(mmds_map_chunks_mut(m, 1000, fill_chunk, NULL), 0);
+	mmds_map_close(m);
+	ck_assert_int_eq(mmds_map_open(&m, t_path("wo"), &(mmds_map_opts){
+		.access = MMDS_READ }), 0);
+	ck_assert_int_eq(mmds_map_read(m, 0, buf, sizeof(buf)), 0);
+	ck_assert_uint_eq(buf[0], 1);
+	ck_assert_uint_eq(buf[1500], 2);
+	ck_assert_uint_eq(buf[2999], 3);
+	ck_assert_int_eq(mmds_map_chunks_mut(m, 1000, fill_chunk, NULL), -EACCES);
+	mmds_map_close(m);
+}
+END_TEST
+
 Suite *view_suite(void)
 {
 	Suite *s = suite_create("view");
@@ -430,6 +514,8 @@ Suite *view_suite(void)
 	tc = t_tcase(s, "iterate", 0);
 	tcase_add_test(tc, test_chunks_pages_and_copying_iterator);
 	tcase_add_test(tc, test_chunks_stop_at_shrink_and_fault_is_efault);
+	tcase_add_test(tc, test_pages_of_a_window_follow_page_boundaries);
+	tcase_add_test(tc, test_chunks_mut_needs_write_access_only);
 	tcase_add_test(tc, test_views_and_walks_count_for_flush_policy);
 	return s;
 }
