@@ -320,6 +320,14 @@ int mmds_atomic_view_cas(mmds_atomic_view *v, size_t i, uint64_t *expected,
 	if (v->width == 8) {
 		GUARDED(swapped = atomic_compare_exchange_strong(
 				(_Atomic uint64_t *)p, expected, desired));
+	} else if (*expected > UINT32_MAX) {
+		/* No 32-bit word holds it: comparing the low half would
+		 * swap a word that never held *expected. */
+		uint32_t cur;
+
+		GUARDED(cur = atomic_load((_Atomic uint32_t *)p));
+		*expected = cur;
+		swapped = 0;
 	} else {
 		uint32_t e = (uint32_t)*expected;
 

@@ -1257,6 +1257,8 @@ MMDS_API int mmds_atomic_view_store(mmds_atomic_view *v, size_t i,
  * word i atomically; the previous value goes to *old (may be NULL).
  * mmds_atomic_view_cas - strong compare-and-exchange of word i: 1 if it
  * held *expected and now holds desired, 0 (and *expected updated) if not.
+ * A 4-byte word never holds an *expected above UINT32_MAX (0, *expected
+ * set to the word); it stores the low 32 bits of desired.
  * Errors as mmds_atomic_view_load(), and -EINVAL for an unknown op.
  */
 MMDS_API int mmds_atomic_view_rmw(mmds_atomic_view *v, size_t i,

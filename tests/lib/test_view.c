@@ -414,6 +414,29 @@ START_TEST(test_chunks_stop_at_shrink_and_fault_is_efault)
 }
 END_TEST
 
+/* A 4-byte word never holds a value above UINT32_MAX: a compare-exchange
+ * expecting one fails and reports the word, rather than comparing only the
+ * low half. */
+START_TEST(test_atomic_view_cas32_expecting_a_wide_value_fails)
+{
+	mmds_map *m = file_map("cas32", 4096);
+	mmds_atomic_view v;
+	uint64_t e, val;
+
+	ck_assert_int_eq(mmds_atomic_view_init(&v, m, 0, 4, 4, NULL), 0);
+	ck_assert_int_eq(mmds_atomic_view_store(&v, 1, 5), 0);
+	e = ((uint64_t)1 << 32) | 5;
+	ck_assert_int_eq(mmds_atomic_view_cas(&v, 1, &e, 7), 0);
+	ck_assert_uint_eq(e, 5);
+	ck_assert_int_eq(mmds_atomic_view_load(&v, 1, &val), 0);
+	ck_assert_uint_eq(val, 5);
+	ck_assert_int_eq(mmds_atomic_view_cas(&v, 1, &e, 7), 1);
+	ck_assert_int_eq(mmds_atomic_view_load(&v, 1, &val), 0);
+	ck_assert_uint_eq(val, 7);
+	mmds_map_close(m);
+}
+END_TEST
+
 /* Each page chunk ends at a page boundary: for a window at an unaligned
  * file offset the first is the rest of its page, the others whole pages
  * (page-aligned pointers), in both the zero-copy walk and the copying
@@ -511,6 +534,7 @@ Suite *view_suite(void)
 	tc = t_tcase(s, "atomic_view", 60);
 	tcase_add_test(tc, test_atomic_view_checks_once_and_counts);
 	tcase_add_test(tc, test_atomic_view_counts_across_processes);
+	tcase_add_test(tc, test_atomic_view_cas32_expecting_a_wide_value_fails);
 	tc = t_tcase(s, "iterate", 0);
 	tcase_add_test(tc, test_chunks_pages_and_copying_iterator);
 	tcase_add_test(tc, test_chunks_stop_at_shrink_and_fault_is_efault);
