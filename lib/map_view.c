@@ -174,8 +174,25 @@ void *mmds_segment_ptr(const mmds_segment *s, uint64_t off, uint64_t len)
 			   : mmds_map_cas##bits(s->map, at, expected, desired); \
 	}
 
-SEG_ATOMIC(64)
-SEG_ATOMIC(32)
+#define SEG_RMW(name, bits)                                                    \
+	int mmds_segment_##name##bits(mmds_segment *s, uint64_t off,           \
+				      uint##bits##_t v, uint##bits##_t *old)   \
+	{                                                                      \
+		uint64_t at;                                                   \
+		int err = mmds_segment_map_offset(s, off, bits / 8, &at, NULL); \
+		return err ? err : mmds_map_##name##bits(s->map, at, v, old);  \
+	}
+
+#define SEG_ALL(bits)                                                          \
+	SEG_ATOMIC(bits)                                                       \
+	SEG_RMW(sub, bits)                                                     \
+	SEG_RMW(and, bits)                                                     \
+	SEG_RMW(or, bits)                                                      \
+	SEG_RMW(xor, bits)                                                     \
+	SEG_RMW(xchg, bits)
+
+SEG_ALL(64)
+SEG_ALL(32)
 
 /* ---- atomic views ---------------------------------------------------------- */
 

@@ -1179,10 +1179,11 @@ MMDS_API int mmds_segment_map_offset(const mmds_segment *s, uint64_t off,
 				     mmds_range_detail *detail);
 
 /*
- * mmds_segment_load64, mmds_segment_store64, mmds_segment_add64, mmds_segment_cas64 - atomics in a segment.
- * With their 32-bit forms: the atomics of the map at segment offset off: as
- * mmds_map_load64() etc., with the segment's range
- * checks first.
+ * mmds_segment_load64, mmds_segment_store64, mmds_segment_add64, mmds_segment_sub64, mmds_segment_and64, mmds_segment_or64, mmds_segment_xor64, mmds_segment_xchg64, mmds_segment_cas64 - atomics in a segment.
+ * With their 32-bit forms: every atomic of the map, at segment offset off:
+ * as mmds_map_load64() etc. (the same results and errors), with the
+ * segment's range checks first (-ERANGE past the segment's end or when the
+ * segment passes the map's current end).
  */
 MMDS_API int mmds_segment_load64(const mmds_segment *s, uint64_t off,
 				 uint64_t *val);
@@ -1194,6 +1195,26 @@ MMDS_API int mmds_segment_add64(mmds_segment *s, uint64_t off, uint64_t v,
 				uint64_t *old);
 MMDS_API int mmds_segment_add32(mmds_segment *s, uint64_t off, uint32_t v,
 				uint32_t *old);
+MMDS_API int mmds_segment_sub64(mmds_segment *s, uint64_t off, uint64_t v,
+				uint64_t *old);
+MMDS_API int mmds_segment_sub32(mmds_segment *s, uint64_t off, uint32_t v,
+				uint32_t *old);
+MMDS_API int mmds_segment_and64(mmds_segment *s, uint64_t off, uint64_t v,
+				uint64_t *old);
+MMDS_API int mmds_segment_and32(mmds_segment *s, uint64_t off, uint32_t v,
+				uint32_t *old);
+MMDS_API int mmds_segment_or64(mmds_segment *s, uint64_t off, uint64_t v,
+			       uint64_t *old);
+MMDS_API int mmds_segment_or32(mmds_segment *s, uint64_t off, uint32_t v,
+			       uint32_t *old);
+MMDS_API int mmds_segment_xor64(mmds_segment *s, uint64_t off, uint64_t v,
+				uint64_t *old);
+MMDS_API int mmds_segment_xor32(mmds_segment *s, uint64_t off, uint32_t v,
+				uint32_t *old);
+MMDS_API int mmds_segment_xchg64(mmds_segment *s, uint64_t off, uint64_t v,
+				 uint64_t *old);
+MMDS_API int mmds_segment_xchg32(mmds_segment *s, uint64_t off, uint32_t v,
+				 uint32_t *old);
 MMDS_API int mmds_segment_cas64(mmds_segment *s, uint64_t off,
 				uint64_t *expected, uint64_t desired);
 MMDS_API int mmds_segment_cas32(mmds_segment *s, uint64_t off,

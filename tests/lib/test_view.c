@@ -161,6 +161,58 @@ START_TEST(test_segment_is_bounded_and_relative)
 }
 END_TEST
 
+/* A segment has every atomic the map has, at segment offsets, each
+ * returning the old value and checking the segment first. */
+START_TEST(test_segment_has_every_map_atomic)
+{
+	mmds_map *m = file_map("sa", 8192);
+	mmds_segment s;
+	uint64_t old64 = 0, v = 0;
+	uint32_t old32 = 0, w = 0;
+
+	ck_assert_int_eq(mmds_segment_init(&s, m, 1024, 64, NULL), 0);
+	ck_assert_int_eq(mmds_segment_store64(&s, 0, 0xf0), 0);
+	ck_assert_int_eq(mmds_segment_sub64(&s, 0, 0x10, &old64), 0);
+	ck_assert_uint_eq(old64, 0xf0);
+	ck_assert_int_eq(mmds_segment_and64(&s, 0, 0x60, &old64), 0);
+	ck_assert_uint_eq(old64, 0xe0);
+	ck_assert_int_eq(mmds_segment_or64(&s, 0, 0x1, &old64), 0);
+	ck_assert_uint_eq(old64, 0x60);
+	ck_assert_int_eq(mmds_segment_xor64(&s, 0, 0xff, &old64), 0);
+	ck_assert_uint_eq(old64, 0x61);
+	ck_assert_int_eq(mmds_segment_xchg64(&s, 0, 7, &old64), 0);
+	ck_assert_uint_eq(old64, 0x9e);
+	ck_assert_int_eq(mmds_map_load64(m, 1024, &v), 0);
+	ck_assert_uint_eq(v, 7);
+
+	ck_assert_int_eq(mmds_segment_store32(&s, 8, 0xf0), 0);
+	ck_assert_int_eq(mmds_segment_sub32(&s, 8, 0x10, &old32), 0);
+	ck_assert_uint_eq(old32, 0xf0);
+	ck_assert_int_eq(mmds_segment_and32(&s, 8, 0x60, &old32), 0);
+	ck_assert_uint_eq(old32, 0xe0);
+	ck_assert_int_eq(mmds_segment_or32(&s, 8, 0x1, NULL), 0);
+	ck_assert_int_eq(mmds_segment_xor32(&s, 8, 0xff, &old32), 0);
+	ck_assert_uint_eq(old32, 0x61);
+	ck_assert_int_eq(mmds_segment_xchg32(&s, 8, 9, &old32), 0);
+	ck_assert_uint_eq(old32, 0x9e);
+	ck_assert_int_eq(mmds_map_load32(m, 1032, &w), 0);
+	ck_assert_uint_eq(w, 9);
+
+	/* The segment's end and the map's size are checked first. */
+	ck_assert_int_eq(mmds_segment_xchg64(&s, 64, 1, NULL), -ERANGE);
+	ck_assert_int_eq(mmds_segment_sub32(&s, 62, 1, NULL), -ERANGE);
+	ck_assert_int_eq(mmds_segment_or64(&s, 4, 1, NULL), -EINVAL);
+	ck_assert_int_eq(mmds_map_resize(m, 1050), 0);
+	ck_assert_int_eq(mmds_segment_and64(&s, 0, 1, NULL), -ERANGE);
+	ck_assert_int_eq(mmds_segment_xor32(&s, 8, 1, NULL), -ERANGE);
+	ck_assert_int_eq(mmds_map_resize(m, 8192), 0);
+	ck_assert_int_eq(mmds_segment_xor32(&s, 8, 1, &old32), 0);
+	ck_assert_uint_eq(old32, 9);
+	ck_assert_int_eq(mmds_segment_sub64(NULL, 0, 1, NULL), -EINVAL);
+	mmds_map_close(m);
+}
+END_TEST
+
 /* Every access re-validates the segment against the map's current size. */
 START_TEST(test_segment_revalidated_after_shrink_and_regrow)
 {
@@ -469,7 +521,6 @@ START_TEST(test_pages_of_a_window_follow_page_boundaries)
 	unsigned char *buf = malloc(ps);
 	mmds_iter it;
 	uint64_t off;
-	ssize_t n;
 
 	mmds_map_close(f);
 	ck_assert_int_eq(mmds_map_open(&m, t_path("pw"), &(mmds_map_opts){
@@ -531,6 +582,7 @@ Suite *view_suite(void)
 	tc = t_tcase(s, "segment", 0);
 	tcase_add_test(tc, test_segment_is_bounded_and_relative);
 	tcase_add_test(tc, test_segment_revalidated_after_shrink_and_regrow);
+	tcase_add_test(tc, test_segment_has_every_map_atomic);
 	tc = t_tcase(s, "atomic_view", 60);
 	tcase_add_test(tc, test_atomic_view_checks_once_and_counts);
 	tcase_add_test(tc, test_atomic_view_counts_across_processes);
