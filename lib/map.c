@@ -830,10 +830,16 @@ int mmds_map_close(mmds_map *m)
 	mmds__guard_unregister(m->guard_slot);
 	if (m->resv && munmap(m->resv, m->resv_len) != 0 && err == 0)
 		err = neg_errno();
-	if (m->fd >= 0 && close(m->fd) != 0 && err == 0)
-		err = neg_errno();
+	/* Before the fd goes: only the file this map holds is removed, not
+	 * one another process put under the name since. */
 	if ((atomic_load(&m->flags) & MMDS_MAP_UNLINK) && m->path &&
-	    unlink(m->path) != 0 && err == 0)
+	    m->fd >= 0) {
+		int uerr = mmds__unlink_if_same(m->fd, m->path);
+
+		if (err == 0)
+			err = uerr;
+	}
+	if (m->fd >= 0 && close(m->fd) != 0 && err == 0)
 		err = neg_errno();
 	pthread_mutex_destroy(&m->lock);
 	pthread_mutex_destroy(&m->bg_lock);

@@ -90,7 +90,9 @@ enum mmds_map_flag {
 	/* Place the map at exactly opts.addr (page-aligned).  Never replaces
 	 * an existing mapping: an occupied range is -EEXIST. */
 	MMDS_MAP_FIXED = 1u << 9,
-	/* Unlink the file when the map is closed (path opens only). */
+	/* Unlink the file when the map is closed (path opens only): the
+	 * path, if it still names the mapped file; a file another process
+	 * put under the name since is left alone (close says -ENOENT). */
 	MMDS_MAP_UNLINK = 1u << 10,
 	/* The last component of the path must not be a symbolic link: the
 	 * open fails with -ELOOP if it is (O_NOFOLLOW), dangling or not, so
@@ -1385,9 +1387,11 @@ MMDS_API int mmds_map_copy(const mmds_map *m, const char *dst, unsigned flags);
  * On Linux the map stays fully usable (reads, writes, resize, sync) until
  * mmds_map_close(); the space is freed when the last map or fd of the file
  * goes.  The name removed is the one recorded at open (the file CREATE
- * made, for a dangling link); its directory is fsynced so the removal is
- * durable.  0; -EINVAL (NULL m, or a map without a path: fd, anonymous);
- * -ENOENT (already gone), or the errno of unlink().
+ * made, for a dangling link), and only while it still names the mapped
+ * file: a file another process moved or created there since is left alone.
+ * Its directory is fsynced so the removal is durable.  0; -EINVAL (NULL m,
+ * or a map without a path: fd, anonymous); -ENOENT (already gone from that
+ * name, or the name now holds another file), or the errno of unlink().
  */
 MMDS_API int mmds_map_delete(mmds_map *m);
 

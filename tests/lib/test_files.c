@@ -175,6 +175,44 @@ START_TEST(test_delete_while_mapped_keeps_map_usable)
 }
 END_TEST
 
+/* Delete and UNLINK remove the mapped file only: when another process has
+ * moved it away and put a new file under its name, the new file stays
+ * (-ENOENT, as for a file already gone). */
+START_TEST(test_delete_never_removes_a_file_that_replaced_the_map)
+{
+	mmds_map *m = NULL;
+	char path[4096], moved[4096];
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s", t_path("rep"));
+	snprintf(moved, sizeof(moved), "%s", t_path("rep.moved"));
+	for (int how = 0; how < 2; how++) {
+		ck_assert_int_eq(mmds_map_open(&m, path, &(mmds_map_opts){
+			.flags = MMDS_MAP_CREATE | MMDS_MAP_UNLINK,
+			.size = 4096 }), 0);
+		pid = t_fork();
+		if (pid == 0) {
+			int fd;
+
+			if (rename(path, moved) != 0)
+				_exit(1);
+			fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0600);
+			_exit(fd < 0 || write(fd, "new", 3) != 3);
+		}
+		t_wait_child(pid);
+		if (how == 0)
+			ck_assert_int_eq(mmds_map_delete(m), -ENOENT);
+		/* UNLINK finds its file gone from the name, as when it was
+		 * removed: -ENOENT, and nothing removed. */
+		ck_assert_int_eq(mmds_map_close(m), -ENOENT);
+		ck_assert_int_eq(t_file_size(path), 3);
+		ck_assert_int_eq(t_file_size(moved), 4096);
+		ck_assert_int_eq(unlink(path), 0);
+		ck_assert_int_eq(unlink(moved), 0);
+	}
+}
+END_TEST
+
 /* Poll the watch until want shows up (2 s at most); all bits seen. */
 static unsigned poll_for(mmds_watch *w, unsigned want)
 {
@@ -532,6 +570,7 @@ Suite *files_suite(void)
 	tcase_add_test(tc, test_file_copy_copies_content_and_mode);
 	tcase_add_test(tc, test_map_copy_includes_unsynced_writes);
 	tcase_add_test(tc, test_delete_while_mapped_keeps_map_usable);
+	tcase_add_test(tc, test_delete_never_removes_a_file_that_replaced_the_map);
 	tc = t_tcase(s, "watch", 30);
 	tcase_add_test(tc, test_watch_polled_sees_other_processes);
 	tcase_add_test(tc, test_watch_callback_and_end_at_map_close);
