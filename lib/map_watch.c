@@ -24,6 +24,9 @@ struct mmds_watch {
 	void *arg;
 	pthread_t thread;
 	bool has_thread;
+	/* The map was closed from the watch's own callback: the thread frees
+	 * the watch when the callback returns. */
+	bool self_stop;
 	/* What the file's inode said at the last IN_ATTRIB (or the open):
 	 * inotify says only that some attribute changed, and merges two
 	 * IN_ATTRIB in a row into one, so drain() compares against this to
@@ -127,12 +130,26 @@ static void *watch_thread(void *arg)
 			w->fn((unsigned)ev, w->arg);
 		else if (ev < 0)
 			break;
+		if (w->self_stop)
+			break;
+	}
+	if (w->self_stop) {
+		close(w->stopfd);
+		close(w->ifd);
+		free(w);
 	}
 	return NULL;
 }
 
 static void watch_destroy(struct mmds_watch *w)
 {
+	if (w->has_thread && running == w) {
+		/* mmds_map_close() from the callback: the thread cannot join
+		 * itself, so it ends and frees the watch on its own. */
+		w->self_stop = true;
+		pthread_detach(pthread_self());
+		return;
+	}
 	if (w->has_thread) {
 		uint64_t one = 1;
 

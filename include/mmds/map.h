@@ -283,6 +283,10 @@ MMDS_API int mmds_map_open_anon(mmds_map **out, const mmds_map_opts *opts);
  * race with any other call on m, nor on a segment, view or iterator of m;
  * the caller ends those first.  Background work of m (the MILLIS flusher,
  * asynchronous operations, watches) is cancelled or waited for by close.
+ * Close may be called from the callback of one of m's watches or
+ * operations: m is closed at once, and that watch ends (and is freed) when
+ * its callback returns; that operation has completed, and its handle is
+ * still freed with mmds_async_free().
  */
 MMDS_API int mmds_map_close(mmds_map *m);
 
@@ -1443,7 +1447,8 @@ MMDS_API int mmds_watch_read(mmds_watch *w);
  * mmds_watch_close - stop a watch and free it.
  * Its thread is joined after it finishes the callback it is running.
  * Accepts NULL.  Must not be called from the watch's own callback (-EDEADLK,
- * nothing freed).  0.
+ * nothing freed); mmds_map_close() of the watched map may be, and ends the
+ * watch when the callback returns.  0.
  */
 MMDS_API int mmds_watch_close(mmds_watch *w);
 

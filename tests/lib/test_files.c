@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -381,6 +382,75 @@ START_TEST(test_watch_callback_and_end_at_map_close)
 }
 END_TEST
 
+/* A callback may close the map it watches (on hearing that the file was
+ * removed, say): the map closes at once, the watch ends when the callback
+ * returns, and nothing is used after it was freed (ASan checks).  The fd
+ * numbers the close frees are taken again at once, as a busy program
+ * would: two readable, then one not, over the map's fd, the watch's
+ * inotify fd and its stop fd, so a watch thread that went on polling its
+ * old numbers would read the freed watch. */
+struct closer {
+	mmds_map *map;
+	_Atomic int closed;
+	_Atomic int rc;
+	int reused[3];
+};
+
+static void close_on_removal(unsigned events, void *arg)
+{
+	struct closer *c = arg;
+
+	if ((events & MMDS_WATCH_REMOVED) && !atomic_load(&c->closed)) {
+		atomic_store(&c->rc, mmds_map_close(c->map));
+		c->reused[0] = eventfd(1, EFD_CLOEXEC);
+		c->reused[1] = eventfd(1, EFD_CLOEXEC);
+		c->reused[2] = eventfd(0, EFD_CLOEXEC);
+		atomic_store(&c->closed, 1);
+	}
+}
+
+static void close_on_done(mmds_async *op, int result, void *arg)
+{
+	struct closer *c = arg;
+
+	(void)op;
+	(void)result;
+	atomic_store(&c->rc, mmds_map_close(c->map));
+	atomic_store(&c->closed, 1);
+}
+
+START_TEST(test_callbacks_may_close_their_map)
+{
+	struct closer c = { .map = file_map("cc", 4096) };
+	mmds_watch *w = NULL;
+	mmds_async *op = NULL;
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s", t_path("cc"));
+	ck_assert_int_eq(mmds_watch_open(&w, c.map, close_on_removal, &c), 0);
+	other_process(ACT_UNLINK, path, NULL);
+	for (int i = 0; i < 200 && !atomic_load(&c.closed); i++)
+		usleep(10000);
+	ck_assert_int_eq(atomic_load(&c.closed), 1);
+	ck_assert_int_eq(atomic_load(&c.rc), 0);
+	usleep(100000); /* time for a stray thread to poll the reused fds */
+	for (int i = 0; i < 3; i++)
+		close(c.reused[i]);
+
+	c.map = file_map("cc", 4096);
+	atomic_store(&c.closed, 0);
+	ck_assert_int_eq(mmds_async_flush(&op, c.map, 0, 0, MMDS_SYNC_SYNC,
+					  close_on_done, &c), 0);
+	ck_assert_int_eq(mmds_async_wait(op, -1), 0);
+	for (int i = 0; i < 200 && !atomic_load(&c.closed); i++)
+		usleep(10000);
+	ck_assert_int_eq(atomic_load(&c.rc), 0);
+	/* The operation outlives its map, to be freed (and its thread
+	 * joined) here. */
+	ck_assert_int_eq(mmds_async_free(op), 0);
+}
+END_TEST
+
 START_TEST(test_watch_bad_arguments)
 {
 	mmds_map *a = NULL;
@@ -576,6 +646,7 @@ Suite *files_suite(void)
 	tcase_add_test(tc, test_watch_callback_and_end_at_map_close);
 	tcase_add_test(tc, test_watch_tells_metadata_from_removal);
 	tcase_add_test(tc, test_watch_bad_arguments);
+	tcase_add_test(tc, test_callbacks_may_close_their_map);
 	tc = t_tcase(s, "async", 60);
 	tcase_add_test(tc, test_async_flush_completes_through_eventfd_and_callback);
 	tcase_add_test(tc, test_async_touch_copy_create);
