@@ -82,6 +82,13 @@ static int drain(struct mmds_watch *w)
 				events |= MMDS_WATCH_REMOVED;
 			if (e->mask & IN_ATTRIB)
 				attrib = true;
+			if (e->mask & IN_Q_OVERFLOW) {
+				/* The kernel dropped events: say the contents
+				 * may have changed, and find the rest from
+				 * the inode as for an IN_ATTRIB. */
+				events |= MMDS_WATCH_MODIFIED;
+				attrib = true;
+			}
 			p += sizeof(*e) + e->len;
 		}
 	}

@@ -1425,7 +1425,10 @@ typedef void (*mmds_watch_fn)(unsigned events, void *arg);
  * With fn NULL the watch is polled: mmds_watch_fd() becomes readable when
  * events are pending and mmds_watch_read() collects them.  With fn, a thread
  * of the watch calls fn(events, arg) for each batch of events, and
- * mmds_watch_fd() is -1. The watch ends at mmds_watch_close() or, if still
+ * mmds_watch_fd() is -1.  If the kernel's queue overflowed, the batch says
+ * MODIFIED, and METADATA or REMOVED as the file's inode shows them (a
+ * rename back and forth in the lost events cannot be seen).
+ * The watch ends at mmds_watch_close() or, if still
  * open, at mmds_map_close(m), which closes it (joining its thread) and frees
  * it. 0; -EINVAL (NULL out or m, anonymous map); -ENOSPC or -EMFILE (inotify
  * limits); -EAGAIN, -ENOMEM; another negative errno.

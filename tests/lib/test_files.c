@@ -329,6 +329,41 @@ START_TEST(test_watch_tells_metadata_from_removal)
 }
 END_TEST
 
+/* When the kernel's event queue overflows, the events it dropped are not
+ * lost to the reader: a chmod that came after the overflow is still
+ * reported as METADATA (and the overflow as a change of contents). */
+START_TEST(test_watch_overflow_still_reports_what_changed)
+{
+	mmds_map *m = file_map("wo", 4096);
+	mmds_watch *w = NULL;
+	char path[4096], other[4096];
+	unsigned ev;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s", t_path("wo"));
+	snprintf(other, sizeof(other), "%s", t_path("wo2"));
+	ck_assert_int_eq(mmds_watch_open(&w, m, NULL, NULL), 0);
+	pid = t_fork();
+	if (pid == 0) {
+		int fd = open(path, O_WRONLY);
+
+		/* Alternating kinds, so the kernel cannot merge them: more
+		 * than the default queue (16384) holds. */
+		for (int i = 0; i < 12000; i++) {
+			if (pwrite(fd, "x", 1, 0) != 1 ||
+			    rename(i % 2 ? other : path, i % 2 ? path : other))
+				_exit(1);
+		}
+		_exit(chmod(path, 0604) != 0);
+	}
+	t_wait_child(pid);
+	ev = poll_for(w, MMDS_WATCH_METADATA);
+	ck_assert_uint_eq(ev & (MMDS_WATCH_MODIFIED | MMDS_WATCH_METADATA),
+			  MMDS_WATCH_MODIFIED | MMDS_WATCH_METADATA);
+	ck_assert_int_eq(mmds_map_close(m), 0);
+}
+END_TEST
+
 struct cb {
 	_Atomic unsigned seen;
 	_Atomic(mmds_watch *) self;
@@ -645,6 +680,7 @@ Suite *files_suite(void)
 	tcase_add_test(tc, test_watch_polled_sees_other_processes);
 	tcase_add_test(tc, test_watch_callback_and_end_at_map_close);
 	tcase_add_test(tc, test_watch_tells_metadata_from_removal);
+	tcase_add_test(tc, test_watch_overflow_still_reports_what_changed);
 	tcase_add_test(tc, test_watch_bad_arguments);
 	tcase_add_test(tc, test_callbacks_may_close_their_map);
 	tc = t_tcase(s, "async", 60);
