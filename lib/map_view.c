@@ -457,11 +457,16 @@ ssize_t mmds_iter_next(mmds_iter *it, void *buf, size_t cap, uint64_t *off)
 	    cap < (it->chunk ? it->chunk : mmds__page_size()) ||
 	    it->chunk > SSIZE_MAX)
 		return -EINVAL;
-	size = load_size(it->map);
-	if (it->pos >= size)
-		return 0;
-	len = chunk_len(it->map, it->pos, size, it->chunk);
-	err = mmds_map_read(it->map, it->pos, buf, len);
+	do {
+		/* mmds_map_read() checks the size again: a shrink in
+		 * between is -ERANGE there, and here a shorter chunk or the
+		 * end. */
+		size = load_size(it->map);
+		if (it->pos >= size)
+			return 0;
+		len = chunk_len(it->map, it->pos, size, it->chunk);
+		err = mmds_map_read(it->map, it->pos, buf, len);
+	} while (err == -ERANGE);
 	if (err)
 		return err;
 	if (off)

@@ -1352,7 +1352,9 @@ MMDS_API int mmds_iter_init(mmds_iter *it, const mmds_map *m, size_t chunk);
  * mmds_page_size() for pages).  Returns the
  * chunk's length (the last may be shorter), 0 at the end of the map (its
  * size now), -EINVAL (NULL arguments, cap below the chunk size), -EACCES,
- * -EFAULT.  If off is not NULL it receives the chunk's offset.
+ * -EFAULT (also for a copy that met pages a concurrent shrink took away);
+ * a shrink is otherwise seen as a shorter chunk or the end, never -ERANGE.
+ * If off is not NULL it receives the chunk's offset.
  */
 MMDS_API ssize_t mmds_iter_next(mmds_iter *it, void *buf, size_t cap,
 				uint64_t *off);

@@ -6,6 +6,9 @@
 
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -489,6 +492,55 @@ START_TEST(test_atomic_view_cas32_expecting_a_wide_value_fails)
 }
 END_TEST
 
+/* The copying iterator reads the size once per chunk: a shrink between
+ * that and the copy ends the walk (0) or gives a shorter chunk, never
+ * -ERANGE, which its contract does not list. */
+struct flapper {
+	mmds_map *m;
+	atomic_bool stop;
+};
+
+static void *flap_size(void *arg)
+{
+	struct flapper *f = arg;
+
+	while (!atomic_load(&f->stop)) {
+		ck_assert_int_eq(mmds_map_resize(f->m, 1500), 0);
+		ck_assert_int_eq(mmds_map_resize(f->m, 64 * 1024), 0);
+	}
+	return NULL;
+}
+
+START_TEST(test_iter_next_under_concurrent_shrink_is_never_erange)
+{
+	struct flapper f = { .m = file_map("flap", 64 * 1024) };
+	unsigned char buf[1000];
+	pthread_t t;
+	mmds_iter it;
+	int eranges = 0;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, flap_size, &f), 0);
+	for (int round = 0; round < 5000; round++) {
+		ssize_t n;
+
+		ck_assert_int_eq(mmds_iter_init(&it, f.m, sizeof(buf)), 0);
+		while ((n = mmds_iter_next(&it, buf, sizeof(buf), NULL)) > 0)
+			;
+		/* -EFAULT is a copy that met the pages the shrink took
+		 * away, as for any access racing a shrink above the new
+		 * size. */
+		if (n == -ERANGE)
+			eranges++;
+		else
+			ck_assert_msg(n == 0 || n == -EFAULT, "next: %zd", n);
+	}
+	atomic_store(&f.stop, true);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(eranges, 0);
+	mmds_map_close(f.m);
+}
+END_TEST
+
 /* Each page chunk ends at a page boundary: for a window at an unaligned
  * file offset the first is the rest of its page, the others whole pages
  * (page-aligned pointers), in both the zero-copy walk and the copying
@@ -592,6 +644,7 @@ Suite *view_suite(void)
 	tcase_add_test(tc, test_chunks_stop_at_shrink_and_fault_is_efault);
 	tcase_add_test(tc, test_pages_of_a_window_follow_page_boundaries);
 	tcase_add_test(tc, test_chunks_mut_needs_write_access_only);
+	tcase_add_test(tc, test_iter_next_under_concurrent_shrink_is_never_erange);
 	tcase_add_test(tc, test_views_and_walks_count_for_flush_policy);
 	return s;
 }
