@@ -85,10 +85,9 @@ static int check_opts(const mmds_map_opts *o, unsigned *access)
 	if (o->huge > MMDS_HUGE_STRICT ||
 	    (o->huge_page_size & (o->huge_page_size - 1)))
 		return -EINVAL;
-#ifndef MAP_NOCACHE
+	/* macOS's MAP_NOCACHE: mmds builds only on Linux, which has none. */
 	if (o->flags & MMDS_MAP_NOCACHE)
 		return -ENOTSUP;
-#endif
 	*access = a;
 	return 0;
 }
@@ -414,11 +413,6 @@ static int map_setup(mmds_map *m, const mmds_map_opts *o)
 	if (o->flags & MMDS_MAP_SYNC)
 		return -ENOTSUP;
 #endif
-#ifdef MAP_NOCACHE
-	if (o->flags & MMDS_MAP_NOCACHE)
-		base_flags |= MAP_NOCACHE;
-#endif
-
 	/* The best pages first, then fall back as far as the caller lets. */
 	if (hugetlbfs)
 		kind = MMDS_HUGE_KIND_HUGETLB;
