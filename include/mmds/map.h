@@ -529,12 +529,24 @@ MMDS_API int mmds_map_prefetch(mmds_map *m, uint64_t off, uint64_t len);
 
 /*
  * mmds_map_touch - fault in [off, off + len) now, so later accesses take no
- * page fault: for writing when the map is writable, else for reading.
+ * page fault: for writing when the map is writable (a shared file map's
+ * pages become dirty, to be written back; see mmds_map_touch_read()), else
+ * for reading.
  * Contents are unchanged.  len 0 means "to the end".  0, -EINVAL (NULL m),
  * -ERANGE, -ENOMEM, -EFAULT (the file is shorter than the map; -EIO for a
  * hardware memory error).
  */
 MMDS_API int mmds_map_touch(mmds_map *m, uint64_t off, uint64_t len);
+
+/*
+ * mmds_map_touch_read - fault in [off, off + len) for reading only, as
+ * mmap-io's touch_pages does: reads then take no page fault, and no page
+ * is dirtied (mmds_map_touch() on a writable shared file map marks every
+ * page dirty, so the next sync writes the whole range back, and in a
+ * private map copies every page).  The first write to each page still
+ * takes a fault.  len 0 means "to the end".  Errors as mmds_map_touch().
+ */
+MMDS_API int mmds_map_touch_read(mmds_map *m, uint64_t off, uint64_t len);
 
 /*
  * mmds_map_lock / mmds_map_unlock - mlock()/munlock() [off, off + len)

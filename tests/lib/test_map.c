@@ -3074,6 +3074,73 @@ START_TEST(test_dontneed_zeroes_only_whole_pages_inside_range)
 }
 END_TEST
 
+/* Resident and dirty bytes of the mapping that starts at addr, from
+ * /proc/self/smaps. */
+static void smaps_of(const void *addr, uint64_t *rss, uint64_t *dirty)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	bool in = false;
+
+	ck_assert_ptr_nonnull(f);
+	*rss = *dirty = 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi, kb;
+
+		/* A mapping's first line, "lo-hi perms ..."; no field line
+		 * parses as two numbers around a dash. */
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+			in = lo == (uintptr_t)addr;
+			continue;
+		}
+		if (!in)
+			continue;
+		if (sscanf(line, "Rss: %lu kB", &kb) == 1)
+			*rss += kb * 1024;
+		else if (sscanf(line, "Shared_Dirty: %lu kB", &kb) == 1 ||
+			 sscanf(line, "Private_Dirty: %lu kB", &kb) == 1)
+			*dirty += kb * 1024;
+	}
+	fclose(f);
+}
+
+/* mmap-io's touch_pages reads a byte of each page: mmds_map_touch_read()
+ * faults a writable file map in the same way, dirtying nothing (a write
+ * fault marks every page dirty, to be written back by the next sync, or
+ * copies it in a private map), while mmds_map_touch() prepares for
+ * writing. */
+START_TEST(test_touch_read_dirties_no_page)
+{
+	const char *p = make_file("tr", 64 * 4096);
+	mmds_map *m = open_ok(p, NULL), *pm;
+	uint64_t rss, dirty;
+
+	ck_assert_int_eq(mmds_map_sync(m, MMDS_SYNC_SYNC), 0);
+	ck_assert_int_eq(mmds_map_advise(m, 0, 0, MMDS_ADV_DONTNEED), 0);
+	ck_assert_int_eq(mmds_map_touch_read(m, 0, 0), 0);
+	smaps_of(mmds_map_data(m), &rss, &dirty);
+	ck_assert_uint_eq(rss, 64 * 4096);
+	ck_assert_uint_eq(dirty, 0);
+	ck_assert_pattern(mmds_map_data(m), 0, 64 * 4096);
+	/* At least that page (a large folio of the page cache counts as
+	 * dirty all together). */
+	ck_assert_int_eq(mmds_map_touch(m, 0, 4096), 0);
+	smaps_of(mmds_map_data(m), &rss, &dirty);
+	ck_assert_uint_ge(dirty, 4096);
+	ck_assert_int_eq(mmds_map_sync(m, MMDS_SYNC_SYNC), 0);
+	close_ok(m);
+
+	pm = open_ok(p, &(mmds_map_opts){ .flags = MMDS_MAP_PRIVATE });
+	ck_assert_int_eq(mmds_map_touch_read(pm, 0, 0), 0);
+	smaps_of(mmds_map_data(pm), &rss, &dirty);
+	ck_assert_uint_eq(rss, 64 * 4096);
+	ck_assert_uint_eq(dirty, 0);
+	ck_assert_int_eq(mmds_map_touch_read(pm, 1, 64 * 4096), -ERANGE);
+	ck_assert_int_eq(mmds_map_touch_read(NULL, 0, 0), -EINVAL);
+	close_ok(pm);
+}
+END_TEST
+
 START_TEST(test_prefetch_and_touch_ranges)
 {
 	const char *p = make_file("f", 5 * 4096);
@@ -3442,6 +3509,7 @@ Suite *map_suite(void)
 	tcase_add_test(tc, test_advise_bad_range_or_value);
 	tcase_add_test(tc, test_dontneed_zeroes_only_whole_pages_inside_range);
 	tcase_add_test(tc, test_prefetch_and_touch_ranges);
+	tcase_add_test(tc, test_touch_read_dirties_no_page);
 	tcase_add_test(tc, test_lock_ranges_and_lock_all);
 
 	tc = t_tcase(s, "info", 0);
