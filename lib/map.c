@@ -603,9 +603,19 @@ static int open_path(const char *path, unsigned flags, int oflags, mode_t mode,
 		oflags |= O_NOFOLLOW;
 	if (!(flags & MMDS_MAP_CREATE))
 		return open(path, oflags);
-	if (flags & MMDS_MAP_OPEN_OR_CREATE) {
-		int fd = create_linked(path, oflags, mode, size_end);
+	/* OPEN_OR_CREATE: open an existing file first, so that one is found
+	 * even where nothing could be created (a directory this process may
+	 * not write, a full disk); else make the file whole, then link it.
+	 * Losing the race to link means it exists now: open it.  A dangling
+	 * link (ENOENT, then EEXIST), and file systems without O_TMPFILE, go
+	 * on to the name-first create below. */
+	for (int tries = 0; (flags & MMDS_MAP_OPEN_OR_CREATE) && tries < 2;
+	     tries++) {
+		int fd = open(path, oflags);
 
+		if (fd >= 0 || errno != ENOENT)
+			return fd;
+		fd = create_linked(path, oflags, mode, size_end);
 		if (fd >= 0) {
 			*made = strdup(path);
 			if (*made == NULL) {
@@ -616,16 +626,10 @@ static int open_path(const char *path, unsigned flags, int oflags, mode_t mode,
 			}
 			return fd;
 		}
-		if (errno != EEXIST && errno != ENOTSUP)
+		if (errno == ENOTSUP)
+			break;
+		if (errno != EEXIST)
 			return -1;
-		/* It exists (or cannot be made this way): open it, and
-		 * fall back to creating it by name below if it vanished or
-		 * is a dangling link. */
-		if (errno == EEXIST) {
-			fd = open(path, oflags);
-			if (fd >= 0 || errno != ENOENT)
-				return fd;
-		}
 	}
 	/* O_EXCL first, so we know whether we created the file; a plain open
 	 * if it already exists.  Retry if it vanishes in between. */

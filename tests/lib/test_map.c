@@ -449,6 +449,44 @@ START_TEST(test_open_or_create_racing_processes_all_map_the_size)
 }
 END_TEST
 
+/* An existing file is opened even where nothing could be created: a
+ * process that may write the file but not its directory maps it whole,
+ * and only a missing name is -EACCES. */
+START_TEST(test_open_or_create_existing_file_in_unwritable_directory)
+{
+	char path[PATH_MAX];
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s", make_file("shared8k", 8192));
+	ck_assert_int_eq(chmod(path, 0666), 0);
+	ck_assert_int_eq(chmod(t_tmpdir(), 0755), 0);
+	pid = t_fork();
+	if (pid == 0) {
+		mmds_map *m = NOT_NULL_MAP;
+
+		if (geteuid() == 0 &&
+		    (setgroups(0, NULL) != 0 || setgid(65534) != 0 ||
+		     setuid(65534) != 0))
+			t_skip("cannot drop root to uid 65534: %s",
+			       strerror(errno));
+		if (access(t_tmpdir(), X_OK) != 0 || access(t_tmpdir(), W_OK) == 0)
+			t_skip("uid %ld cannot reach %s, or may write it",
+			       (long)getuid(), t_tmpdir());
+		T_CHILD_ASSERT(mmds_map_open(&m, path, &(mmds_map_opts){
+			.flags = MMDS_MAP_OPEN_OR_CREATE, .size = 4096 }) == 0);
+		T_CHILD_ASSERT(mmds_map_size(m) == 8192);
+		T_CHILD_ASSERT(mmds_map_close(m) == 0);
+		m = NOT_NULL_MAP;
+		T_CHILD_ASSERT(mmds_map_open(&m, t_path("nothere"),
+			&(mmds_map_opts){ .flags = MMDS_MAP_OPEN_OR_CREATE,
+					  .size = 4096 }) == -EACCES);
+		T_CHILD_ASSERT(m == NULL);
+		_exit(0);
+	}
+	t_wait_child(pid);
+}
+END_TEST
+
 START_TEST(test_open_or_create_bad_combinations_are_einval)
 {
 	mmds_map *m = NOT_NULL_MAP;
@@ -3390,6 +3428,7 @@ Suite *map_suite(void)
 	tcase_add_test(tc, test_open_or_create_maps_existing_file_whole);
 	tcase_add_test(tc, test_open_or_create_creates_missing_file_of_size);
 	tcase_add_test(tc, test_open_or_create_racing_processes_all_map_the_size);
+	tcase_add_test(tc, test_open_or_create_existing_file_in_unwritable_directory);
 	tcase_add_test(tc, test_open_or_create_bad_combinations_are_einval);
 	tcase_add_test(tc, test_excl_without_create_is_einval);
 	tcase_add_test(tc, test_create_through_dangling_symlink_creates_the_target);
