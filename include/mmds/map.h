@@ -16,9 +16,10 @@
  * atomics and cursors take no lock; resize, refresh, sync and lock_all
  * serialise among themselves on the map's mutex.  mmds_map_close() takes no
  * lock: it frees the map, like free(), so the caller must have ended every
- * other use of the map (and of its segments, views, iterators and watches)
- * first; only work mmds runs in the background for the map (the flusher,
- * asynchronous operations, watch threads) is stopped by close itself.
+ * other use of the map (and of its segments, views, iterators, and calls
+ * on its watches) first; only work mmds runs in the background for the map
+ * (the flusher, asynchronous operations, watch threads) is stopped by close
+ * itself, which may be called from that work's own callbacks.
  * Concurrent plain writes to overlapping bytes are the caller's business
  * (use the atomics).
  *
