@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -983,6 +984,29 @@ int mmds_map_get_info(const mmds_map *m, mmds_map_info *info)
 }
 
 /* ---- background work ------------------------------------------------------- */
+
+int mmds__thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int err;
+
+	/* A library's thread must not take signals meant for the program,
+	 * which may block them everywhere to read them through sigwait() or
+	 * a signalfd; a thread inherits its creator's mask, so block all but
+	 * those a fault raises in the thread itself (the SIGBUS guard needs
+	 * SIGBUS and SIGSEGV). */
+	sigfillset(&all);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
+	sigdelset(&all, SIGTRAP);
+	sigdelset(&all, SIGSYS);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return -err;
+}
 
 void mmds__bg_add(mmds_map *m, struct mmds__bg *bg)
 {

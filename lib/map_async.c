@@ -178,12 +178,12 @@ static int start(mmds_async **out, mmds_async *op)
 
 	if (op->map)
 		mmds__bg_add(op->map, &op->bg);
-	err = pthread_create(&op->thread, NULL, async_thread, op);
+	err = mmds__thread_start(&op->thread, async_thread, op);
 	if (err) {
 		if (op->map)
 			mmds__bg_remove(op->map, &op->bg);
 		op_free(op);
-		return -err;
+		return err;
 	}
 	*out = op;
 	return 0;

@@ -219,7 +219,7 @@ int mmds_watch_open(mmds_watch **out, mmds_map *m, mmds_watch_fn fn, void *arg)
 		}
 		/* Set before the thread exists: its callback may close. */
 		w->has_thread = true;
-		err = -pthread_create(&w->thread, NULL, watch_thread, w);
+		err = mmds__thread_start(&w->thread, watch_thread, w);
 		if (err) {
 			w->has_thread = false;
 			watch_destroy(w);

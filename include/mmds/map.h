@@ -1473,7 +1473,9 @@ MMDS_API int mmds_watch_close(mmds_watch *w);
 /* ---- Asynchronous operations --------------------------------------------- */
 
 /*
- * An asynchronous operation runs on a thread of its own.  Its completion is
+ * An asynchronous operation runs on a thread of its own (like a watch's
+ * thread, it blocks every signal but the synchronous ones a fault raises,
+ * so signals meant for the program never land there).  Its completion is
  * signalled two ways: the operation's eventfd (mmds_async_fd()) becomes
  * readable, for poll/epoll/io_uring loops, and the optional callback runs
  * on the operation's thread with the result.  The result (0 or a negative

@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -486,6 +488,49 @@ START_TEST(test_callbacks_may_close_their_map)
 }
 END_TEST
 
+/* mmds's threads take no signal meant for the process: a program that
+ * blocks a signal to read it through sigwait or a signalfd (the event
+ * loops a pollable watch is for) still gets it while a watch thread and an
+ * operation's thread exist. */
+static void *block_and_wait(void *arg)
+{
+	sigset_t *set = arg;
+	struct timespec ts = { .tv_sec = 5 };
+
+	return (void *)(intptr_t)sigtimedwait(set, NULL, &ts);
+}
+
+START_TEST(test_mmds_threads_leave_signals_to_the_program)
+{
+	mmds_map *m = file_map("sig", 1 << 20);
+	struct cb c = { 0 };
+	mmds_watch *w = NULL;
+	mmds_async *op = NULL;
+	sigset_t set;
+	pthread_t t;
+	void *got;
+	pid_t pid;
+
+	ck_assert_int_eq(mmds_watch_open(&w, m, on_change, &c), 0);
+	ck_assert_int_eq(mmds_async_touch(&op, m, 0, 0, NULL, NULL), 0);
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	/* Blocked here, in the test's thread and the one that waits; the
+	 * mmds threads started before keep the mask they were given. */
+	ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &set, NULL), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, block_and_wait, &set), 0);
+	pid = t_fork();
+	if (pid == 0)
+		_exit(kill(getppid(), SIGUSR1) != 0);
+	t_wait_child(pid);
+	ck_assert_int_eq(pthread_join(t, &got), 0);
+	ck_assert_int_eq((int)(intptr_t)got, SIGUSR1);
+	ck_assert_int_eq(mmds_async_free(op), 0);
+	ck_assert_int_eq(mmds_map_close(m), 0);
+	ck_assert_int_eq(pthread_sigmask(SIG_UNBLOCK, &set, NULL), 0);
+}
+END_TEST
+
 START_TEST(test_watch_bad_arguments)
 {
 	mmds_map *a = NULL;
@@ -683,6 +728,7 @@ Suite *files_suite(void)
 	tcase_add_test(tc, test_watch_overflow_still_reports_what_changed);
 	tcase_add_test(tc, test_watch_bad_arguments);
 	tcase_add_test(tc, test_callbacks_may_close_their_map);
+	tcase_add_test(tc, test_mmds_threads_leave_signals_to_the_program);
 	tc = t_tcase(s, "async", 60);
 	tcase_add_test(tc, test_async_flush_completes_through_eventfd_and_callback);
 	tcase_add_test(tc, test_async_touch_copy_create);
