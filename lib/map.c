@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,10 +86,9 @@ static int check_opts(const mmds_map_opts *o, unsigned *access)
 	if (o->huge > MMDS_HUGE_STRICT ||
 	    (o->huge_page_size & (o->huge_page_size - 1)))
 		return -EINVAL;
-#ifndef MAP_NOCACHE
+	/* macOS's MAP_NOCACHE: mmds builds only on Linux, which has none. */
 	if (o->flags & MMDS_MAP_NOCACHE)
 		return -ENOTSUP;
-#endif
 	*access = a;
 	return 0;
 }
@@ -414,11 +414,6 @@ static int map_setup(mmds_map *m, const mmds_map_opts *o)
 	if (o->flags & MMDS_MAP_SYNC)
 		return -ENOTSUP;
 #endif
-#ifdef MAP_NOCACHE
-	if (o->flags & MMDS_MAP_NOCACHE)
-		base_flags |= MAP_NOCACHE;
-#endif
-
 	/* The best pages first, then fall back as far as the caller lets. */
 	if (hugetlbfs)
 		kind = MMDS_HUGE_KIND_HUGETLB;
@@ -536,17 +531,107 @@ static char *link_end(const char *path)
 	return NULL;
 }
 
+/* For OPEN_OR_CREATE: make the file, at its full size (end bytes), with no
+ * name (O_TMPFILE), then link it in at path.  Whoever finds the name then
+ * finds the whole file: a racing opener never maps the empty file before
+ * its creator grew it, which it would map whole since the size is only for
+ * a new file.  The fd, or -1 with errno set: EEXIST when path exists
+ * (nothing was made), ENOTSUP when the file system cannot do it this way
+ * (no O_TMPFILE, or HugeTLB pages that grow_file() cannot size). */
+static int create_linked(const char *path, int oflags, mode_t mode,
+			 uint64_t end)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir, proc[64];
+	int fd, err;
+
+	if (slash == NULL)
+		dir = strdup(".");
+	else if (slash == path)
+		dir = strdup("/");
+	else
+		dir = strndup(path, (size_t)(slash - path));
+	if (dir == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+#ifdef O_TMPFILE
+	fd = open(dir, (oflags & ~(O_ACCMODE | O_NOFOLLOW)) | O_TMPFILE | O_RDWR,
+		  mode);
+#else
+	fd = -1;
+	errno = ENOTSUP;
+#endif
+	err = errno;
+	free(dir);
+	if (fd < 0) {
+		/* EISDIR: a kernel without O_TMPFILE; EOPNOTSUPP: a file
+		 * system without it.  The name-first path still works. */
+		errno = err == EISDIR || err == EOPNOTSUPP || err == EINVAL
+				? ENOTSUP
+				: err;
+		return -1;
+	}
+	if (mmds__hugetlbfs_page_size(fd)) {
+		close(fd);
+		errno = ENOTSUP;
+		return -1;
+	}
+	if (end && (err = grow_file(fd, 0, end)) != 0) {
+		close(fd);
+		errno = -err;
+		return -1;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) != 0) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
 /* Open path for mmds_map_open().  *made is set to the name of the file
  * this call created (path, or the file a dangling link at path names), so
- * that a failed open can remove it; NULL if it created nothing. */
+ * that a failed open can remove it; NULL if it created nothing.  size_end
+ * is the size an OPEN_OR_CREATE file is made with. */
 static int open_path(const char *path, unsigned flags, int oflags, mode_t mode,
-		     char **made)
+		     uint64_t size_end, char **made)
 {
 	*made = NULL;
 	if (flags & MMDS_MAP_NOFOLLOW)
 		oflags |= O_NOFOLLOW;
 	if (!(flags & MMDS_MAP_CREATE))
 		return open(path, oflags);
+	/* OPEN_OR_CREATE: open an existing file first, so that one is found
+	 * even where nothing could be created (a directory this process may
+	 * not write, a full disk); else make the file whole, then link it.
+	 * Losing the race to link means it exists now: open it.  A dangling
+	 * link (ENOENT, then EEXIST), and file systems without O_TMPFILE, go
+	 * on to the name-first create below. */
+	for (int tries = 0; (flags & MMDS_MAP_OPEN_OR_CREATE) && tries < 2;
+	     tries++) {
+		int fd = open(path, oflags);
+
+		if (fd >= 0 || errno != ENOENT)
+			return fd;
+		fd = create_linked(path, oflags, mode, size_end);
+		if (fd >= 0) {
+			*made = strdup(path);
+			if (*made == NULL) {
+				unlink(path);
+				close(fd);
+				errno = ENOMEM;
+				return -1;
+			}
+			return fd;
+		}
+		if (errno == ENOTSUP)
+			break;
+		if (errno != EEXIST)
+			return -1;
+	}
 	/* O_EXCL first, so we know whether we created the file; a plain open
 	 * if it already exists.  Retry if it vanishes in between. */
 	for (int tries = 0; tries < 16; tries++) {
@@ -630,7 +715,8 @@ int mmds_map_open(mmds_map **out, const char *path, const mmds_map_opts *opts)
 	if (flags & MMDS_MAP_TRUNCATE)
 		oflags |= O_TRUNC;
 	m->fd = open_path(path, flags, oflags,
-			  opts->mode ? (mode_t)opts->mode : 0600, &made);
+			  opts->mode ? (mode_t)opts->mode : 0600,
+			  opts->offset + opts->size, &made);
 	if (m->fd < 0)
 		return map_abort(out, neg_errno());
 	m->fd_writable = want_write;
@@ -743,10 +829,16 @@ int mmds_map_close(mmds_map *m)
 	mmds__guard_unregister(m->guard_slot);
 	if (m->resv && munmap(m->resv, m->resv_len) != 0 && err == 0)
 		err = neg_errno();
-	if (m->fd >= 0 && close(m->fd) != 0 && err == 0)
-		err = neg_errno();
+	/* Before the fd goes: only the file this map holds is removed, not
+	 * one another process put under the name since. */
 	if ((atomic_load(&m->flags) & MMDS_MAP_UNLINK) && m->path &&
-	    unlink(m->path) != 0 && err == 0)
+	    m->fd >= 0) {
+		int uerr = mmds__unlink_if_same(m->fd, m->path);
+
+		if (err == 0)
+			err = uerr;
+	}
+	if (m->fd >= 0 && close(m->fd) != 0 && err == 0)
 		err = neg_errno();
 	pthread_mutex_destroy(&m->lock);
 	pthread_mutex_destroy(&m->bg_lock);
@@ -892,6 +984,29 @@ int mmds_map_get_info(const mmds_map *m, mmds_map_info *info)
 }
 
 /* ---- background work ------------------------------------------------------- */
+
+int mmds__thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int err;
+
+	/* A library's thread must not take signals meant for the program,
+	 * which may block them everywhere to read them through sigwait() or
+	 * a signalfd; a thread inherits its creator's mask, so block all but
+	 * those a fault raises in the thread itself (the SIGBUS guard needs
+	 * SIGBUS and SIGSEGV). */
+	sigfillset(&all);
+	sigdelset(&all, SIGBUS);
+	sigdelset(&all, SIGSEGV);
+	sigdelset(&all, SIGFPE);
+	sigdelset(&all, SIGILL);
+	sigdelset(&all, SIGTRAP);
+	sigdelset(&all, SIGSYS);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return -err;
+}
 
 void mmds__bg_add(mmds_map *m, struct mmds__bg *bg)
 {

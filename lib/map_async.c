@@ -37,6 +37,9 @@ struct mmds_async {
 	bool joined;
 };
 
+/* The operation whose thread this is: its callback may close its map. */
+static _Thread_local mmds_async *running;
+
 /* Sync or touch [off, off + len) of the map piece by piece, checking for
  * cancellation between pieces. */
 static int in_pieces(mmds_async *op)
@@ -104,8 +107,11 @@ static int run(mmds_async *op)
 static void *async_thread(void *arg)
 {
 	mmds_async *op = arg;
-	int rc = run(op);
 	uint64_t one = 1;
+	int rc;
+
+	running = op;
+	rc = run(op);
 
 	atomic_store(&op->result, rc);
 	if (write(op->efd, &one, sizeof(one)) != sizeof(one)) {
@@ -130,7 +136,10 @@ static void async_stop(struct mmds__bg *bg)
 	mmds_async *op = (mmds_async *)bg;
 
 	atomic_store(&op->cancel, true);
-	join(op);
+	/* Closed from the operation's own callback: it has completed, and
+	 * its thread cannot join itself; mmds_async_free() joins it. */
+	if (running != op)
+		join(op);
 	op->map = NULL;
 }
 
@@ -169,12 +178,12 @@ static int start(mmds_async **out, mmds_async *op)
 
 	if (op->map)
 		mmds__bg_add(op->map, &op->bg);
-	err = pthread_create(&op->thread, NULL, async_thread, op);
+	err = mmds__thread_start(&op->thread, async_thread, op);
 	if (err) {
 		if (op->map)
 			mmds__bg_remove(op->map, &op->bg);
 		op_free(op);
-		return -err;
+		return err;
 	}
 	*out = op;
 	return 0;

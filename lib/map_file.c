@@ -176,14 +176,32 @@ int mmds_map_copy(const mmds_map *m, const char *dst, unsigned flags)
 	return mmds__copy_to_path(m->fd, dst, flags, NULL);
 }
 
+int mmds__unlink_if_same(int fd, const char *name)
+{
+	struct stat mine, there;
+
+	if (fstat(fd, &mine) != 0)
+		return neg_errno();
+	/* stat, not lstat: a name that is a link to the file is the name
+	 * the map was opened by, and removing it is what was asked. */
+	if (stat(name, &there) != 0)
+		return neg_errno();
+	if (mine.st_dev != there.st_dev || mine.st_ino != there.st_ino)
+		return -ENOENT;
+	if (unlink(name) != 0)
+		return neg_errno();
+	return 0;
+}
+
 int mmds_map_delete(mmds_map *m)
 {
 	int err;
 
 	if (m == NULL || m->entry_path == NULL)
 		return -EINVAL;
-	if (unlink(m->entry_path) != 0)
-		return neg_errno();
+	err = mmds__unlink_if_same(m->fd, m->entry_path);
+	if (err)
+		return err;
 	/* Gone already: close must not remove whatever takes the name. */
 	atomic_fetch_and(&m->flags, ~(unsigned)MMDS_MAP_UNLINK);
 	err = fsync_dir_of(m->entry_path);

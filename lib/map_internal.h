@@ -81,7 +81,16 @@ void mmds__bg_add(struct mmds_map *m, struct mmds__bg *bg);
 bool mmds__bg_remove(struct mmds_map *m, struct mmds__bg *bg);
 /* For mmds_map_close(): stop everything attached. */
 void mmds__bg_stop_all(struct mmds_map *m);
+/* pthread_create() for mmds's own threads, with every signal blocked but
+ * the synchronous ones (SIGBUS, SIGSEGV, ...).  0 or a negative errno. */
+int mmds__thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 
+/* Remove name if it still names the file open at fd: -ENOENT when it is
+ * gone or names another file now (moved away, replaced), which is left
+ * alone; else 0 or the errno of unlink().  Between the check and the
+ * unlink another process could still swap the name: no system call
+ * removes a name only if it is a given inode. */
+int mmds__unlink_if_same(int fd, const char *name);
 int mmds__copy_fd(int in, int out, const atomic_bool *cancel);
 int mmds__copy_to_path(int in, const char *dst, unsigned flags,
 		       const atomic_bool *cancel);

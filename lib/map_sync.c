@@ -225,10 +225,9 @@ __attribute__((noinline)) static void touch_by_hand(mmds_map *m, size_t start,
 	}
 }
 
-int mmds_map_touch(mmds_map *m, uint64_t off, uint64_t len)
+static int touch(mmds_map *m, uint64_t off, uint64_t len, bool write)
 {
 	size_t start, end;
-	bool write;
 	int err;
 
 	if (m == NULL)
@@ -236,7 +235,6 @@ int mmds_map_touch(mmds_map *m, uint64_t off, uint64_t len)
 	err = page_range(m, off, len, &start, &end);
 	if (err || end <= start)
 		return err;
-	write = m->access & MMDS_WRITE;
 #if defined(MADV_POPULATE_READ) && defined(MADV_POPULATE_WRITE)
 	if (madvise(m->resv + start, end - start,
 		    write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ) == 0)
@@ -246,6 +244,16 @@ int mmds_map_touch(mmds_map *m, uint64_t off, uint64_t len)
 #endif
 	GUARDED(touch_by_hand(m, start, end, write));
 	return 0;
+}
+
+int mmds_map_touch(mmds_map *m, uint64_t off, uint64_t len)
+{
+	return touch(m, off, len, m && (m->access & MMDS_WRITE));
+}
+
+int mmds_map_touch_read(mmds_map *m, uint64_t off, uint64_t len)
+{
+	return touch(m, off, len, false);
 }
 
 /* mlock() or munlock() a range of the map. */

@@ -174,8 +174,25 @@ void *mmds_segment_ptr(const mmds_segment *s, uint64_t off, uint64_t len)
 			   : mmds_map_cas##bits(s->map, at, expected, desired); \
 	}
 
-SEG_ATOMIC(64)
-SEG_ATOMIC(32)
+#define SEG_RMW(name, bits)                                                    \
+	int mmds_segment_##name##bits(mmds_segment *s, uint64_t off,           \
+				      uint##bits##_t v, uint##bits##_t *old)   \
+	{                                                                      \
+		uint64_t at;                                                   \
+		int err = mmds_segment_map_offset(s, off, bits / 8, &at, NULL); \
+		return err ? err : mmds_map_##name##bits(s->map, at, v, old);  \
+	}
+
+#define SEG_ALL(bits)                                                          \
+	SEG_ATOMIC(bits)                                                       \
+	SEG_RMW(sub, bits)                                                     \
+	SEG_RMW(and, bits)                                                     \
+	SEG_RMW(or, bits)                                                      \
+	SEG_RMW(xor, bits)                                                     \
+	SEG_RMW(xchg, bits)
+
+SEG_ALL(64)
+SEG_ALL(32)
 
 /* ---- atomic views ---------------------------------------------------------- */
 
@@ -320,6 +337,14 @@ int mmds_atomic_view_cas(mmds_atomic_view *v, size_t i, uint64_t *expected,
 	if (v->width == 8) {
 		GUARDED(swapped = atomic_compare_exchange_strong(
 				(_Atomic uint64_t *)p, expected, desired));
+	} else if (*expected > UINT32_MAX) {
+		/* No 32-bit word holds it: comparing the low half would
+		 * swap a word that never held *expected. */
+		uint32_t cur;
+
+		GUARDED(cur = atomic_load((_Atomic uint32_t *)p));
+		*expected = cur;
+		swapped = 0;
 	} else {
 		uint32_t e = (uint32_t)*expected;
 
@@ -353,12 +378,26 @@ __attribute__((noinline)) static int run_chunk(int (*fn)(uint64_t, void *,
 	return rc;
 }
 
+/* The length of the chunk at off: chunk bytes, or with chunk 0 up to the
+ * next page boundary of the address space (a window at an unaligned file
+ * offset starts mid-page), never past size. */
+static size_t chunk_len(const mmds_map *m, uint64_t off, uint64_t size,
+			size_t chunk)
+{
+	uint64_t len = chunk;
+
+	if (chunk == 0) {
+		size_t ps = mmds__page_size();
+
+		len = ps - ((m->delta + off) & (ps - 1));
+	}
+	return size - off < len ? (size_t)(size - off) : (size_t)len;
+}
+
 static int walk(mmds_map *m, size_t chunk, int (*fn)(uint64_t, void *, size_t,
 						     void *),
 		void *arg, bool mut)
 {
-	if (chunk == 0)
-		chunk = mmds__page_size();
 	for (uint64_t off = 0;;) {
 		uint64_t size = load_size(m);
 		size_t len;
@@ -366,7 +405,7 @@ static int walk(mmds_map *m, size_t chunk, int (*fn)(uint64_t, void *, size_t,
 
 		if (off >= size)
 			return 0;
-		len = size - off < chunk ? (size_t)(size - off) : chunk;
+		len = chunk_len(m, off, size, chunk);
 		rc = run_chunk(fn, off, m->base + off, len, arg);
 		if (mut && rc != -EFAULT && rc != -EIO)
 			mmds__flush_note(m, off, len);
@@ -393,7 +432,7 @@ int mmds_map_chunks_mut(mmds_map *m, size_t chunk, mmds_chunk_mut_fn fn,
 {
 	if (m == NULL || fn == NULL)
 		return -EINVAL;
-	if ((m->access & MMDS_RDWR) != MMDS_RDWR)
+	if (!(m->access & MMDS_WRITE))
 		return -EACCES;
 	return walk(m, chunk, fn, arg, true);
 }
@@ -404,7 +443,7 @@ int mmds_iter_init(mmds_iter *it, const mmds_map *m, size_t chunk)
 		return -EINVAL;
 	it->map = m;
 	it->pos = 0;
-	it->chunk = chunk ? chunk : mmds__page_size();
+	it->chunk = chunk; /* 0: pages, see chunk_len() */
 	return 0;
 }
 
@@ -414,14 +453,20 @@ ssize_t mmds_iter_next(mmds_iter *it, void *buf, size_t cap, uint64_t *off)
 	size_t len;
 	int err;
 
-	if (it == NULL || it->map == NULL || buf == NULL || cap < it->chunk ||
+	if (it == NULL || it->map == NULL || buf == NULL ||
+	    cap < (it->chunk ? it->chunk : mmds__page_size()) ||
 	    it->chunk > SSIZE_MAX)
 		return -EINVAL;
-	size = load_size(it->map);
-	if (it->pos >= size)
-		return 0;
-	len = size - it->pos < it->chunk ? (size_t)(size - it->pos) : it->chunk;
-	err = mmds_map_read(it->map, it->pos, buf, len);
+	do {
+		/* mmds_map_read() checks the size again: a shrink in
+		 * between is -ERANGE there, and here a shorter chunk or the
+		 * end. */
+		size = load_size(it->map);
+		if (it->pos >= size)
+			return 0;
+		len = chunk_len(it->map, it->pos, size, it->chunk);
+		err = mmds_map_read(it->map, it->pos, buf, len);
+	} while (err == -ERANGE);
 	if (err)
 		return err;
 	if (off)

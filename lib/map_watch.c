@@ -24,7 +24,31 @@ struct mmds_watch {
 	void *arg;
 	pthread_t thread;
 	bool has_thread;
+	/* The map was closed from the watch's own callback: the thread frees
+	 * the watch when the callback returns. */
+	bool self_stop;
+	/* What the file's inode said at the last IN_ATTRIB (or the open):
+	 * inotify says only that some attribute changed, and merges two
+	 * IN_ATTRIB in a row into one, so drain() compares against this to
+	 * tell a removal from a metadata change, or find both. */
+	struct stat last;
 };
+
+/* The attributes an IN_ATTRIB may be about, other than the link count. */
+static bool meta_changed(const struct stat *a, const struct stat *b,
+			 bool modified)
+{
+	if (a->st_mode != b->st_mode || a->st_uid != b->st_uid ||
+	    a->st_gid != b->st_gid)
+		return true;
+	/* A write or truncate moves mtime by itself: only without one does
+	 * a new mtime mean that someone set the times. */
+	return !modified &&
+	       (a->st_mtim.tv_sec != b->st_mtim.tv_sec ||
+		a->st_mtim.tv_nsec != b->st_mtim.tv_nsec ||
+		a->st_atim.tv_sec != b->st_atim.tv_sec ||
+		a->st_atim.tv_nsec != b->st_atim.tv_nsec);
+}
 
 /* The watch whose thread this is, so that a callback closing its own watch
  * is told -EDEADLK even before the creator has stored the thread's id. */
@@ -37,6 +61,7 @@ static int drain(struct mmds_watch *w)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 	unsigned events = 0;
+	bool attrib = false;
 
 	for (;;) {
 		ssize_t n = read(w->ifd, buf, sizeof(buf));
@@ -55,18 +80,35 @@ static int drain(struct mmds_watch *w)
 				events |= MMDS_WATCH_MODIFIED;
 			if (e->mask & (IN_MOVE_SELF | IN_DELETE_SELF))
 				events |= MMDS_WATCH_REMOVED;
-			if (e->mask & IN_ATTRIB) {
-				struct stat st;
-
-				/* Removing a name changes the link count: the
-				 * last one gone means the file was removed. */
-				if (w->map->fd >= 0 && fstat(w->map->fd, &st) == 0 &&
-				    st.st_nlink == 0)
-					events |= MMDS_WATCH_REMOVED;
-				else
-					events |= MMDS_WATCH_METADATA;
+			if (e->mask & IN_ATTRIB)
+				attrib = true;
+			if (e->mask & IN_Q_OVERFLOW) {
+				/* The kernel dropped events: say the contents
+				 * may have changed, and find the rest from
+				 * the inode as for an IN_ATTRIB. */
+				events |= MMDS_WATCH_MODIFIED;
+				attrib = true;
 			}
 			p += sizeof(*e) + e->len;
+		}
+	}
+	if (attrib) {
+		struct stat st;
+
+		if (fstat(w->map->fd, &st) != 0) {
+			events |= MMDS_WATCH_METADATA;
+		} else {
+			/* Removing a name changes the link count: the last
+			 * one gone means the file was removed.  A change of
+			 * the count alone that leaves names is metadata. */
+			bool removed = st.st_nlink == 0 && w->last.st_nlink > 0;
+
+			if (removed)
+				events |= MMDS_WATCH_REMOVED;
+			if (!removed || meta_changed(&w->last, &st,
+						     events & MMDS_WATCH_MODIFIED))
+				events |= MMDS_WATCH_METADATA;
+			w->last = st;
 		}
 	}
 	return (int)events;
@@ -95,12 +137,26 @@ static void *watch_thread(void *arg)
 			w->fn((unsigned)ev, w->arg);
 		else if (ev < 0)
 			break;
+		if (w->self_stop)
+			break;
+	}
+	if (w->self_stop) {
+		close(w->stopfd);
+		close(w->ifd);
+		free(w);
 	}
 	return NULL;
 }
 
 static void watch_destroy(struct mmds_watch *w)
 {
+	if (w->has_thread && running == w) {
+		/* mmds_map_close() from the callback: the thread cannot join
+		 * itself, so it ends and frees the watch on its own. */
+		w->self_stop = true;
+		pthread_detach(pthread_self());
+		return;
+	}
 	if (w->has_thread) {
 		uint64_t one = 1;
 
@@ -148,7 +204,8 @@ int mmds_watch_open(mmds_watch **out, mmds_map *m, mmds_watch_fn fn, void *arg)
 	}
 	/* The open file itself, not whatever its name points at later. */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", m->fd);
-	if (inotify_add_watch(w->ifd, proc, WATCH_MASK) < 0) {
+	if (inotify_add_watch(w->ifd, proc, WATCH_MASK) < 0 ||
+	    fstat(m->fd, &w->last) != 0) {
 		err = neg_errno();
 		watch_destroy(w);
 		return err;
@@ -162,7 +219,7 @@ int mmds_watch_open(mmds_watch **out, mmds_map *m, mmds_watch_fn fn, void *arg)
 		}
 		/* Set before the thread exists: its callback may close. */
 		w->has_thread = true;
-		err = -pthread_create(&w->thread, NULL, watch_thread, w);
+		err = mmds__thread_start(&w->thread, watch_thread, w);
 		if (err) {
 			w->has_thread = false;
 			watch_destroy(w);

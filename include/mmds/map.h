@@ -16,9 +16,10 @@
  * atomics and cursors take no lock; resize, refresh, sync and lock_all
  * serialise among themselves on the map's mutex.  mmds_map_close() takes no
  * lock: it frees the map, like free(), so the caller must have ended every
- * other use of the map (and of its segments, views, iterators and watches)
- * first; only work mmds runs in the background for the map (the flusher,
- * asynchronous operations, watch threads) is stopped by close itself.
+ * other use of the map (and of its segments, views, iterators, and calls
+ * on its watches) first; only work mmds runs in the background for the map
+ * (the flusher, asynchronous operations, watch threads) is stopped by close
+ * itself, which may be called from that work's own callbacks.
  * Concurrent plain writes to overlapping bytes are the caller's business
  * (use the atomics).
  *
@@ -90,7 +91,9 @@ enum mmds_map_flag {
 	/* Place the map at exactly opts.addr (page-aligned).  Never replaces
 	 * an existing mapping: an occupied range is -EEXIST. */
 	MMDS_MAP_FIXED = 1u << 9,
-	/* Unlink the file when the map is closed (path opens only). */
+	/* Unlink the file when the map is closed (path opens only): the
+	 * path, if it still names the mapped file; a file another process
+	 * put under the name since is left alone (close says -ENOENT). */
 	MMDS_MAP_UNLINK = 1u << 10,
 	/* The last component of the path must not be a symbolic link: the
 	 * open fails with -ELOOP if it is (O_NOFOLLOW), dangling or not, so
@@ -102,8 +105,10 @@ enum mmds_map_flag {
 	/* Open the file, or create it if it does not exist: opts.size is the
 	 * size of a file this call creates, and is ignored for a file that
 	 * exists, which is mapped whole from opts.offset (neither grown nor
-	 * cut).  Implies CREATE; -EINVAL with EXCL or TRUNCATE.  Path opens
-	 * only. */
+	 * cut).  A file this call creates appears under path only once it
+	 * has its full size (made without a name, O_TMPFILE, then linked), so
+	 * processes racing to open or create one name all map that size.
+	 * Implies CREATE; -EINVAL with EXCL or TRUNCATE.  Path opens only. */
 	MMDS_MAP_OPEN_OR_CREATE = 1u << 12
 };
 
@@ -279,6 +284,10 @@ MMDS_API int mmds_map_open_anon(mmds_map **out, const mmds_map_opts *opts);
  * race with any other call on m, nor on a segment, view or iterator of m;
  * the caller ends those first.  Background work of m (the MILLIS flusher,
  * asynchronous operations, watches) is cancelled or waited for by close.
+ * Close may be called from the callback of one of m's watches or
+ * operations: m is closed at once, and that watch ends (and is freed) when
+ * its callback returns; that operation has completed, and its handle is
+ * still freed with mmds_async_free().
  */
 MMDS_API int mmds_map_close(mmds_map *m);
 
@@ -521,12 +530,24 @@ MMDS_API int mmds_map_prefetch(mmds_map *m, uint64_t off, uint64_t len);
 
 /*
  * mmds_map_touch - fault in [off, off + len) now, so later accesses take no
- * page fault: for writing when the map is writable, else for reading.
+ * page fault: for writing when the map is writable (a shared file map's
+ * pages become dirty, to be written back; see mmds_map_touch_read()), else
+ * for reading.
  * Contents are unchanged.  len 0 means "to the end".  0, -EINVAL (NULL m),
  * -ERANGE, -ENOMEM, -EFAULT (the file is shorter than the map; -EIO for a
  * hardware memory error).
  */
 MMDS_API int mmds_map_touch(mmds_map *m, uint64_t off, uint64_t len);
+
+/*
+ * mmds_map_touch_read - fault in [off, off + len) for reading only, as
+ * mmap-io's touch_pages does: reads then take no page fault, and no page
+ * is dirtied (mmds_map_touch() on a writable shared file map marks every
+ * page dirty, so the next sync writes the whole range back, and in a
+ * private map copies every page).  The first write to each page still
+ * takes a fault.  len 0 means "to the end".  Errors as mmds_map_touch().
+ */
+MMDS_API int mmds_map_touch_read(mmds_map *m, uint64_t off, uint64_t len);
 
 /*
  * mmds_map_lock / mmds_map_unlock - mlock()/munlock() [off, off + len)
@@ -1177,10 +1198,11 @@ MMDS_API int mmds_segment_map_offset(const mmds_segment *s, uint64_t off,
 				     mmds_range_detail *detail);
 
 /*
- * mmds_segment_load64, mmds_segment_store64, mmds_segment_add64, mmds_segment_cas64 - atomics in a segment.
- * With their 32-bit forms: the atomics of the map at segment offset off: as
- * mmds_map_load64() etc., with the segment's range
- * checks first.
+ * mmds_segment_load64, mmds_segment_store64, mmds_segment_add64, mmds_segment_sub64, mmds_segment_and64, mmds_segment_or64, mmds_segment_xor64, mmds_segment_xchg64, mmds_segment_cas64 - atomics in a segment.
+ * With their 32-bit forms: every atomic of the map, at segment offset off:
+ * as mmds_map_load64() etc. (the same results and errors), with the
+ * segment's range checks first (-ERANGE past the segment's end or when the
+ * segment passes the map's current end).
  */
 MMDS_API int mmds_segment_load64(const mmds_segment *s, uint64_t off,
 				 uint64_t *val);
@@ -1192,6 +1214,26 @@ MMDS_API int mmds_segment_add64(mmds_segment *s, uint64_t off, uint64_t v,
 				uint64_t *old);
 MMDS_API int mmds_segment_add32(mmds_segment *s, uint64_t off, uint32_t v,
 				uint32_t *old);
+MMDS_API int mmds_segment_sub64(mmds_segment *s, uint64_t off, uint64_t v,
+				uint64_t *old);
+MMDS_API int mmds_segment_sub32(mmds_segment *s, uint64_t off, uint32_t v,
+				uint32_t *old);
+MMDS_API int mmds_segment_and64(mmds_segment *s, uint64_t off, uint64_t v,
+				uint64_t *old);
+MMDS_API int mmds_segment_and32(mmds_segment *s, uint64_t off, uint32_t v,
+				uint32_t *old);
+MMDS_API int mmds_segment_or64(mmds_segment *s, uint64_t off, uint64_t v,
+			       uint64_t *old);
+MMDS_API int mmds_segment_or32(mmds_segment *s, uint64_t off, uint32_t v,
+			       uint32_t *old);
+MMDS_API int mmds_segment_xor64(mmds_segment *s, uint64_t off, uint64_t v,
+				uint64_t *old);
+MMDS_API int mmds_segment_xor32(mmds_segment *s, uint64_t off, uint32_t v,
+				uint32_t *old);
+MMDS_API int mmds_segment_xchg64(mmds_segment *s, uint64_t off, uint64_t v,
+				 uint64_t *old);
+MMDS_API int mmds_segment_xchg32(mmds_segment *s, uint64_t off, uint32_t v,
+				 uint32_t *old);
 MMDS_API int mmds_segment_cas64(mmds_segment *s, uint64_t off,
 				uint64_t *expected, uint64_t desired);
 MMDS_API int mmds_segment_cas32(mmds_segment *s, uint64_t off,
@@ -1255,6 +1297,8 @@ MMDS_API int mmds_atomic_view_store(mmds_atomic_view *v, size_t i,
  * word i atomically; the previous value goes to *old (may be NULL).
  * mmds_atomic_view_cas - strong compare-and-exchange of word i: 1 if it
  * held *expected and now holds desired, 0 (and *expected updated) if not.
+ * A 4-byte word never holds an *expected above UINT32_MAX (0, *expected
+ * set to the word); it stores the low 32 bits of desired.
  * Errors as mmds_atomic_view_load(), and -EINVAL for an unknown op.
  */
 MMDS_API int mmds_atomic_view_rmw(mmds_atomic_view *v, size_t i,
@@ -1277,9 +1321,11 @@ typedef int (*mmds_chunk_mut_fn)(uint64_t off, void *p, size_t len,
 
 /*
  * mmds_map_chunks, mmds_map_chunks_mut - walk a map chunk by chunk, zero-copy.
- * mmds_map_chunks walks the map in chunks of chunk bytes (0 =
- * mmds_page_size(), which walks page by page), calling fn on pointers into
- * the map.  Each call runs under the SIGBUS guard: if the file was
+ * mmds_map_chunks walks the map in chunks of chunk bytes from offset 0,
+ * calling fn on pointers into the map.  chunk 0 walks page by page: each
+ * chunk ends at a page boundary (mmds_page_size()), so for a window at an
+ * unaligned file offset the first chunk is the rest of its page and every
+ * other one starts page-aligned.  Each call runs under the SIGBUS guard: if the file was
  * truncated under the map, fn is abandoned where it faulted and the walk
  * returns -EFAULT (so fn must not hold locks across its accesses).  The
  * size is read again before each chunk, so a concurrent shrink ends the
@@ -1287,8 +1333,8 @@ typedef int (*mmds_chunk_mut_fn)(uint64_t off, void *p, size_t len,
  * -EINVAL (NULL m or fn); -EACCES (no read access); -EFAULT, -EIO.
  *
  * mmds_map_chunks_mut - the same with writable chunks (write access
- * needed); each chunk counts as written for the flush policy after fn
- * returns.
+ * needed, MMDS_WRITE or MMDS_RDWR; -EACCES for a read-only map); each
+ * chunk counts as written for the flush policy after fn returns.
  */
 MMDS_API int mmds_map_chunks(const mmds_map *m, size_t chunk, mmds_chunk_fn fn,
 			     void *arg);
@@ -1307,17 +1353,21 @@ typedef struct mmds_iter {
 
 /*
  * mmds_iter_init - start a copying chunk iterator.
- * it starts at offset 0 of m with chunks of chunk bytes (0 =
- * mmds_page_size(): page by page).  0, or -EINVAL.
+ * it starts at offset 0 of m with chunks of chunk bytes (0: page by page,
+ * each chunk ending at a page boundary as in mmds_map_chunks()).  0, or
+ * -EINVAL.
  */
 MMDS_API int mmds_iter_init(mmds_iter *it, const mmds_map *m, size_t chunk);
 
 /*
  * mmds_iter_next - copy the next chunk and advance.
- * The chunk goes into buf (cap bytes, at least the chunk size).  Returns the
+ * The chunk goes into buf (cap bytes, at least the chunk size, or
+ * mmds_page_size() for pages).  Returns the
  * chunk's length (the last may be shorter), 0 at the end of the map (its
  * size now), -EINVAL (NULL arguments, cap below the chunk size), -EACCES,
- * -EFAULT.  If off is not NULL it receives the chunk's offset.
+ * -EFAULT (also for a copy that met pages a concurrent shrink took away);
+ * a shrink is otherwise seen as a shorter chunk or the end, never -ERANGE.
+ * If off is not NULL it receives the chunk's offset.
  */
 MMDS_API ssize_t mmds_iter_next(mmds_iter *it, void *buf, size_t cap,
 				uint64_t *off);
@@ -1356,9 +1406,11 @@ MMDS_API int mmds_map_copy(const mmds_map *m, const char *dst, unsigned flags);
  * On Linux the map stays fully usable (reads, writes, resize, sync) until
  * mmds_map_close(); the space is freed when the last map or fd of the file
  * goes.  The name removed is the one recorded at open (the file CREATE
- * made, for a dangling link); its directory is fsynced so the removal is
- * durable.  0; -EINVAL (NULL m, or a map without a path: fd, anonymous);
- * -ENOENT (already gone), or the errno of unlink().
+ * made, for a dangling link), and only while it still names the mapped
+ * file: a file another process moved or created there since is left alone.
+ * Its directory is fsynced so the removal is durable.  0; -EINVAL (NULL m,
+ * or a map without a path: fd, anonymous); -ENOENT (already gone from that
+ * name, or the name now holds another file), or the errno of unlink().
  */
 MMDS_API int mmds_map_delete(mmds_map *m);
 
@@ -1369,7 +1421,10 @@ enum mmds_watch_event {
 	MMDS_WATCH_MODIFIED = 1u << 0, /* contents or size changed through the
 					  file (write(2), truncate); stores
 					  through a map are not reported */
-	MMDS_WATCH_METADATA = 1u << 1, /* permissions, owner, times */
+	MMDS_WATCH_METADATA = 1u << 1, /* permissions, owner, times, or a
+					  name added or removed while
+					  others remain; reported beside
+					  REMOVED when both happened */
 	MMDS_WATCH_REMOVED = 1u << 2   /* the file's last name was removed,
 					  or it was renamed */
 };
@@ -1385,7 +1440,10 @@ typedef void (*mmds_watch_fn)(unsigned events, void *arg);
  * With fn NULL the watch is polled: mmds_watch_fd() becomes readable when
  * events are pending and mmds_watch_read() collects them.  With fn, a thread
  * of the watch calls fn(events, arg) for each batch of events, and
- * mmds_watch_fd() is -1. The watch ends at mmds_watch_close() or, if still
+ * mmds_watch_fd() is -1.  If the kernel's queue overflowed, the batch says
+ * MODIFIED, and METADATA or REMOVED as the file's inode shows them (a
+ * rename back and forth in the lost events cannot be seen).
+ * The watch ends at mmds_watch_close() or, if still
  * open, at mmds_map_close(m), which closes it (joining its thread) and frees
  * it. 0; -EINVAL (NULL out or m, anonymous map); -ENOSPC or -EMFILE (inotify
  * limits); -EAGAIN, -ENOMEM; another negative errno.
@@ -1407,14 +1465,17 @@ MMDS_API int mmds_watch_read(mmds_watch *w);
  * mmds_watch_close - stop a watch and free it.
  * Its thread is joined after it finishes the callback it is running.
  * Accepts NULL.  Must not be called from the watch's own callback (-EDEADLK,
- * nothing freed).  0.
+ * nothing freed); mmds_map_close() of the watched map may be, and ends the
+ * watch when the callback returns.  0.
  */
 MMDS_API int mmds_watch_close(mmds_watch *w);
 
 /* ---- Asynchronous operations --------------------------------------------- */
 
 /*
- * An asynchronous operation runs on a thread of its own.  Its completion is
+ * An asynchronous operation runs on a thread of its own (like a watch's
+ * thread, it blocks every signal but the synchronous ones a fault raises,
+ * so signals meant for the program never land there).  Its completion is
  * signalled two ways: the operation's eventfd (mmds_async_fd()) becomes
  * readable, for poll/epoll/io_uring loops, and the optional callback runs
  * on the operation's thread with the result.  The result (0 or a negative

@@ -9,12 +9,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -175,6 +178,44 @@ START_TEST(test_delete_while_mapped_keeps_map_usable)
 }
 END_TEST
 
+/* Delete and UNLINK remove the mapped file only: when another process has
+ * moved it away and put a new file under its name, the new file stays
+ * (-ENOENT, as for a file already gone). */
+START_TEST(test_delete_never_removes_a_file_that_replaced_the_map)
+{
+	mmds_map *m = NULL;
+	char path[4096], moved[4096];
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s", t_path("rep"));
+	snprintf(moved, sizeof(moved), "%s", t_path("rep.moved"));
+	for (int how = 0; how < 2; how++) {
+		ck_assert_int_eq(mmds_map_open(&m, path, &(mmds_map_opts){
+			.flags = MMDS_MAP_CREATE | MMDS_MAP_UNLINK,
+			.size = 4096 }), 0);
+		pid = t_fork();
+		if (pid == 0) {
+			int fd;
+
+			if (rename(path, moved) != 0)
+				_exit(1);
+			fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0600);
+			_exit(fd < 0 || write(fd, "new", 3) != 3);
+		}
+		t_wait_child(pid);
+		if (how == 0)
+			ck_assert_int_eq(mmds_map_delete(m), -ENOENT);
+		/* UNLINK finds its file gone from the name, as when it was
+		 * removed: -ENOENT, and nothing removed. */
+		ck_assert_int_eq(mmds_map_close(m), -ENOENT);
+		ck_assert_int_eq(t_file_size(path), 3);
+		ck_assert_int_eq(t_file_size(moved), 4096);
+		ck_assert_int_eq(unlink(path), 0);
+		ck_assert_int_eq(unlink(moved), 0);
+	}
+}
+END_TEST
+
 /* Poll the watch until want shows up (2 s at most); all bits seen. */
 static unsigned poll_for(mmds_watch *w, unsigned want)
 {
@@ -255,6 +296,76 @@ START_TEST(test_watch_polled_sees_other_processes)
 }
 END_TEST
 
+/* Events say what changed even when several changes wait in one read:
+ * a chmod followed by the removal is both METADATA and REMOVED (inotify
+ * merges the two IN_ATTRIB events), a removal alone is not METADATA, and a
+ * chmod of the file once removed is METADATA, not another removal. */
+START_TEST(test_watch_tells_metadata_from_removal)
+{
+	mmds_map *m = file_map("wm", 4096);
+	mmds_watch *w = NULL;
+	char path[4096];
+	pid_t pid;
+	int fd = mmds_map_fd(m);
+
+	snprintf(path, sizeof(path), "%s", t_path("wm"));
+	ck_assert_int_eq(mmds_watch_open(&w, m, NULL, NULL), 0);
+	other_process(ACT_CHMOD, path, NULL);
+	other_process(ACT_UNLINK, path, NULL);
+	ck_assert_uint_eq(poll_for(w, MMDS_WATCH_METADATA | MMDS_WATCH_REMOVED),
+			  MMDS_WATCH_METADATA | MMDS_WATCH_REMOVED);
+
+	pid = t_fork();
+	if (pid == 0)
+		_exit(fchmod(fd, 0600) != 0);
+	t_wait_child(pid);
+	ck_assert_uint_eq(poll_for(w, MMDS_WATCH_METADATA), MMDS_WATCH_METADATA);
+	ck_assert_int_eq(mmds_watch_close(w), 0);
+	ck_assert_int_eq(mmds_map_close(m), 0);
+
+	m = file_map("wm", 4096);
+	ck_assert_int_eq(mmds_watch_open(&w, m, NULL, NULL), 0);
+	other_process(ACT_UNLINK, path, NULL);
+	ck_assert_uint_eq(poll_for(w, MMDS_WATCH_REMOVED), MMDS_WATCH_REMOVED);
+	ck_assert_int_eq(mmds_map_close(m), 0);
+}
+END_TEST
+
+/* When the kernel's event queue overflows, the events it dropped are not
+ * lost to the reader: a chmod that came after the overflow is still
+ * reported as METADATA (and the overflow as a change of contents). */
+START_TEST(test_watch_overflow_still_reports_what_changed)
+{
+	mmds_map *m = file_map("wo", 4096);
+	mmds_watch *w = NULL;
+	char path[4096], other[4096];
+	unsigned ev;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s", t_path("wo"));
+	snprintf(other, sizeof(other), "%s", t_path("wo2"));
+	ck_assert_int_eq(mmds_watch_open(&w, m, NULL, NULL), 0);
+	pid = t_fork();
+	if (pid == 0) {
+		int fd = open(path, O_WRONLY);
+
+		/* Alternating kinds, so the kernel cannot merge them: more
+		 * than the default queue (16384) holds. */
+		for (int i = 0; i < 12000; i++) {
+			if (pwrite(fd, "x", 1, 0) != 1 ||
+			    rename(i % 2 ? other : path, i % 2 ? path : other))
+				_exit(1);
+		}
+		_exit(chmod(path, 0604) != 0);
+	}
+	t_wait_child(pid);
+	ev = poll_for(w, MMDS_WATCH_METADATA);
+	ck_assert_uint_eq(ev & (MMDS_WATCH_MODIFIED | MMDS_WATCH_METADATA),
+			  MMDS_WATCH_MODIFIED | MMDS_WATCH_METADATA);
+	ck_assert_int_eq(mmds_map_close(m), 0);
+}
+END_TEST
+
 struct cb {
 	_Atomic unsigned seen;
 	_Atomic(mmds_watch *) self;
@@ -305,6 +416,118 @@ START_TEST(test_watch_callback_and_end_at_map_close)
 	ck_assert(wait_bits(&c.seen, MMDS_WATCH_REMOVED));
 	/* Closing the map ends the watch (its thread joined, freed). */
 	ck_assert_int_eq(mmds_map_close(m), 0);
+}
+END_TEST
+
+/* A callback may close the map it watches (on hearing that the file was
+ * removed, say): the map closes at once, the watch ends when the callback
+ * returns, and nothing is used after it was freed (ASan checks).  The fd
+ * numbers the close frees are taken again at once, as a busy program
+ * would: two readable, then one not, over the map's fd, the watch's
+ * inotify fd and its stop fd, so a watch thread that went on polling its
+ * old numbers would read the freed watch. */
+struct closer {
+	mmds_map *map;
+	_Atomic int closed;
+	_Atomic int rc;
+	int reused[3];
+};
+
+static void close_on_removal(unsigned events, void *arg)
+{
+	struct closer *c = arg;
+
+	if ((events & MMDS_WATCH_REMOVED) && !atomic_load(&c->closed)) {
+		atomic_store(&c->rc, mmds_map_close(c->map));
+		c->reused[0] = eventfd(1, EFD_CLOEXEC);
+		c->reused[1] = eventfd(1, EFD_CLOEXEC);
+		c->reused[2] = eventfd(0, EFD_CLOEXEC);
+		atomic_store(&c->closed, 1);
+	}
+}
+
+static void close_on_done(mmds_async *op, int result, void *arg)
+{
+	struct closer *c = arg;
+
+	(void)op;
+	(void)result;
+	atomic_store(&c->rc, mmds_map_close(c->map));
+	atomic_store(&c->closed, 1);
+}
+
+START_TEST(test_callbacks_may_close_their_map)
+{
+	struct closer c = { .map = file_map("cc", 4096) };
+	mmds_watch *w = NULL;
+	mmds_async *op = NULL;
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s", t_path("cc"));
+	ck_assert_int_eq(mmds_watch_open(&w, c.map, close_on_removal, &c), 0);
+	other_process(ACT_UNLINK, path, NULL);
+	for (int i = 0; i < 200 && !atomic_load(&c.closed); i++)
+		usleep(10000);
+	ck_assert_int_eq(atomic_load(&c.closed), 1);
+	ck_assert_int_eq(atomic_load(&c.rc), 0);
+	usleep(100000); /* time for a stray thread to poll the reused fds */
+	for (int i = 0; i < 3; i++)
+		close(c.reused[i]);
+
+	c.map = file_map("cc", 4096);
+	atomic_store(&c.closed, 0);
+	ck_assert_int_eq(mmds_async_flush(&op, c.map, 0, 0, MMDS_SYNC_SYNC,
+					  close_on_done, &c), 0);
+	ck_assert_int_eq(mmds_async_wait(op, -1), 0);
+	for (int i = 0; i < 200 && !atomic_load(&c.closed); i++)
+		usleep(10000);
+	ck_assert_int_eq(atomic_load(&c.rc), 0);
+	/* The operation outlives its map, to be freed (and its thread
+	 * joined) here. */
+	ck_assert_int_eq(mmds_async_free(op), 0);
+}
+END_TEST
+
+/* mmds's threads take no signal meant for the process: a program that
+ * blocks a signal to read it through sigwait or a signalfd (the event
+ * loops a pollable watch is for) still gets it while a watch thread and an
+ * operation's thread exist. */
+static void *block_and_wait(void *arg)
+{
+	sigset_t *set = arg;
+	struct timespec ts = { .tv_sec = 5 };
+
+	return (void *)(intptr_t)sigtimedwait(set, NULL, &ts);
+}
+
+START_TEST(test_mmds_threads_leave_signals_to_the_program)
+{
+	mmds_map *m = file_map("sig", 1 << 20);
+	struct cb c = { 0 };
+	mmds_watch *w = NULL;
+	mmds_async *op = NULL;
+	sigset_t set;
+	pthread_t t;
+	void *got;
+	pid_t pid;
+
+	ck_assert_int_eq(mmds_watch_open(&w, m, on_change, &c), 0);
+	ck_assert_int_eq(mmds_async_touch(&op, m, 0, 0, NULL, NULL), 0);
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	/* Blocked here, in the test's thread and the one that waits; the
+	 * mmds threads started before keep the mask they were given. */
+	ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &set, NULL), 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, block_and_wait, &set), 0);
+	pid = t_fork();
+	if (pid == 0)
+		_exit(kill(getppid(), SIGUSR1) != 0);
+	t_wait_child(pid);
+	ck_assert_int_eq(pthread_join(t, &got), 0);
+	ck_assert_int_eq((int)(intptr_t)got, SIGUSR1);
+	ck_assert_int_eq(mmds_async_free(op), 0);
+	ck_assert_int_eq(mmds_map_close(m), 0);
+	ck_assert_int_eq(pthread_sigmask(SIG_UNBLOCK, &set, NULL), 0);
 }
 END_TEST
 
@@ -497,10 +720,15 @@ Suite *files_suite(void)
 	tcase_add_test(tc, test_file_copy_copies_content_and_mode);
 	tcase_add_test(tc, test_map_copy_includes_unsynced_writes);
 	tcase_add_test(tc, test_delete_while_mapped_keeps_map_usable);
+	tcase_add_test(tc, test_delete_never_removes_a_file_that_replaced_the_map);
 	tc = t_tcase(s, "watch", 30);
 	tcase_add_test(tc, test_watch_polled_sees_other_processes);
 	tcase_add_test(tc, test_watch_callback_and_end_at_map_close);
+	tcase_add_test(tc, test_watch_tells_metadata_from_removal);
+	tcase_add_test(tc, test_watch_overflow_still_reports_what_changed);
 	tcase_add_test(tc, test_watch_bad_arguments);
+	tcase_add_test(tc, test_callbacks_may_close_their_map);
+	tcase_add_test(tc, test_mmds_threads_leave_signals_to_the_program);
 	tc = t_tcase(s, "async", 60);
 	tcase_add_test(tc, test_async_flush_completes_through_eventfd_and_callback);
 	tcase_add_test(tc, test_async_touch_copy_create);

@@ -402,6 +402,91 @@ START_TEST(test_open_or_create_creates_missing_file_of_size)
 }
 END_TEST
 
+/* Processes racing to open_or_create one name all map the created size:
+ * the file appears under its name only once it has that size, so a process
+ * that finds it existing never maps the empty file before it was grown. */
+START_TEST(test_open_or_create_racing_processes_all_map_the_size)
+{
+	enum { PROCS = 4, ROUNDS = 40, SIZE = 65536 };
+	const char *p = t_path("race");
+	t_barrier *b = t_barrier_new(PROCS);
+	int *sizes = mmap(NULL, sizeof(int) * PROCS * ROUNDS,
+			  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+			  -1, 0);
+	pid_t pid[PROCS];
+
+	ck_assert_ptr_ne(sizes, MAP_FAILED);
+	for (int i = 0; i < PROCS; i++) {
+		pid[i] = t_fork();
+		if (pid[i] == 0) {
+			for (int r = 0; r < ROUNDS; r++) {
+				mmds_map *m = NULL;
+				int rc;
+
+				t_barrier_wait(b);
+				rc = mmds_map_open(&m, p, &(mmds_map_opts){
+					.flags = MMDS_MAP_OPEN_OR_CREATE,
+					.size = SIZE });
+				sizes[r * PROCS + i] =
+					rc ? rc : (int)mmds_map_size(m);
+				mmds_map_close(m);
+				t_barrier_wait(b);
+				if (i == 0)
+					unlink(p);
+			}
+			_exit(0);
+		}
+	}
+	for (int i = 0; i < PROCS; i++)
+		t_wait_child(pid[i]);
+	for (int r = 0; r < ROUNDS; r++)
+		for (int i = 0; i < PROCS; i++)
+			ck_assert_msg(sizes[r * PROCS + i] == SIZE,
+				      "round %d process %d mapped %d", r, i,
+				      sizes[r * PROCS + i]);
+	munmap(sizes, sizeof(int) * PROCS * ROUNDS);
+	t_barrier_free(b);
+}
+END_TEST
+
+/* An existing file is opened even where nothing could be created: a
+ * process that may write the file but not its directory maps it whole,
+ * and only a missing name is -EACCES. */
+START_TEST(test_open_or_create_existing_file_in_unwritable_directory)
+{
+	char path[PATH_MAX];
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s", make_file("shared8k", 8192));
+	ck_assert_int_eq(chmod(path, 0666), 0);
+	ck_assert_int_eq(chmod(t_tmpdir(), 0755), 0);
+	pid = t_fork();
+	if (pid == 0) {
+		mmds_map *m = NOT_NULL_MAP;
+
+		if (geteuid() == 0 &&
+		    (setgroups(0, NULL) != 0 || setgid(65534) != 0 ||
+		     setuid(65534) != 0))
+			t_skip("cannot drop root to uid 65534: %s",
+			       strerror(errno));
+		if (access(t_tmpdir(), X_OK) != 0 || access(t_tmpdir(), W_OK) == 0)
+			t_skip("uid %ld cannot reach %s, or may write it",
+			       (long)getuid(), t_tmpdir());
+		T_CHILD_ASSERT(mmds_map_open(&m, path, &(mmds_map_opts){
+			.flags = MMDS_MAP_OPEN_OR_CREATE, .size = 4096 }) == 0);
+		T_CHILD_ASSERT(mmds_map_size(m) == 8192);
+		T_CHILD_ASSERT(mmds_map_close(m) == 0);
+		m = NOT_NULL_MAP;
+		T_CHILD_ASSERT(mmds_map_open(&m, t_path("nothere"),
+			&(mmds_map_opts){ .flags = MMDS_MAP_OPEN_OR_CREATE,
+					  .size = 4096 }) == -EACCES);
+		T_CHILD_ASSERT(m == NULL);
+		_exit(0);
+	}
+	t_wait_child(pid);
+}
+END_TEST
+
 START_TEST(test_open_or_create_bad_combinations_are_einval)
 {
 	mmds_map *m = NOT_NULL_MAP;
@@ -3027,6 +3112,73 @@ START_TEST(test_dontneed_zeroes_only_whole_pages_inside_range)
 }
 END_TEST
 
+/* Resident and dirty bytes of the mapping that starts at addr, from
+ * /proc/self/smaps. */
+static void smaps_of(const void *addr, uint64_t *rss, uint64_t *dirty)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	bool in = false;
+
+	ck_assert_ptr_nonnull(f);
+	*rss = *dirty = 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi, kb;
+
+		/* A mapping's first line, "lo-hi perms ..."; no field line
+		 * parses as two numbers around a dash. */
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+			in = lo == (uintptr_t)addr;
+			continue;
+		}
+		if (!in)
+			continue;
+		if (sscanf(line, "Rss: %lu kB", &kb) == 1)
+			*rss += kb * 1024;
+		else if (sscanf(line, "Shared_Dirty: %lu kB", &kb) == 1 ||
+			 sscanf(line, "Private_Dirty: %lu kB", &kb) == 1)
+			*dirty += kb * 1024;
+	}
+	fclose(f);
+}
+
+/* mmap-io's touch_pages reads a byte of each page: mmds_map_touch_read()
+ * faults a writable file map in the same way, dirtying nothing (a write
+ * fault marks every page dirty, to be written back by the next sync, or
+ * copies it in a private map), while mmds_map_touch() prepares for
+ * writing. */
+START_TEST(test_touch_read_dirties_no_page)
+{
+	const char *p = make_file("tr", 64 * 4096);
+	mmds_map *m = open_ok(p, NULL), *pm;
+	uint64_t rss, dirty;
+
+	ck_assert_int_eq(mmds_map_sync(m, MMDS_SYNC_SYNC), 0);
+	ck_assert_int_eq(mmds_map_advise(m, 0, 0, MMDS_ADV_DONTNEED), 0);
+	ck_assert_int_eq(mmds_map_touch_read(m, 0, 0), 0);
+	smaps_of(mmds_map_data(m), &rss, &dirty);
+	ck_assert_uint_eq(rss, 64 * 4096);
+	ck_assert_uint_eq(dirty, 0);
+	ck_assert_pattern(mmds_map_data(m), 0, 64 * 4096);
+	/* At least that page (a large folio of the page cache counts as
+	 * dirty all together). */
+	ck_assert_int_eq(mmds_map_touch(m, 0, 4096), 0);
+	smaps_of(mmds_map_data(m), &rss, &dirty);
+	ck_assert_uint_ge(dirty, 4096);
+	ck_assert_int_eq(mmds_map_sync(m, MMDS_SYNC_SYNC), 0);
+	close_ok(m);
+
+	pm = open_ok(p, &(mmds_map_opts){ .flags = MMDS_MAP_PRIVATE });
+	ck_assert_int_eq(mmds_map_touch_read(pm, 0, 0), 0);
+	smaps_of(mmds_map_data(pm), &rss, &dirty);
+	ck_assert_uint_eq(rss, 64 * 4096);
+	ck_assert_uint_eq(dirty, 0);
+	ck_assert_int_eq(mmds_map_touch_read(pm, 1, 64 * 4096), -ERANGE);
+	ck_assert_int_eq(mmds_map_touch_read(NULL, 0, 0), -EINVAL);
+	close_ok(pm);
+}
+END_TEST
+
 START_TEST(test_prefetch_and_touch_ranges)
 {
 	const char *p = make_file("f", 5 * 4096);
@@ -3275,6 +3427,8 @@ Suite *map_suite(void)
 	tcase_add_test(tc, test_create_with_size_applies_size_to_existing_file);
 	tcase_add_test(tc, test_open_or_create_maps_existing_file_whole);
 	tcase_add_test(tc, test_open_or_create_creates_missing_file_of_size);
+	tcase_add_test(tc, test_open_or_create_racing_processes_all_map_the_size);
+	tcase_add_test(tc, test_open_or_create_existing_file_in_unwritable_directory);
 	tcase_add_test(tc, test_open_or_create_bad_combinations_are_einval);
 	tcase_add_test(tc, test_excl_without_create_is_einval);
 	tcase_add_test(tc, test_create_through_dangling_symlink_creates_the_target);
@@ -3394,6 +3548,7 @@ Suite *map_suite(void)
 	tcase_add_test(tc, test_advise_bad_range_or_value);
 	tcase_add_test(tc, test_dontneed_zeroes_only_whole_pages_inside_range);
 	tcase_add_test(tc, test_prefetch_and_touch_ranges);
+	tcase_add_test(tc, test_touch_read_dirties_no_page);
 	tcase_add_test(tc, test_lock_ranges_and_lock_all);
 
 	tc = t_tcase(s, "info", 0);

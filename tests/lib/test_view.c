@@ -6,6 +6,9 @@
 
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +160,58 @@ START_TEST(test_segment_is_bounded_and_relative)
 
 	ck_assert_int_eq(mmds_segment_map_offset(&s, 10, 5, &at, NULL), 0);
 	ck_assert_uint_eq(at, 4106);
+	mmds_map_close(m);
+}
+END_TEST
+
+/* A segment has every atomic the map has, at segment offsets, each
+ * returning the old value and checking the segment first. */
+START_TEST(test_segment_has_every_map_atomic)
+{
+	mmds_map *m = file_map("sa", 8192);
+	mmds_segment s;
+	uint64_t old64 = 0, v = 0;
+	uint32_t old32 = 0, w = 0;
+
+	ck_assert_int_eq(mmds_segment_init(&s, m, 1024, 64, NULL), 0);
+	ck_assert_int_eq(mmds_segment_store64(&s, 0, 0xf0), 0);
+	ck_assert_int_eq(mmds_segment_sub64(&s, 0, 0x10, &old64), 0);
+	ck_assert_uint_eq(old64, 0xf0);
+	ck_assert_int_eq(mmds_segment_and64(&s, 0, 0x60, &old64), 0);
+	ck_assert_uint_eq(old64, 0xe0);
+	ck_assert_int_eq(mmds_segment_or64(&s, 0, 0x1, &old64), 0);
+	ck_assert_uint_eq(old64, 0x60);
+	ck_assert_int_eq(mmds_segment_xor64(&s, 0, 0xff, &old64), 0);
+	ck_assert_uint_eq(old64, 0x61);
+	ck_assert_int_eq(mmds_segment_xchg64(&s, 0, 7, &old64), 0);
+	ck_assert_uint_eq(old64, 0x9e);
+	ck_assert_int_eq(mmds_map_load64(m, 1024, &v), 0);
+	ck_assert_uint_eq(v, 7);
+
+	ck_assert_int_eq(mmds_segment_store32(&s, 8, 0xf0), 0);
+	ck_assert_int_eq(mmds_segment_sub32(&s, 8, 0x10, &old32), 0);
+	ck_assert_uint_eq(old32, 0xf0);
+	ck_assert_int_eq(mmds_segment_and32(&s, 8, 0x60, &old32), 0);
+	ck_assert_uint_eq(old32, 0xe0);
+	ck_assert_int_eq(mmds_segment_or32(&s, 8, 0x1, NULL), 0);
+	ck_assert_int_eq(mmds_segment_xor32(&s, 8, 0xff, &old32), 0);
+	ck_assert_uint_eq(old32, 0x61);
+	ck_assert_int_eq(mmds_segment_xchg32(&s, 8, 9, &old32), 0);
+	ck_assert_uint_eq(old32, 0x9e);
+	ck_assert_int_eq(mmds_map_load32(m, 1032, &w), 0);
+	ck_assert_uint_eq(w, 9);
+
+	/* The segment's end and the map's size are checked first. */
+	ck_assert_int_eq(mmds_segment_xchg64(&s, 64, 1, NULL), -ERANGE);
+	ck_assert_int_eq(mmds_segment_sub32(&s, 62, 1, NULL), -ERANGE);
+	ck_assert_int_eq(mmds_segment_or64(&s, 4, 1, NULL), -EINVAL);
+	ck_assert_int_eq(mmds_map_resize(m, 1050), 0);
+	ck_assert_int_eq(mmds_segment_and64(&s, 0, 1, NULL), -ERANGE);
+	ck_assert_int_eq(mmds_segment_xor32(&s, 8, 1, NULL), -ERANGE);
+	ck_assert_int_eq(mmds_map_resize(m, 8192), 0);
+	ck_assert_int_eq(mmds_segment_xor32(&s, 8, 1, &old32), 0);
+	ck_assert_uint_eq(old32, 9);
+	ck_assert_int_eq(mmds_segment_sub64(NULL, 0, 1, NULL), -EINVAL);
 	mmds_map_close(m);
 }
 END_TEST
@@ -414,6 +469,161 @@ START_TEST(test_chunks_stop_at_shrink_and_fault_is_efault)
 }
 END_TEST
 
+/* A 4-byte word never holds a value above UINT32_MAX: a compare-exchange
+ * expecting one fails and reports the word, rather than comparing only the
+ * low half. */
+START_TEST(test_atomic_view_cas32_expecting_a_wide_value_fails)
+{
+	mmds_map *m = file_map("cas32", 4096);
+	mmds_atomic_view v;
+	uint64_t e, val;
+
+	ck_assert_int_eq(mmds_atomic_view_init(&v, m, 0, 4, 4, NULL), 0);
+	ck_assert_int_eq(mmds_atomic_view_store(&v, 1, 5), 0);
+	e = ((uint64_t)1 << 32) | 5;
+	ck_assert_int_eq(mmds_atomic_view_cas(&v, 1, &e, 7), 0);
+	ck_assert_uint_eq(e, 5);
+	ck_assert_int_eq(mmds_atomic_view_load(&v, 1, &val), 0);
+	ck_assert_uint_eq(val, 5);
+	ck_assert_int_eq(mmds_atomic_view_cas(&v, 1, &e, 7), 1);
+	ck_assert_int_eq(mmds_atomic_view_load(&v, 1, &val), 0);
+	ck_assert_uint_eq(val, 7);
+	mmds_map_close(m);
+}
+END_TEST
+
+/* The copying iterator reads the size once per chunk: a shrink between
+ * that and the copy ends the walk (0) or gives a shorter chunk, never
+ * -ERANGE, which its contract does not list. */
+struct flapper {
+	mmds_map *m;
+	atomic_bool stop;
+};
+
+static void *flap_size(void *arg)
+{
+	struct flapper *f = arg;
+
+	while (!atomic_load(&f->stop)) {
+		ck_assert_int_eq(mmds_map_resize(f->m, 1500), 0);
+		ck_assert_int_eq(mmds_map_resize(f->m, 64 * 1024), 0);
+	}
+	return NULL;
+}
+
+START_TEST(test_iter_next_under_concurrent_shrink_is_never_erange)
+{
+	struct flapper f = { .m = file_map("flap", 64 * 1024) };
+	unsigned char buf[1000];
+	pthread_t t;
+	mmds_iter it;
+	int eranges = 0;
+
+	ck_assert_int_eq(pthread_create(&t, NULL, flap_size, &f), 0);
+	for (int round = 0; round < 5000; round++) {
+		ssize_t n;
+
+		ck_assert_int_eq(mmds_iter_init(&it, f.m, sizeof(buf)), 0);
+		while ((n = mmds_iter_next(&it, buf, sizeof(buf), NULL)) > 0)
+			;
+		/* -EFAULT is a copy that met the pages the shrink took
+		 * away, as for any access racing a shrink above the new
+		 * size. */
+		if (n == -ERANGE)
+			eranges++;
+		else
+			ck_assert_msg(n == 0 || n == -EFAULT, "next: %zd", n);
+	}
+	atomic_store(&f.stop, true);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(eranges, 0);
+	mmds_map_close(f.m);
+}
+END_TEST
+
+/* Each page chunk ends at a page boundary: for a window at an unaligned
+ * file offset the first is the rest of its page, the others whole pages
+ * (page-aligned pointers), in both the zero-copy walk and the copying
+ * iterator.  An explicit chunk size is kept as it is. */
+struct pages_seen {
+	uint64_t next_off;
+	unsigned calls, misaligned;
+	size_t first_len;
+};
+
+static int page_chunk(uint64_t off, const void *p, size_t len, void *arg)
+{
+	struct pages_seen *s = arg;
+
+	ck_assert_uint_eq(off, s->next_off);
+	if (s->calls == 0)
+		s->first_len = len;
+	else if ((uintptr_t)p % mmds_page_size())
+		s->misaligned++;
+	s->next_off = off + len;
+	s->calls++;
+	return 0;
+}
+
+START_TEST(test_pages_of_a_window_follow_page_boundaries)
+{
+	size_t ps = mmds_page_size();
+	mmds_map *f = file_map("pw", 4 * ps), *m = NULL;
+	struct pages_seen s = { 0 };
+	unsigned char *buf = malloc(ps);
+	mmds_iter it;
+	uint64_t off;
+
+	mmds_map_close(f);
+	ck_assert_int_eq(mmds_map_open(&m, t_path("pw"), &(mmds_map_opts){
+		.offset = 100 }), 0);
+	ck_assert_uint_eq(mmds_map_size(m), 4 * ps - 100);
+	ck_assert_int_eq(mmds_map_chunks(m, 0, page_chunk, &s), 0);
+	ck_assert_uint_eq(s.calls, 4);
+	ck_assert_uint_eq(s.first_len, ps - 100);
+	ck_assert_uint_eq(s.misaligned, 0);
+	ck_assert_uint_eq(s.next_off, 4 * ps - 100);
+
+	ck_assert_int_eq(mmds_iter_init(&it, m, 0), 0);
+	ck_assert_int_eq(mmds_iter_next(&it, buf, ps, &off), (ssize_t)(ps - 100));
+	ck_assert_uint_eq(off, 0);
+	ck_assert_int_eq(mmds_iter_next(&it, buf, ps, &off), (ssize_t)ps);
+	ck_assert_uint_eq(off, ps - 100);
+	ck_assert_int_eq(mmds_iter_next(&it, buf, ps - 1, &off), -EINVAL);
+
+	/* An explicit chunk size counts from offset 0 of the map. */
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(mmds_map_chunks(m, ps, page_chunk, &s), 0);
+	ck_assert_uint_eq(s.first_len, ps);
+	ck_assert_uint_eq(s.calls, 4);
+	free(buf);
+	mmds_map_close(m);
+}
+END_TEST
+
+/* chunks_mut needs write access, as its contract says: a write-only map
+ * walks (its pointers are writable), a read-only one is -EACCES. */
+START_TEST(test_chunks_mut_needs_write_access_only)
+{
+	mmds_map *f = file_map("wo", 3000), *m = NULL;
+	unsigned char buf[3000];
+
+	mmds_map_close(f);
+	ck_assert_int_eq(mmds_map_open(&m, t_path("wo"), &(mmds_map_opts){
+		.access = MMDS_WRITE }), 0);
+	ck_assert_int_eq(mmds_map_chunks_mut(m, 1000, fill_chunk, NULL), 0);
+	mmds_map_close(m);
+	ck_assert_int_eq(mmds_map_open(&m, t_path("wo"), &(mmds_map_opts){
+		.access = MMDS_READ }), 0);
+	ck_assert_int_eq(mmds_map_read(m, 0, buf, sizeof(buf)), 0);
+	ck_assert_uint_eq(buf[0], 1);
+	ck_assert_uint_eq(buf[1500], 2);
+	ck_assert_uint_eq(buf[2999], 3);
+	ck_assert_int_eq(mmds_map_chunks_mut(m, 1000, fill_chunk, NULL), -EACCES);
+	mmds_map_close(m);
+}
+END_TEST
+
 Suite *view_suite(void)
 {
 	Suite *s = suite_create("view");
@@ -424,12 +634,17 @@ Suite *view_suite(void)
 	tc = t_tcase(s, "segment", 0);
 	tcase_add_test(tc, test_segment_is_bounded_and_relative);
 	tcase_add_test(tc, test_segment_revalidated_after_shrink_and_regrow);
+	tcase_add_test(tc, test_segment_has_every_map_atomic);
 	tc = t_tcase(s, "atomic_view", 60);
 	tcase_add_test(tc, test_atomic_view_checks_once_and_counts);
 	tcase_add_test(tc, test_atomic_view_counts_across_processes);
+	tcase_add_test(tc, test_atomic_view_cas32_expecting_a_wide_value_fails);
 	tc = t_tcase(s, "iterate", 0);
 	tcase_add_test(tc, test_chunks_pages_and_copying_iterator);
 	tcase_add_test(tc, test_chunks_stop_at_shrink_and_fault_is_efault);
+	tcase_add_test(tc, test_pages_of_a_window_follow_page_boundaries);
+	tcase_add_test(tc, test_chunks_mut_needs_write_access_only);
+	tcase_add_test(tc, test_iter_next_under_concurrent_shrink_is_never_erange);
 	tcase_add_test(tc, test_views_and_walks_count_for_flush_policy);
 	return s;
 }
