@@ -49,6 +49,9 @@ static const struct err_name err_table[] = {
 	{ EDQUOT, "disk quota exceeded" },
 	{ ETXTBSY, "text file busy" },
 	{ ENXIO, "no such device or address" },
+	{ ECANCELED, "operation cancelled (its map was closed)" },
+	{ EINPROGRESS, "operation still in progress" },
+	{ EDEADLK, "would wait for itself (called from its own callback)" },
 };
 
 const char *mmds_strerror(int err)

@@ -18,9 +18,13 @@ Suite *common_suite(void);
 
 /* Every code the table in mmds/common.h names, plus the ones map.h returns
  * (-ENOBUFS from mmds_cursor_read_line, -EBADF from mmds_map_open_fd). */
+/* Every code a public header names (grep for -E[A-Z0-9]+ in
+ * include/mmds), and the common system ones. */
 static const int documented_codes[] = {
 	EINVAL, ERANGE, EACCES, EFAULT, EBADMSG, ENOTSUP, EAGAIN, ETIMEDOUT,
 	ENOSPC, EFBIG, ENOENT, EEXIST, ENOMEM, EPERM, EIO, ENOBUFS, EBADF,
+	EBUSY, ECANCELED, EDEADLK, EINPROGRESS, EINTR, EISDIR, ELOOP, EMFILE,
+	EMSGSIZE, ENFILE,
 };
 
 #define N_CODES (sizeof(documented_codes) / sizeof(documented_codes[0]))
