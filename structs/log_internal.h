@@ -306,6 +306,9 @@ void mmds__log_pt_kick(mmds_log *L);
  * to be set in the table (refs 0), waiting while it is being made; NULL
  * when there is none (the caller creates the segment itself). */
 struct seg *mmds__log_pt_take(mmds_log *L, uint64_t index);
+/* Whether the file name s is a segment's (20 decimal digits, ".seg"): 1
+ * and its base LSN in *base, else 0. */
+int mmds__log_seg_name_base(const char *s, uint64_t *base);
 /* The segment indexes present, sorted. */
 int mmds__log_list_segments(mmds_log *L, uint64_t **out, size_t *n);
 /* Unlink segment index, adding its non-zero data bytes to *bytes. */

@@ -600,6 +600,26 @@ static int dropped(mmds_log *L, uint64_t index)
 	return rc;
 }
 
+/* The base LSN of the oldest segment file in dir, by its name: 0 and *base,
+ * or -ENOENT when there is none. */
+static int oldest_segment(const char *dir, uint64_t *base)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int rc = -ENOENT;
+	uint64_t b;
+
+	if (d == NULL)
+		return -errno;
+	while ((e = readdir(d)) != NULL)
+		if (mmds__log_seg_name_base(e->d_name, &b) && (rc || b < *base)) {
+			*base = b;
+			rc = 0;
+		}
+	closedir(d);
+	return rc;
+}
+
 int mmds_log_verify(const char *dir, mmds_log_report *rep)
 {
 	mmds_log *L;
@@ -609,6 +629,16 @@ int mmds_log_verify(const char *dir, mmds_log_report *rep)
 	int stop = 0;
 	int rc = mmds_log_open(&L, dir, &(mmds_log_opts){ .flags = MMDS_LOG_RDONLY });
 
+	if (rc == -EBADMSG && oldest_segment(dir, &r.bad_segment) == 0) {
+		/* the oldest segment's header (which gives the log its
+		 * parameters) or a segment's name is bad: say where it starts */
+		r.reason = MMDS_LOG_CUT_BAD_SEGMENT;
+		r.bad_lsn = r.bad_segment;
+		r.corrupt = 1;
+		if (rep)
+			*rep = r;
+		return rc;
+	}
 	if (rc == 0)
 		rc = mmds__log_list_segments(L, &v, &n);
 	for (size_t i = 0; rc == 0 && i < n; i++) {

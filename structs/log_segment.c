@@ -886,6 +886,21 @@ static int cmp_u64(const void *a, const void *b)
 
 /* The segment indexes present, sorted.  -EBADMSG for a segment name whose
  * base is not a segment boundary. */
+int mmds__log_seg_name_base(const char *s, uint64_t *base)
+{
+	uint64_t b = 0;
+
+	if (strlen(s) != 24 || strcmp(s + 20, ".seg") != 0)
+		return 0;
+	for (int i = 0; i < 20; i++) {
+		if (s[i] < '0' || s[i] > '9' || b > (UINT64_MAX - 9) / 10)
+			return 0;
+		b = b * 10 + (uint64_t)(s[i] - '0');
+	}
+	*base = b;
+	return 1;
+}
+
 int mmds__log_list_segments(mmds_log *L, uint64_t **out, size_t *n)
 {
 	DIR *d;
@@ -906,22 +921,9 @@ int mmds__log_list_segments(mmds_log *L, uint64_t **out, size_t *n)
 		return rc;
 	}
 	while ((e = readdir(d)) != NULL) {
-		const char *s = e->d_name;
-		uint64_t base = 0;
-		int i;
+		uint64_t base;
 
-		if (strlen(s) != 24 || strcmp(s + 20, ".seg") != 0)
-			continue;
-		for (i = 0; i < 20; i++) {
-			if (s[i] < '0' || s[i] > '9')
-				break;
-			if (base > (UINT64_MAX - 9) / 10) {
-				i = -1;
-				break;
-			}
-			base = base * 10 + (uint64_t)(s[i] - '0');
-		}
-		if (i != 20)
+		if (!mmds__log_seg_name_base(e->d_name, &base))
 			continue;
 		if (base % L->dsize != 0 || base >= TAIL_ROLL / 2) {
 			rc = -EBADMSG;

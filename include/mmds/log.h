@@ -381,6 +381,8 @@ MMDS_API int mmds_log_get_report(const mmds_log *log, mmds_log_report *rep);
  * after it, or an unfinished record or missing padding with valid records
  * in a later segment (iteration could not reach them; beside a running
  * writer this can also be an appending thread stalled inside a record),
+ * or a segment header or name no reader can open the log past (reason
+ * MMDS_LOG_CUT_BAD_SEGMENT, bad_segment and bad_lsn the oldest segment's),
  * -EFAULT (a file shrank while read), or an open error.  Works beside a
  * running writer.  A reservation in flight is stepped over (its length is
  * in its header); once no writer holds the lock it is counted in

@@ -1279,6 +1279,18 @@ START_TEST(test_zeroed_segment_header_is_refused_or_cut)
 	patch_file(seg_path(0), 0, z, sizeof(z));
 	ck_assert_int_eq(mmds_log_open(&l, logdir(), NULL), -EBADMSG);
 	ck_assert_int_eq(mmds_log_verify(logdir(), NULL), -EBADMSG);
+	{
+		/* and the report says where, as for any damage */
+		mmds_log_report rep;
+
+		memset(&rep, 0xa5, sizeof(rep));
+		ck_assert_int_eq(mmds_log_verify(logdir(), &rep), -EBADMSG);
+		ck_assert_int_eq(rep.corrupt, 1);
+		ck_assert_int_eq(rep.reason, MMDS_LOG_CUT_BAD_SEGMENT);
+		ck_assert_uint_eq(rep.bad_segment, 0);
+		ck_assert_uint_eq(rep.bad_lsn, 0);
+		ck_assert_uint_eq(rep.records_kept, 0);
+	}
 	/* the last segment: a torn creation, cut */
 	t_rm_dir(logdir());
 	copy_dir(t_path("orig"), logdir());
