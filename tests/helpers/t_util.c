@@ -288,8 +288,9 @@ TCase *t_tcase(Suite *s, const char *name, double timeout)
 	TCase *tc = tcase_create(name);
 
 	tcase_add_checked_fixture(tc, t_tmpdir_setup, t_tmpdir_teardown);
-	if (timeout > 0)
-		tcase_set_timeout(tc, timeout);
+	/* Check's own default (4 s) is tight for a sanitizer build on a
+	 * loaded machine; a hang is still caught */
+	tcase_set_timeout(tc, timeout > 0 ? timeout : 30);
 	suite_add_tcase(s, tc);
 	return tc;
 }

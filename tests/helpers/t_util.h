@@ -42,7 +42,7 @@
  * (mmds-test.*) for inspection.
  */
 /* t_tcase - a test case named name, added to s, with the temp-dir fixture
- * and, if timeout > 0, that timeout in seconds. */
+ * and a timeout of timeout seconds (30 if timeout is 0). */
 TCase *t_tcase(Suite *s, const char *name, double timeout);
 
 /* t_run_suite - run s (CK_NORMAL) and return main()'s exit status: 0 when
