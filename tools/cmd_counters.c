@@ -360,6 +360,12 @@ int mmds_tool_counters(int argc, char **argv)
 			    tool_parse_seconds("counters", "--watch", argv[++i],
 					       86400, &w.interval))
 				return TOOL_USAGE;
+			/* each round is a snapshot of the whole file: more
+			 * often than every 10 ms is a busy loop */
+			if (w.interval < 0.01)
+				return tool_usage_error("counters",
+							"--watch: '%s' is too short (at least 0.01 seconds)",
+							argv[i]);
 		} else if (strcmp(a, "--count") == 0) {
 			uint64_t n;
 

@@ -258,6 +258,10 @@ START_TEST(test_bad_numbers_say_why)
 	run("counters", "--watch", "infinity", cnt, NULL);
 	ck_status(2);
 	ck_err_has("is not a number of seconds");
+	/* a round takes a snapshot: faster than every 10 ms is a busy loop */
+	run("counters", "--watch", "1e-9", "--count", "2", cnt, NULL);
+	ck_status(2);
+	ck_err_has("--watch: '1e-9' is too short (at least 0.01 seconds)");
 	run("counters", "--watch", "1", "--count", "0", cnt, NULL);
 	ck_status(2);
 	ck_err_has("--count: '0' is too small");
