@@ -288,13 +288,15 @@ static int reserve(mmds_log *L, size_t len, uint16_t type, uint64_t *lsn,
 			s = mmds__log_seg_tryget(L, mmds__log_seg_get(L, k), k);
 		}
 		*segp = s;
-		if (s && s->version >= LOG_VERSION_CLAIM && pos + stride <= end) {
+		if (s && s->version >= LOG_VERSION_CLAIM && end - pos >= RH) {
 			/* a plain look first: a claim already there needs no
 			 * CAS, and a truncated file faults here, outside any
 			 * atomic read-modify-write (which TSan runs under a
 			 * lock that a fault would leave held) */
 			cur = atomic_load_explicit(hdr_word(L, s, pos),
 						   memory_order_relaxed);
+			if (cur == 0 && pos + stride > end)
+				goto roll; /* free, and too small for us */
 			if (cur == 0 &&
 			    atomic_compare_exchange_strong_explicit(
 				    hdr_word(L, s, pos), &cur,
@@ -317,8 +319,12 @@ static int reserve(mmds_log *L, size_t len, uint16_t type, uint64_t *lsn,
 					mmds__log_pt_kick(L);
 				return 0;
 			}
-			/* claimed by another thread: help the tail past it (a
-			 * padding claim belongs to a rollover: wait for it) */
+			/* claimed by another thread: help the tail past it,
+			 * whether or not our record would fit after it (a
+			 * thread whose record does not fit would otherwise
+			 * roll over, find the claim in the way, put the tail
+			 * back and try again for ever); a padding claim
+			 * belongs to a rollover: wait for it */
 			if ((cur >> 48) & REC_PAD) {
 				/* a rollover sets TAIL_ROLL before its padding
 				 * claim and moves the tail (or unclaims) after:
@@ -341,6 +347,7 @@ static int reserve(mmds_log *L, size_t len, uint16_t type, uint64_t *lsn,
 				memory_order_relaxed);
 			continue;
 		}
+roll:
 		if (!atomic_compare_exchange_strong_explicit(
 			    &L->tail, &pos, pos | TAIL_ROLL, memory_order_acq_rel,
 			    memory_order_relaxed))

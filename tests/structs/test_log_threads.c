@@ -198,7 +198,16 @@ START_TEST(test_every_append_crash_point_at_1_4_16_threads_loses_nothing)
 			unsigned long total, passes[3];
 
 			g_per_thread = 320 / threads;
+			/* with several threads the records pack differently in
+			 * each run, and so the rollovers number differently:
+			 * the least of three runs is a pass every run reaches */
 			total = hits_unarmed(pts[p], threads);
+			for (int r = 1; threads > 1 && r < 3; r++) {
+				unsigned long t2 = hits_unarmed(pts[p], threads);
+
+				if (t2 < total)
+					total = t2;
+			}
 			ck_assert_msg(total >= 1, "%s: never reached at %u threads", pts[p], threads);
 			passes[0] = 1;
 			passes[1] = 2;
