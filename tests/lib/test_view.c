@@ -519,6 +519,12 @@ START_TEST(test_iter_next_under_concurrent_shrink_is_never_erange)
 	mmds_iter it;
 	int eranges = 0;
 
+#ifdef T_TSAN
+	/* the copies read pages a resize is replacing (MAP_FIXED), on
+	 * purpose, as the guard allows; ThreadSanitizer takes the mmap for a
+	 * write racing the read */
+	t_skip("ThreadSanitizer reports the remap under the copy as a race");
+#endif
 	ck_assert_int_eq(pthread_create(&t, NULL, flap_size, &f), 0);
 	for (int round = 0; round < 5000; round++) {
 		ssize_t n;
