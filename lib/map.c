@@ -531,6 +531,31 @@ static char *link_end(const char *path)
 	return NULL;
 }
 
+char *mmds__parent_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+/* fd was just created under path by this open: remember the name (the
+ * open removes it again if it fails later); -1 and ENOMEM if it cannot. */
+static int created(int fd, const char *path, char **made)
+{
+	*made = strdup(path);
+	if (*made == NULL) {
+		unlink(path);
+		close(fd);
+		errno = ENOMEM;
+		return -1;
+	}
+	return fd;
+}
+
 /* For OPEN_OR_CREATE: make the file, at its full size (end bytes), with no
  * name (O_TMPFILE), then link it in at path.  Whoever finds the name then
  * finds the whole file: a racing opener never maps the empty file before
@@ -541,16 +566,9 @@ static char *link_end(const char *path)
 static int create_linked(const char *path, int oflags, mode_t mode,
 			 uint64_t end)
 {
-	const char *slash = strrchr(path, '/');
-	char *dir, proc[64];
+	char *dir = mmds__parent_dir(path), proc[64];
 	int fd, err;
 
-	if (slash == NULL)
-		dir = strdup(".");
-	else if (slash == path)
-		dir = strdup("/");
-	else
-		dir = strndup(path, (size_t)(slash - path));
 	if (dir == NULL) {
 		errno = ENOMEM;
 		return -1;
@@ -617,16 +635,8 @@ static int open_path(const char *path, unsigned flags, int oflags, mode_t mode,
 		if (fd >= 0 || errno != ENOENT)
 			return fd;
 		fd = create_linked(path, oflags, mode, size_end);
-		if (fd >= 0) {
-			*made = strdup(path);
-			if (*made == NULL) {
-				unlink(path);
-				close(fd);
-				errno = ENOMEM;
-				return -1;
-			}
-			return fd;
-		}
+		if (fd >= 0)
+			return created(fd, path, made);
 		if (errno == ENOTSUP)
 			break;
 		if (errno != EEXIST)
@@ -639,16 +649,8 @@ static int open_path(const char *path, unsigned flags, int oflags, mode_t mode,
 		int fd = open(path, oflags | O_CREAT | O_EXCL, mode);
 		struct stat st;
 
-		if (fd >= 0) {
-			*made = strdup(path);
-			if (*made == NULL) {
-				unlink(path);
-				close(fd);
-				errno = ENOMEM;
-				return -1;
-			}
-			return fd;
-		}
+		if (fd >= 0)
+			return created(fd, path, made);
 		if (errno != EEXIST)
 			return -1;
 		if (flags & MMDS_MAP_EXCL) {

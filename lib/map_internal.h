@@ -84,6 +84,9 @@ void mmds__bg_stop_all(struct mmds_map *m);
 /* pthread_create() for mmds's own threads, with every signal blocked but
  * the synchronous ones (SIGBUS, SIGSEGV, ...).  0 or a negative errno. */
 int mmds__thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
+/* The directory part of path ("." for a bare name, "/" at the root),
+ * malloc'd; NULL without memory. */
+char *mmds__parent_dir(const char *path);
 
 /* Remove name if it still names the file open at fd: -ENOENT when it is
  * gone or names another file now (moved away, replaced), which is left

@@ -40,16 +40,9 @@ static int page_range(const mmds_map *m, uint64_t off, uint64_t len,
 
 static int fsync_parent(const char *path)
 {
-	const char *slash = strrchr(path, '/');
-	char *dir;
+	char *dir = mmds__parent_dir(path);
 	int fd, err = 0;
 
-	if (slash == NULL)
-		dir = strdup(".");
-	else if (slash == path)
-		dir = strdup("/");
-	else
-		dir = strndup(path, (size_t)(slash - path));
 	if (dir == NULL)
 		return -ENOMEM;
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
