@@ -156,6 +156,58 @@ int mmds__log_rec_check_guarded(const mmds_log *L, const struct seg *s,
 	return rc < 0 ? rc : rc - 10;
 }
 
+/* The next stretch [*from, *to) of fd's bytes in [off, end) that is not a
+ * hole.  Holes read as zeros, so a scan for non-zero bytes skips them: the
+ * tail of a large segment is mostly never-written space, and reading it
+ * would fill the page cache (or tmpfs) with pages of zeros.  0 when only
+ * holes are left; where the file system cannot tell, all of [off, end). */
+static int data_after(int fd, uint64_t off, uint64_t end, uint64_t *from,
+		      uint64_t *to)
+{
+	off_t d, h;
+
+	if (off >= end)
+		return 0;
+	d = lseek(fd, (off_t)off, SEEK_DATA);
+	if (d < 0) {
+		if (errno == ENXIO)
+			return 0;
+		*from = off;
+		*to = end;
+		return 1;
+	}
+	if ((uint64_t)d >= end)
+		return 0;
+	h = lseek(fd, d, SEEK_HOLE);
+	*from = (uint64_t)d;
+	*to = h < 0 || (uint64_t)h > end ? end : (uint64_t)h;
+	return 1;
+}
+
+/* Does fd hold a non-zero byte in [off, end)?  1, 0 or a negative errno. */
+static int nonzero_in(int fd, uint64_t off, uint64_t end)
+{
+	static const unsigned char zeros[65536];
+	unsigned char buf[65536];
+	uint64_t from, to;
+
+	while (data_after(fd, off, end, &from, &to)) {
+		for (off = from; off < to;) {
+			size_t n = to - off < sizeof(buf) ? (size_t)(to - off) : sizeof(buf);
+			ssize_t got = pread(fd, buf, n, (off_t)off);
+
+			if (got < 0)
+				return -errno;
+			if (got == 0)
+				return 0;
+			if (memcmp(buf, zeros, (size_t)got) != 0)
+				return 1;
+			off += (uint64_t)got;
+		}
+	}
+	return 0;
+}
+
 /* Zero every non-zero byte of s from lsn to the segment's end, through the
  * guarded accessor; adds the bytes cut (up to the last non-zero one) to
  * *cut.  0 or an error. */
@@ -163,33 +215,38 @@ static int zero_tail(mmds_log *L, struct seg *s, uint64_t lsn, uint64_t *cut)
 {
 	static const unsigned char zeros[65536];
 	uint64_t off = HDR + (lsn - s->index * L->dsize), start = off, last = off;
+	uint64_t from, to;
 	unsigned char buf[65536];
 	int fd = mmds_map_fd(s->map), rc;
 
-	while (off < s->fsize) {
-		size_t n = s->fsize - off < sizeof(buf) ? (size_t)(s->fsize - off)
-							: sizeof(buf);
-		ssize_t got = pread(fd, buf, n, (off_t)off);
-		size_t i;
+	while (data_after(fd, off, s->fsize, &from, &to)) {
+		for (off = from; off < to;) {
+			size_t n = to - off < sizeof(buf) ? (size_t)(to - off)
+							  : sizeof(buf);
+			ssize_t got = pread(fd, buf, n, (off_t)off);
+			size_t i;
 
-		if (got < 0)
-			return -errno;
-		if (got == 0)
-			break;
-		/* whole zero pages cost one memcmp, not a loop per byte */
-		for (i = (size_t)got; i >= 4096 &&
-				      memcmp(buf + i - 4096, zeros, 4096) == 0;
-		     i -= 4096)
-			;
-		for (; i > 0 && buf[i - 1] == 0; i--)
-			;
-		if (i) {
-			rc = mmds_map_write(s->map, off, zeros, i);
-			if (rc)
-				return rc;
-			last = off + i;
+			if (got < 0)
+				return -errno;
+			if (got == 0) {
+				to = off = s->fsize; /* shorter than mapped */
+				break;
+			}
+			/* whole zero pages cost one memcmp, not a loop per byte */
+			for (i = (size_t)got; i >= 4096 &&
+					      memcmp(buf + i - 4096, zeros, 4096) == 0;
+			     i -= 4096)
+				;
+			for (; i > 0 && buf[i - 1] == 0; i--)
+				;
+			if (i) {
+				rc = mmds_map_write(s->map, off, zeros, i);
+				if (rc)
+					return rc;
+				last = off + i;
+			}
+			off += (uint64_t)got;
 		}
-		off += (uint64_t)got;
 	}
 	*cut += last - start;
 	return 0;
@@ -732,24 +789,13 @@ int mmds_log_verify(const char *dir, mmds_log_report *rep)
 				continue;
 			}
 			if (c == 0 && !r.corrupt) {
-				/* a clean tail unless bytes follow */
+				/* a clean tail unless bytes follow (whole words:
+				 * a short file's last few bytes hold no record) */
 				uint64_t off = r.bad_offset;
-				int dirty = 0;
+				int dirty = off + 8 <= s.fsize &&
+					    nonzero_in(mmds_map_fd(s.map), off,
+						       off + ((s.fsize - off) & ~(uint64_t)7)) != 0;
 
-				/* a page per guarded read, not a word: the tail
-				 * of a large segment is megabytes of zeros */
-				while (off + 8 <= s.fsize && !dirty) {
-					static const unsigned char zeros[4096];
-					unsigned char b[4096];
-					size_t k = s.fsize - off < sizeof(b)
-							   ? (size_t)(s.fsize - off) & ~(size_t)7
-							   : sizeof(b);
-
-					if (mmds_map_read(s.map, off, b, k) == 0 &&
-					    memcmp(b, zeros, k) != 0)
-						dirty = 1;
-					off += k;
-				}
 				if (!dirty)
 					r.reason = MMDS_LOG_CUT_NONE;
 			}

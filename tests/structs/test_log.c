@@ -23,10 +23,12 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/magic.h>
 #include <mmds/log.h>
 #define XXH_INLINE_ALL
 #include <xxhash.h>
@@ -1706,6 +1708,56 @@ START_TEST(test_verify_reports_a_segment_iteration_cannot_reach)
 }
 END_TEST
 
+/* On tmpfs a read through a mapping allocates every page it touches, a
+ * hole too: verify must not fill memory with the zeros of a segment's
+ * never-written tail (16 MiB per segment in a fuzzed directory, the
+ * whole segment on a large log), and must still see a stray word at the
+ * far end of it. */
+START_TEST(test_verify_reads_no_hole_of_a_sparse_segment)
+{
+	const uint64_t seg = (uint64_t)8 << 20;
+	char dir[] = "/dev/shm/mmds-test-XXXXXX", path[64], segp[96];
+	static const unsigned char stray[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	unsigned char rec[100] = { 7 };
+	mmds_log_report rep;
+	struct statfs sf;
+	struct stat st0, st1;
+	mmds_log *l = NULL;
+
+	if (statfs("/dev/shm", &sf) != 0 || sf.f_type != TMPFS_MAGIC) {
+		fprintf(stderr, "skipped: /dev/shm is not tmpfs\n");
+		return;
+	}
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/log", dir);
+	snprintf(segp, sizeof(segp), "%s/%020d.seg", path, 0);
+	ck_assert_int_eq(mmds_log_open(&l, path,
+				       &(mmds_log_opts){ .flags = MMDS_LOG_CREATE |
+								 MMDS_LOG_NO_THREAD,
+							 .segment_size = seg }),
+			 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(mmds_log_append(l, 1, rec, sizeof(rec), NULL), 0);
+	ck_assert_int_eq(mmds_log_close(l), 0);
+	/* the tail after the records becomes a hole */
+	ck_assert_int_eq(truncate(segp, 2 * HDRSZ), 0);
+	ck_assert_int_eq(truncate(segp, (off_t)seg), 0);
+	ck_assert_int_eq(stat(segp, &st0), 0);
+	ck_assert_int_lt(st0.st_blocks * 512, 1 << 20);
+
+	ck_assert_int_eq(mmds_log_verify(path, &rep), 0);
+	ck_assert_uint_eq(rep.reason, MMDS_LOG_CUT_NONE);
+	ck_assert_int_eq(stat(segp, &st1), 0);
+	ck_assert_int_eq(st1.st_blocks, st0.st_blocks);
+
+	patch_file(segp, (off_t)(seg - sizeof(stray)), stray, sizeof(stray));
+	ck_assert_int_eq(mmds_log_verify(path, &rep), 0);
+	ck_assert_uint_eq(rep.reason, MMDS_LOG_CUT_UNFINISHED);
+	ck_assert_uint_eq(rep.end_lsn, 3 * (MMDS_LOG_RECORD_HEADER + ((sizeof(rec) + 7) & ~(size_t)7)));
+	t_rm_dir(dir);
+}
+END_TEST
+
 START_TEST(test_truncated_active_segment_makes_append_and_close_efault)
 {
 	pid_t pid = t_fork();
@@ -2227,6 +2279,7 @@ Suite *log_suite(void)
 	tc = t_tcase(s, "hints", 60);
 	tcase_add_test(tc, test_hostile_durable_word_never_hides_records);
 	tcase_add_test(tc, test_verify_reports_a_segment_iteration_cannot_reach);
+	tcase_add_test(tc, test_verify_reads_no_hole_of_a_sparse_segment);
 
 	tc = t_tcase(s, "pretoucher", 60);
 	tcase_add_test(tc, test_writer_runs_one_background_thread_joined_on_close);
