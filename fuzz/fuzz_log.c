@@ -288,7 +288,7 @@ static void check_record(mmds_log *l, uint64_t lsn, unsigned k, const char *when
 		 got < 0 ? mmds_strerror((int)got) : "other bytes");
 }
 
-static void writer_phase(const uint8_t *data, size_t size, unsigned recovery)
+static void writer_phase(const uint8_t *data, size_t size, unsigned recovery, int thread)
 {
 	unsigned char pay[3000];
 	uint64_t lsn[4], end = 0, stop = 0, scanned;
@@ -302,7 +302,7 @@ static void writer_phase(const uint8_t *data, size_t size, unsigned recovery)
 	int rc;
 
 	materialize(data, size);
-	rc = mmds_log_open(&w, logdir, &(mmds_log_opts){ .recovery = recovery });
+	rc = mmds_log_open(&w, logdir, &(mmds_log_opts){ .recovery = recovery, .flags = thread ? 0 : MMDS_LOG_NO_THREAD });
 	fz_trace("log: writer open (recovery %u) %d", recovery, rc);
 	FZ_ERRNO(rc);
 	FZ_CHECK(rc == 0 || w == NULL, "a failed open returned a handle");
@@ -393,7 +393,7 @@ static void writer_phase(const uint8_t *data, size_t size, unsigned recovery)
 	w = NULL;
 
 	/* a clean close must reopen with nothing cut and nothing lost */
-	rc = mmds_log_open(&w, logdir, NULL);
+	rc = mmds_log_open(&w, logdir, &(mmds_log_opts){ .flags = MMDS_LOG_NO_THREAD });
 	FZ_CHECK(rc == 0, "the recovered, appended and closed log does not reopen: %s",
 		 mmds_strerror(rc));
 	FZ_CHECK(mmds_log_get_report(w, &rep) == 0, "no report");
@@ -417,8 +417,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fz_begin();
 	reader_phase(data, size);
-	writer_phase(data, size, MMDS_LOG_RECOVER_REFUSE);
-	writer_phase(data, size, MMDS_LOG_RECOVER_TRUNCATE);
+	writer_phase(data, size, MMDS_LOG_RECOVER_REFUSE, 1);
+	writer_phase(data, size, MMDS_LOG_RECOVER_TRUNCATE, 0);
 	fz_check_fds();
 	return 0;
 }
