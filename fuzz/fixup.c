@@ -111,12 +111,6 @@ uint64_t fz_counters_declared_size(const uint8_t *f, size_t len)
 }
 
 /* structs/counters_format.h: MMDS__CNT_LOCK_OFF */
-void fz_counters_clear_lock(uint8_t *f, size_t len)
-{
-	if (len >= 256 + 8)
-		memset(f + 256, 0, 8);
-}
-
 /* The records and values carry no checksum; only the header does. */
 void fz_fixup_counters(uint8_t *f, size_t len)
 {

@@ -17,9 +17,6 @@ uint64_t fz_ring_declared_size(const uint8_t *f, size_t len);
 /* The base LSN a log segment's header claims (its file name), 0 if short. */
 uint64_t fz_log_base_lsn(const uint8_t *f, size_t len);
 
-/* Zero a counters file's allocation lock word (MMDS_FUZZ_SKIP=counters-lock). */
-void fz_counters_clear_lock(uint8_t *f, size_t len);
-
 /* Recompute the checksums of a whole file image in place: the common
  * header's xxh3 (all three); for a log segment also every record's. */
 void fz_fixup_header(uint8_t *f, size_t len);

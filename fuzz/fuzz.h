@@ -60,11 +60,6 @@ int fz_tool(int argc, const char *const *argv);
 void fz_begin(void);
 void fz_check_fds(void);
 
-/* Whether MMDS_FUZZ_SKIP (a comma-separated list) names this known finding:
- * the target then steps around it, so that a long run explores the rest
- * while its fix is pending (docs/FUZZING.md lists the names). */
-int fz_skip(const char *name);
-
 /* With MMDS_FUZZ_TRACE=1 in the environment, print what each step
  * returned (to see what an input reaches); otherwise nothing. */
 __attribute__((format(printf, 1, 2))) void fz_trace(const char *fmt, ...);

@@ -42,8 +42,6 @@ static void materialize(const uint8_t *data, size_t size)
 	img = fz_image(data, size, fz_counters_declared_size, &n);
 	if (img == NULL)
 		return;
-	if (fz_skip("counters-lock"))
-		fz_counters_clear_lock(img, n);
 	if (data[0] & FZ_MODE_FIXUP)
 		fz_fixup_counters(img, n);
 	fz_write_file(fz_dir(), "counters", img, n);

@@ -35,17 +35,6 @@ uint32_t fz_le32(const uint8_t *p)
 	       (uint32_t)p[3] << 24;
 }
 
-int fz_skip(const char *name)
-{
-	const char *list = getenv("MMDS_FUZZ_SKIP"), *p;
-	size_t n = strlen(name);
-
-	for (p = list; p && *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] != 0))
-		if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == 0))
-			return 1;
-	return 0;
-}
-
 static int tracing = -1;
 
 void fz_trace(const char *fmt, ...)
