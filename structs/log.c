@@ -330,25 +330,32 @@ static int adopt_params(mmds_log *L, uint64_t first_name_base)
 	return 0;
 }
 
-/* The smallest "<digits>.seg" base in the directory, or -ENOENT. */
-static int first_base(mmds_log *L, uint64_t *base)
+/* The "<digits>.seg" bases in the directory, sorted: what the open reads
+ * before it knows the segment size.  -ENOENT when there is none. */
+static int list_bases(mmds_log *L, uint64_t **v, size_t *n)
 {
-	uint64_t *v;
-	size_t n;
 	uint64_t save = L->dsize;
 	int rc;
 
 	L->dsize = 1;
-	rc = mmds__log_list_segments(L, &v, &n);
+	rc = mmds__log_list_segments(L, v, n);
 	L->dsize = save;
-	if (rc)
-		return rc;
-	if (n == 0) {
-		free(v);
-		return -ENOENT;
+	if (rc == 0 && *n == 0) {
+		free(*v);
+		*v = NULL;
+		rc = -ENOENT;
 	}
-	*base = v[0];
-	free(v);
+	return rc;
+}
+
+/* The bases of list_bases() as segment indexes, once the size is known. */
+static int bases_to_indexes(const mmds_log *L, uint64_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] % L->dsize)
+			return -EBADMSG;
+		v[i] /= L->dsize;
+	}
 	return 0;
 }
 
@@ -365,7 +372,7 @@ int mmds_log_open(mmds_log **out, const char *dir, const mmds_log_opts *o)
 {
 	mmds_log_opts def = { 0 };
 	mmds_log *L;
-	uint64_t base, *idx = NULL;
+	uint64_t *idx = NULL;
 	size_t n = 0;
 	int rc;
 
@@ -426,7 +433,7 @@ int mmds_log_open(mmds_log **out, const char *dir, const mmds_log_opts *o)
 			goto fail;
 		remove_tmp_files(L);
 	}
-	rc = first_base(L, &base);
+	rc = list_bases(L, &idx, &n);
 	if (rc == -ENOENT && (o->flags & MMDS_LOG_CREATE)) {
 		struct seg *s = calloc(1, sizeof(*s));
 
@@ -449,30 +456,26 @@ int mmds_log_open(mmds_log **out, const char *dir, const mmds_log_opts *o)
 		rc = fsync(L->dirfd) != 0 ? -errno : 0;
 		if (rc)
 			goto fail;
-		rc = first_base(L, &base);
+		rc = list_bases(L, &idx, &n);
 	}
 	if (rc)
 		goto fail;
-	rc = adopt_params(L, base);
+	rc = adopt_params(L, idx[0]);
 	/* a reader beside a writer's retention: the oldest segment went (a
 	 * writer retaining in a loop can beat a few tries on a busy machine;
 	 * it never drops the last segment, so this ends) */
 	for (int tries = 0; rc == -ENOENT && !L->writer && tries < 1000; tries++) {
 		if (tries >= 8)
 			sched_yield();
-		rc = first_base(L, &base);
+		free(idx);
+		rc = list_bases(L, &idx, &n);
 		if (rc == 0)
-			rc = adopt_params(L, base);
+			rc = adopt_params(L, idx[0]);
 	}
+	if (rc == 0)
+		rc = bases_to_indexes(L, idx, n);
 	if (rc)
 		goto fail;
-	rc = mmds__log_list_segments(L, &idx, &n);
-	if (rc)
-		goto fail;
-	if (n == 0) {
-		rc = -ENOENT;
-		goto fail;
-	}
 	L->idx0 = idx[0];
 	atomic_store_explicit(&L->first, idx[0] * L->dsize, memory_order_relaxed);
 	if (L->writer) {
@@ -560,12 +563,23 @@ uint64_t mmds_log_durable_lsn(const mmds_log *L)
 
 uint64_t mmds_log_first_lsn(mmds_log *L)
 {
-	uint64_t *v;
+	uint64_t *v, first;
+	char name[32];
+	struct stat st;
 	size_t n;
 
 	if (L == NULL)
 		return 0;
-	if (!L->writer && mmds__log_list_segments(L, &v, &n) == 0) {
+	first = atomic_load_explicit(&L->first, memory_order_relaxed);
+	if (L->writer)
+		return first;
+	/* a reader: segments go only from the front (retention) and never
+	 * come back below the oldest, so while the oldest segment seen is
+	 * still there it is still the oldest: a stat, not a listing */
+	seg_name(name, sizeof(name), first);
+	if (fstatat(L->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return first;
+	if (mmds__log_list_segments(L, &v, &n) == 0) {
 		if (n)
 			atomic_store_explicit(&L->first, v[0] * L->dsize,
 					      memory_order_relaxed);

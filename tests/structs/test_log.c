@@ -757,6 +757,27 @@ START_TEST(test_sync_advances_durable_lsn_with_concurrent_callers)
 }
 END_TEST
 
+/* A reader's first LSN is the oldest segment left: after each retention,
+ * with no read in between to notice it. */
+START_TEST(test_reader_first_lsn_follows_each_retention)
+{
+	mmds_log *l = create_ok(SEG_SMALL), *r;
+	uint64_t lsns[600], d = SEG_SMALL - HDRSZ;
+
+	append_range(l, 0, 600, 200, lsns);
+	ck_assert_uint_ge(lsns[599] / d, 4);
+	r = reader_ok();
+	ck_assert_uint_eq(mmds_log_first_lsn(r), 0);
+	for (uint64_t k = 1; k <= 3; k++) {
+		ck_assert_int_eq(mmds_log_retain(l, k * d), 1);
+		ck_assert_uint_eq(mmds_log_first_lsn(r), k * d);
+		ck_assert_uint_eq(mmds_log_first_lsn(r), k * d);
+	}
+	ck_assert_int_eq(mmds_log_close(r), 0);
+	ck_assert_int_eq(mmds_log_close(l), 0);
+}
+END_TEST
+
 START_TEST(test_retention_drops_whole_segments_below_lsn)
 {
 	mmds_log *l = create_ok(SEG_SMALL), *r;
@@ -2250,6 +2271,7 @@ Suite *log_suite(void)
 
 	tc = t_tcase(s, "retention", 0);
 	tcase_add_test(tc, test_retention_drops_whole_segments_below_lsn);
+	tcase_add_test(tc, test_reader_first_lsn_follows_each_retention);
 
 	tc = t_tcase(s, "crash", 120);
 	tcase_add_test(tc, test_kill9_during_appends_loses_nothing_published);
