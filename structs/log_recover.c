@@ -156,6 +156,8 @@ int mmds__log_rec_check_guarded(const mmds_log *L, const struct seg *s,
 	return rc < 0 ? rc : rc - 10;
 }
 
+static const unsigned char zeros[65536];
+
 /* The next stretch [*from, *to) of fd's bytes in [off, end) that is not a
  * hole.  Holes read as zeros, so a scan for non-zero bytes skips them: the
  * tail of a large segment is mostly never-written space, and reading it
@@ -187,8 +189,7 @@ static int data_after(int fd, uint64_t off, uint64_t end, uint64_t *from,
 /* Does fd hold a non-zero byte in [off, end)?  1, 0 or a negative errno. */
 static int nonzero_in(int fd, uint64_t off, uint64_t end)
 {
-	static const unsigned char zeros[65536];
-	unsigned char buf[65536];
+	unsigned char buf[sizeof(zeros)];
 	uint64_t from, to;
 
 	while (data_after(fd, off, end, &from, &to)) {
@@ -213,10 +214,9 @@ static int nonzero_in(int fd, uint64_t off, uint64_t end)
  * *cut.  0 or an error. */
 static int zero_tail(mmds_log *L, struct seg *s, uint64_t lsn, uint64_t *cut)
 {
-	static const unsigned char zeros[65536];
 	uint64_t off = HDR + (lsn - s->index * L->dsize), start = off, last = off;
 	uint64_t from, to;
-	unsigned char buf[65536];
+	unsigned char buf[sizeof(zeros)];
 	int fd = mmds_map_fd(s->map), rc;
 
 	while (data_after(fd, off, s->fsize, &from, &to)) {
