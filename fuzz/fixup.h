@@ -18,7 +18,8 @@ uint64_t fz_ring_declared_size(const uint8_t *f, size_t len);
 uint64_t fz_log_base_lsn(const uint8_t *f, size_t len);
 
 /* Recompute the checksums of a whole file image in place: the common
- * header's xxh3 (all three); for a log segment also every record's. */
+ * header's xxh3 (all three); for a log segment also the durable hint's
+ * check word and every record's checksum. */
 void fz_fixup_header(uint8_t *f, size_t len);
 void fz_fixup_log_segment(uint8_t *f, size_t len);
 void fz_fixup_counters(uint8_t *f, size_t len);
