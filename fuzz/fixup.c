@@ -25,6 +25,7 @@
 #define LOG_COMMIT 0x8000u
 #define LOG_PAD 0x0001u
 #define LOG_SKIP 0x0002u
+#define LOG_CLAIM 0x4000u
 
 static uint64_t ld64(const uint8_t *p)
 {
@@ -93,6 +94,25 @@ void fz_fixup_log_segment(uint8_t *f, size_t len)
 		uint16_t flags = (uint16_t)(w >> 48);
 		size_t hashed = flags & (LOG_PAD | LOG_SKIP) ? 0 : n;
 
+		if ((flags & (LOG_CLAIM | LOG_COMMIT)) == LOG_CLAIM &&
+		    !(flags & LOG_PAD) && n <= len - off - LOG_RH &&
+		    ld64(f + off + 8) != 0) {
+			/* a claim whose writer died: its check word is 0 or
+			 * the checksum its commit or its abort (bit 0 of the
+			 * word picks which) was storing */
+			uint64_t cw = ld64(f + off + 8) & 1
+					      ? (uint64_t)n | (uint64_t)(LOG_SKIP | LOG_COMMIT) << 48
+					      : (w & 0xffffffffffffULL) | (uint64_t)LOG_COMMIT << 48;
+
+			sum = XXH3_64bits_withSeed(f + off + LOG_RH, cw >> 48 & LOG_SKIP ? 0 : n,
+						   log_seed(salt, lsn, cw));
+			memcpy(f + off + 8, &sum, sizeof(sum));
+			step = LOG_RH + (((uint64_t)n + 7) & ~(uint64_t)7);
+			if (step > len - off)
+				break;
+			off += (size_t)step;
+			continue;
+		}
 		if (w == 0 || !(flags & LOG_COMMIT) ||
 		    hashed > len - off - LOG_RH) {
 			off += 8;
