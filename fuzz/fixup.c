@@ -104,7 +104,8 @@ void fz_fixup_log_segment(uint8_t *f, size_t len)
 					      ? (uint64_t)n | (uint64_t)(LOG_SKIP | LOG_COMMIT) << 48
 					      : (w & 0xffffffffffffULL) | (uint64_t)LOG_COMMIT << 48;
 
-			sum = XXH3_64bits_withSeed(f + off + LOG_RH, cw >> 48 & LOG_SKIP ? 0 : n,
+			sum = XXH3_64bits_withSeed(f + off + LOG_RH,
+						   (cw >> 48) & LOG_SKIP ? 0 : n,
 						   log_seed(salt, lsn, cw));
 			memcpy(f + off + 8, &sum, sizeof(sum));
 			step = LOG_RH + (((uint64_t)n + 7) & ~(uint64_t)7);
@@ -143,7 +144,6 @@ uint64_t fz_counters_declared_size(const uint8_t *f, size_t len)
 	return len >= PARAMS_OFF + 48 ? ld64(f + PARAMS_OFF + 40) : 0;
 }
 
-/* structs/counters_format.h: MMDS__CNT_LOCK_OFF */
 /* The records and values carry no checksum; only the header does. */
 void fz_fixup_counters(uint8_t *f, size_t len)
 {

@@ -288,7 +288,12 @@ static void check_record(mmds_log *l, uint64_t lsn, unsigned k, const char *when
 		 got < 0 ? mmds_strerror((int)got) : "other bytes");
 }
 
-static void writer_phase(const uint8_t *data, size_t size, unsigned recovery, int thread)
+/* Open as the writer with this recovery mode, check what recovery says,
+ * append, read back, close and reopen.  thread: whether the first open
+ * runs the writer's background thread (one open of four does: its
+ * populating and the segment it makes ahead cost most of an input). */
+static void writer_phase(const uint8_t *data, size_t size, unsigned recovery,
+			 int thread)
 {
 	unsigned char pay[3000];
 	uint64_t lsn[4], end = 0, stop = 0, scanned;
@@ -302,7 +307,9 @@ static void writer_phase(const uint8_t *data, size_t size, unsigned recovery, in
 	int rc;
 
 	materialize(data, size);
-	rc = mmds_log_open(&w, logdir, &(mmds_log_opts){ .recovery = recovery, .flags = thread ? 0 : MMDS_LOG_NO_THREAD });
+	rc = mmds_log_open(&w, logdir,
+			   &(mmds_log_opts){ .recovery = recovery,
+					     .flags = thread ? 0 : MMDS_LOG_NO_THREAD });
 	fz_trace("log: writer open (recovery %u) %d", recovery, rc);
 	FZ_ERRNO(rc);
 	FZ_CHECK(rc == 0 || w == NULL, "a failed open returned a handle");
