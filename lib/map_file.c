@@ -74,35 +74,6 @@ int mmds__copy_fd(int in, int out, const atomic_bool *cancel)
 	return 0;
 }
 
-/* Directory part of path, malloc'd ("." when there is none). */
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL)
-		return strdup(".");
-	if (slash == path)
-		return strdup("/");
-	return strndup(path, (size_t)(slash - path));
-}
-
-static int fsync_dir_of(const char *path)
-{
-	char *dir = dir_of(path);
-	int fd, err = 0;
-
-	if (dir == NULL)
-		return -ENOMEM;
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(dir);
-	if (fd < 0)
-		return neg_errno();
-	if (fsync(fd) != 0 && errno != EINVAL)
-		err = neg_errno();
-	close(fd);
-	return err;
-}
-
 /* Copy the file open at in to dst under a temporary name, then rename (or
  * link, for EXCL) it into place. */
 int mmds__copy_to_path(int in, const char *dst, unsigned flags,
@@ -148,7 +119,7 @@ int mmds__copy_to_path(int in, const char *dst, unsigned flags,
 	if ((err || (flags & MMDS_COPY_EXCL)) && unlink(tmp) != 0 && err == 0)
 		err = neg_errno();
 	if (err == 0)
-		err = fsync_dir_of(dst);
+		err = mmds__fsync_parent(dst);
 	free(tmp);
 	return err;
 }
@@ -204,6 +175,6 @@ int mmds_map_delete(mmds_map *m)
 		return err;
 	/* Gone already: close must not remove whatever takes the name. */
 	atomic_fetch_and(&m->flags, ~(unsigned)MMDS_MAP_UNLINK);
-	err = fsync_dir_of(m->entry_path);
+	err = mmds__fsync_parent(m->entry_path);
 	return err == -ENOENT ? 0 : err;
 }

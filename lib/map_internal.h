@@ -87,6 +87,9 @@ int mmds__thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
 /* The directory part of path ("." for a bare name, "/" at the root),
  * malloc'd; NULL without memory. */
 char *mmds__parent_dir(const char *path);
+/* fsync() the directory holding path (a file system without directory
+ * fsync is not an error).  0 or a negative errno. */
+int mmds__fsync_parent(const char *path);
 
 /* Remove name if it still names the file open at fd: -ENOENT when it is
  * gone or names another file now (moved away, replaced), which is left

@@ -38,7 +38,7 @@ static int page_range(const mmds_map *m, uint64_t off, uint64_t len,
 	return 0;
 }
 
-static int fsync_parent(const char *path)
+int mmds__fsync_parent(const char *path)
 {
 	char *dir = mmds__parent_dir(path);
 	int fd, err = 0;
@@ -92,7 +92,7 @@ int mmds_map_sync_range(mmds_map *m, uint64_t off, uint64_t len,
 			goto out;
 		}
 		if (m->entry_path && atomic_exchange(&m->dir_dirty, false)) {
-			err = fsync_parent(m->entry_path);
+			err = mmds__fsync_parent(m->entry_path);
 			/* A directory that is gone holds no entry to make
 			 * durable: that is no reason to fail every later sync. */
 			if (err == -ENOENT || err == -ENOTDIR)
